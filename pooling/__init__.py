@@ -1,0 +1,21 @@
+"""pooling: fast, exact max pooling for NumPy.
+
+Cython kernels compute the window max and its argmax in one pass and scatter
+gradients back, with the same values, indices and gradients as PyTorch's
+``max_pool2d_with_indices``.  ``pooling.reference`` is the pure-NumPy twin.
+"""
+from ._version import __version__
+from ._backend import get_backend, get_num_threads, set_backend, set_num_threads
+from .functional import max_pool2d, max_pool2d_backward
+from .layer import MaxPool2D
+
+__all__ = [
+    "__version__",
+    "MaxPool2D",
+    "get_backend",
+    "get_num_threads",
+    "max_pool2d",
+    "max_pool2d_backward",
+    "set_backend",
+    "set_num_threads",
+]

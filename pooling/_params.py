@@ -1,0 +1,260 @@
+"""Argument normalisation, validation and output-shape arithmetic.
+
+Every backend (the Cython kernels, the NumPy reference, the layers) goes through
+this module, so a given call is accepted or refused, and sized, identically
+everywhere.  Messages follow PyTorch's wording where it has one, and always
+name the argument, the value received and what was expected.
+"""
+from __future__ import annotations
+
+import operator
+from dataclasses import dataclass
+
+import numpy as np
+
+# PyTorch refuses sizes above INT_MAX ("integer out of range"); so do we, which
+# also keeps every product in the kernels' index arithmetic inside int64.
+_INT_MAX = 2**31 - 1
+_WORDS = {1: "one", 2: "two", 3: "three"}
+
+# dtype kinds the kernels serve: signed and unsigned integers, and floats up to
+# 64 bits (float16 is computed exactly through float32).
+_FLOAT_DTYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
+SUPPORTED_DTYPES_TEXT = (
+    "float16, float32, float64, int8, int16, int32, int64, "
+    "uint8, uint16, uint32 or uint64"
+)
+
+
+@dataclass(frozen=True)
+class PoolParams:
+    """Normalised pooling arguments, one entry per spatial dimension."""
+
+    kernel_size: tuple[int, ...]
+    stride: tuple[int, ...]
+    padding: tuple[int, ...]
+    dilation: tuple[int, ...]
+    ceil_mode: bool
+
+    @property
+    def ndim(self) -> int:
+        return len(self.kernel_size)
+
+    def output_size(self, spatial: tuple[int, ...]) -> tuple[int, ...]:
+        return tuple(
+            output_length(n, k, s, p, d, self.ceil_mode)
+            for n, k, s, p, d in zip(
+                spatial, self.kernel_size, self.stride, self.padding, self.dilation
+            )
+        )
+
+
+def output_length(n: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -> int:
+    """PyTorch's pooling_output_shape: floor or ceil division, and with ceil_mode
+    the last window must start inside the input or the left padding."""
+    numerator = n + 2 * p - d * (k - 1) - 1 + (s - 1 if ceil_mode else 0)
+    out = numerator // s + 1  # Python floors, as PyTorch's div_rtn does
+    if ceil_mode and (out - 1) * s >= n + p:
+        out -= 1
+    return out
+
+
+def _as_int(value, name: str, fn: str, nd: int) -> int:
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(
+            f"{fn}: {name} must be an int or a tuple of {_WORDS[nd]} ints, "
+            f"but got {name}={value!r} (bool)"
+        )
+    try:
+        out = operator.index(value)
+    except TypeError:
+        raise TypeError(
+            f"{fn}: {name} must be an int or a tuple of {_WORDS[nd]} ints, "
+            f"but got {name}={value!r} ({type(value).__name__})"
+        ) from None
+    if abs(out) > _INT_MAX:
+        raise ValueError(
+            f"{fn}: {name} is out of range: got {name}={value!r}, "
+            f"expected at most {_INT_MAX} in absolute value"
+        )
+    return out
+
+
+def _ntuple(value, name: str, fn: str, nd: int, omitted: bool = False) -> tuple[int, ...]:
+    if isinstance(value, (tuple, list)):
+        if len(value) == 1:
+            value = value[0]
+        elif len(value) != nd:
+            either = "either be omitted, a single int" if omitted else "either be a single int"
+            raise ValueError(
+                f"{fn}: {name} must {either}, or a tuple of {_WORDS[nd]} ints, "
+                f"but got {name}={tuple(value)!r}"
+            )
+        else:
+            return tuple(_as_int(v, name, fn, nd) for v in value)
+    return (_as_int(value, name, fn, nd),) * nd
+
+
+def normalize_pool_args(
+    fn: str, nd: int, kernel_size, stride, padding, dilation, ceil_mode
+) -> PoolParams:
+    """Check the pooling arguments on their own (no input needed)."""
+    k = _ntuple(kernel_size, "kernel_size", fn, nd)
+    if stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0):
+        s = k  # PyTorch: stride omitted (None or []) means kernel_size
+    else:
+        s = _ntuple(stride, "stride", fn, nd, omitted=True)
+    p = _ntuple(padding, "padding", fn, nd)
+    d = _ntuple(dilation, "dilation", fn, nd)
+    if not isinstance(ceil_mode, (bool, np.bool_)):
+        raise TypeError(f"{fn}: ceil_mode must be a bool, but got ceil_mode={ceil_mode!r}")
+    for name, vals in (("kernel_size", k), ("stride", s), ("dilation", d)):
+        if min(vals) < 1:
+            raise ValueError(
+                f"{fn}: {name} should be greater than zero, but got {name}={_show(vals)}"
+            )
+    if min(p) < 0:
+        raise ValueError(f"{fn}: pad must be non-negative, but got padding={_show(p)}")
+    # PyTorch's max_pool checks pad <= kernel_size // 2 (the stricter of its two
+    # pad checks; the other uses the dilated kernel).  It also guarantees that
+    # every window reaches at least one position >= 0.
+    if any(pi > ki // 2 for pi, ki in zip(p, k)):
+        raise ValueError(
+            f"{fn}: pad should be smaller than or equal to half of kernel size, "
+            f"but got padding={_show(p)}, kernel_size={_show(k)}"
+        )
+    return PoolParams(k, s, p, d, bool(ceil_mode))
+
+
+def _show(vals: tuple[int, ...]) -> str:
+    return str(vals[0]) if len(set(vals)) == 1 else str(vals)
+
+
+def check_dtype(dtype: np.dtype, name: str, fn: str, floating_only: bool = False) -> None:
+    if floating_only:
+        if dtype not in _FLOAT_DTYPES:
+            raise TypeError(
+                f"{fn}: {name} must have a floating dtype (float16, float32 or "
+                f"float64), but got dtype {dtype}"
+            )
+        return
+    ok = dtype in _FLOAT_DTYPES or (dtype.kind in "iu" and dtype.itemsize <= 8)
+    if not ok:
+        raise TypeError(
+            f"{fn}: {name} has unsupported dtype {dtype}; expected one of "
+            f"{SUPPORTED_DTYPES_TEXT}"
+        )
+
+
+def as_array(x, name: str, fn: str) -> np.ndarray:
+    """np.asarray, with a TypeError naming the argument when that fails."""
+    if not isinstance(x, np.ndarray):
+        try:
+            x = np.asarray(x)
+        except (ValueError, TypeError) as exc:
+            raise TypeError(
+                f"{fn}: {name} must be a numeric array or array-like, but "
+                f"np.asarray could not convert {type(x).__name__}: {exc}"
+            ) from None
+    if not x.dtype.isnative:
+        # The kernels read machine-order values; this is the one copy the
+        # layout forces.
+        x = x.astype(x.dtype.newbyteorder("="))
+    return x
+
+
+def check_input(x, params: PoolParams, fn: str) -> tuple[np.ndarray, tuple[int, ...]]:
+    """Validate the pooling input; return it as an array and the output shape.
+
+    The input is (N, C, *spatial) or unbatched (C, *spatial).  N and C may be
+    zero (the result is then empty); spatial sizes may not.
+    """
+    x = as_array(x, "input", fn)
+    check_dtype(x.dtype, "input", fn)
+    nd = params.ndim
+    if x.ndim not in (nd + 1, nd + 2):
+        raise ValueError(
+            f"{fn}: expected a {nd + 1}D (C, {_spatial_names(nd)}) or "
+            f"{nd + 2}D (N, C, {_spatial_names(nd)}) input, but got an array "
+            f"of shape {x.shape}"
+        )
+    spatial = x.shape[-nd:]
+    if min(spatial) < 1:
+        raise ValueError(
+            f"{fn}: input spatial sizes must be non-zero, but got input of "
+            f"shape {x.shape}"
+        )
+    out = params.output_size(spatial)
+    channels = x.shape[-nd - 1]
+    if min(out) < 1:
+        raise ValueError(
+            f"{fn}: Given input size: ({'x'.join(map(str, (channels,) + spatial))}). "
+            f"Calculated output size: ({'x'.join(map(str, (channels,) + out))}). "
+            f"Output size is too small (kernel_size={_show(params.kernel_size)}, "
+            f"stride={_show(params.stride)}, padding={_show(params.padding)}, "
+            f"dilation={_show(params.dilation)}, ceil_mode={params.ceil_mode})"
+        )
+    _check_windows_reach_input(params, spatial, fn)
+    return x, x.shape[:-nd] + out
+
+
+def _check_windows_reach_input(params: PoolParams, spatial, fn: str) -> None:
+    # With dilation, a leading window can straddle the whole input: e.g. H=2,
+    # kernel 2, padding 1, dilation 3 reads rows -1 and 2.  PyTorch then returns
+    # -inf with an index outside the plane (and its backward writes out of
+    # bounds); we refuse the configuration instead.  Only windows starting in
+    # the left padding can be empty (see output_length), so few are checked.
+    for axis, (n, s, p, d) in enumerate(
+        zip(spatial, params.stride, params.padding, params.dilation)
+    ):
+        o = 0
+        while o * s < p:
+            first = (o * s - p) % d  # first non-negative position of window o
+            if first >= n:
+                raise ValueError(
+                    f"{fn}: the pooling window at output position {o} along "
+                    f"spatial axis {axis} covers no input element (input size {n}, "
+                    f"padding={p}, dilation={d}, stride={s}); reduce padding or "
+                    f"dilation"
+                )
+            o += 1
+
+
+def _spatial_names(nd: int) -> str:
+    return {1: "L", 2: "H, W", 3: "D, H, W"}[nd]
+
+
+def check_backward(grad_output, indices, input_shape, nd: int, fn: str):
+    """Validate max_pool backward arguments; return arrays and the input shape."""
+    g = as_array(grad_output, "grad_output", fn)
+    check_dtype(g.dtype, "grad_output", fn, floating_only=True)
+    idx = as_array(indices, "indices", fn)
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"{fn}: indices must have an integer dtype, but got dtype {idx.dtype}")
+    if g.shape != idx.shape:
+        raise ValueError(
+            f"{fn}: grad_output and indices must have the same shape, but got "
+            f"grad_output shape {g.shape} and indices shape {idx.shape}"
+        )
+    if g.ndim not in (nd + 1, nd + 2):
+        raise ValueError(
+            f"{fn}: expected a {nd + 1}D or {nd + 2}D grad_output, but got an "
+            f"array of shape {g.shape}"
+        )
+    try:
+        shape = tuple(_as_int(v, "input_shape", fn, nd) for v in input_shape)
+    except TypeError:
+        raise TypeError(
+            f"{fn}: input_shape must be a tuple of ints, but got input_shape={input_shape!r}"
+        ) from None
+    if (
+        len(shape) != g.ndim
+        or shape[:-nd] != g.shape[:-nd]
+        or min(shape[-nd:]) < 1
+    ):
+        raise ValueError(
+            f"{fn}: input_shape {shape} is inconsistent with grad_output shape "
+            f"{g.shape}: expected the same number of dimensions, the same leading "
+            f"(N, C) sizes and non-zero spatial sizes"
+        )
+    return g, idx, shape

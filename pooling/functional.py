@@ -1,0 +1,34 @@
+"""The functional API, served by the current backend."""
+from __future__ import annotations
+
+from . import _api, _backend
+
+__all__ = ["max_pool2d", "max_pool2d_backward"]
+
+
+def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1,
+               ceil_mode=False, return_indices=False):
+    """2-D max pooling over an (N, C, H, W) or (C, H, W) array.
+
+    Same arguments and results as ``torch.nn.functional.max_pool2d``:
+    ``kernel_size``, ``stride`` (None means ``kernel_size``), ``padding`` and
+    ``dilation`` are ints or (h, w) pairs; padding is implicit -inf; windows
+    follow PyTorch's output-size rule, including ``ceil_mode``.
+
+    Returns ``y`` (x's dtype), or ``(y, indices)`` with ``return_indices``:
+    int64 flat positions ``h * W + w`` of each maximum in its input plane.
+    Ties pick the first maximum in row-major window order; a window holding
+    NaN gives NaN, indexed at its last NaN.  ``x`` is never modified.
+    """
+    return _api.max_pool2d(_backend.core(), x, kernel_size, stride, padding,
+                           dilation, ceil_mode, return_indices)
+
+
+def max_pool2d_backward(grad_output, indices, input_shape):
+    """Gradient of max_pool2d with respect to its input.
+
+    Adds each ``grad_output`` element at its ``indices`` position in a zero
+    array of ``input_shape`` (overlapping windows accumulate, in PyTorch's
+    order); the result has grad_output's dtype, which must be floating.
+    """
+    return _api.max_pool2d_backward(_backend.core(), grad_output, indices, input_shape)

@@ -1,0 +1,61 @@
+"""MaxPool2D: a layer object with forward/backward for NumPy networks."""
+from __future__ import annotations
+
+import numpy as np
+
+from . import _api, _backend
+from ._params import check_input, normalize_pool_args
+
+__all__ = ["MaxPool2D"]
+
+
+class MaxPool2D:
+    """2-D max pooling layer.
+
+    ``forward(x)`` pools and caches the argmax (not the input);
+    ``backward(grad_output)`` scatters the gradient back through that cache.
+    Arguments as in :func:`pooling.max_pool2d`.
+    """
+
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+        self._params = normalize_pool_args(
+            "MaxPool2D", 2, kernel_size, stride, padding, dilation, ceil_mode)
+        self._indices = None
+        self._input_shape = None
+
+    kernel_size = property(lambda self: self._params.kernel_size)
+    stride = property(lambda self: self._params.stride)
+    padding = property(lambda self: self._params.padding)
+    dilation = property(lambda self: self._params.dilation)
+    ceil_mode = property(lambda self: self._params.ceil_mode)
+
+    def output_shape(self, input_shape):
+        """The shape forward returns for an input of ``input_shape``."""
+        shape = tuple(input_shape)
+        _, out = check_input(np.empty(shape, dtype=np.uint8), self._params, "MaxPool2D")
+        return out
+
+    def forward(self, x):
+        x, out_shape = check_input(x, self._params, "MaxPool2D")
+        y, idx = _api.forward2d(_backend.core(), x, self._params, out_shape, True)
+        self._indices, self._input_shape = idx, x.shape
+        return y
+
+    __call__ = forward
+
+    def backward(self, grad_output):
+        if self._indices is None:
+            raise RuntimeError("MaxPool2D.backward called before forward: there is "
+                               "no cached argmax to route the gradient through")
+        g = np.asarray(grad_output)
+        if g.shape != self._indices.shape:
+            raise ValueError(
+                f"MaxPool2D.backward: grad_output shape {g.shape} does not match "
+                f"the last forward's output shape {self._indices.shape}")
+        return _api.max_pool2d_backward(_backend.core(), g, self._indices,
+                                        self._input_shape)
+
+    def __repr__(self):
+        p = self._params
+        return (f"MaxPool2D(kernel_size={p.kernel_size}, stride={p.stride}, "
+                f"padding={p.padding}, dilation={p.dilation}, ceil_mode={p.ceil_mode})")

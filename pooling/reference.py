@@ -1,0 +1,97 @@
+"""Pure-NumPy max pooling: the obviously-correct twin of the Cython kernels.
+
+It is the fallback backend and the oracle the tests compare against.  Both
+directions are vectorised over the whole array; the only Python loops run over
+the window offsets.  Forward keeps a running (max, argmax) pair of output size
+and folds in one strided view of the input per window offset, in the window's
+row-major order, with PyTorch's update rule (``v > best or isnan(v)``), so ties
+keep the first maximum and the last NaN wins.  It never builds im2col columns
+and never imports the compiled extension.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import _api
+
+__all__ = ["max_pool2d", "max_pool2d_backward"]
+
+
+def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1,
+               ceil_mode=False, return_indices=False):
+    """Reference ``max_pool2d``; same contract as :func:`pooling.max_pool2d`."""
+    return _api.max_pool2d(_Core, x, kernel_size, stride, padding, dilation,
+                           ceil_mode, return_indices)
+
+
+def max_pool2d_backward(grad_output, indices, input_shape):
+    """Reference ``max_pool2d_backward``; same contract as the kernels'."""
+    return _api.max_pool2d_backward(_Core, grad_output, indices, input_shape)
+
+
+def _axis_plan(n, out, k, s, p, d):
+    """Per window offset along one axis: (first output, stop output, first input
+    position) of the outputs for which that offset lands inside [0, n)."""
+    plan = []
+    for i in range(k):
+        shift = i * d - p  # input position of output o is o*s + shift
+        lo = -(shift // s) if shift < 0 else 0  # ceil(-shift / s)
+        hi = min(out, (n - 1 - shift) // s + 1)
+        plan.append((lo, hi, lo * s + shift))
+    return plan
+
+
+def _first_valid(n_out, s, p, d):
+    """The first in-range input position of each window along one axis."""
+    start = np.arange(n_out, dtype=np.int64) * s - p
+    return np.where(start < 0, start % d, start)
+
+
+def _lowest(dtype):
+    return -np.inf if dtype.kind == "f" else np.iinfo(dtype).min
+
+
+class _Core:
+    @staticmethod
+    def forward2d(x4, params, out_hw, want_indices):
+        N, C, H, W = x4.shape
+        OH, OW = out_hw
+        (kh, kw), (sh, sw) = params.kernel_size, params.stride
+        (ph, pw), (dh, dw) = params.padding, params.dilation
+        best = np.full((N, C, OH, OW), _lowest(x4.dtype), dtype=x4.dtype)
+        idx = None
+        if want_indices:
+            first = _first_valid(OH, sh, ph, dh)[:, None] * W + _first_valid(OW, sw, pw, dw)
+            idx = np.broadcast_to(first, best.shape).copy()
+        floating = x4.dtype.kind == "f"
+        rows, cols = _axis_plan(H, OH, kh, sh, ph, dh), _axis_plan(W, OW, kw, sw, pw, dw)
+        for oh0, oh1, h0 in rows:
+            if oh0 >= oh1:
+                continue
+            for ow0, ow1, w0 in cols:
+                if ow0 >= ow1:
+                    continue
+                v = x4[:, :, h0:h0 + (oh1 - oh0 - 1) * sh + 1:sh,
+                       w0:w0 + (ow1 - ow0 - 1) * sw + 1:sw]
+                b = best[:, :, oh0:oh1, ow0:ow1]
+                take = v > b
+                if floating:
+                    take |= np.isnan(v)
+                np.copyto(b, v, where=take)
+                if want_indices:
+                    pos = (np.arange(h0, h0 + (oh1 - oh0) * sh, sh)[:, None] * W
+                           + np.arange(w0, w0 + (ow1 - ow0) * sw, sw))
+                    np.copyto(idx[:, :, oh0:oh1, ow0:ow1], pos, where=take)
+        return best, idx
+
+    @staticmethod
+    def backward2d(g4, idx4, H, W):
+        N, C = g4.shape[:2]
+        idx = idx4.reshape(N * C, -1)
+        bad = int(np.count_nonzero((idx < 0) | (idx >= H * W)))
+        grad = np.zeros((N * C, H * W), dtype=g4.dtype)
+        if not bad:
+            # ufunc.at adds sequentially in C order: within a plane, output
+            # raster order, which is PyTorch's accumulation order.
+            np.add.at(grad, (np.arange(N * C)[:, None], idx), g4.reshape(N * C, -1))
+        return grad.reshape(N, C, H, W), bad

@@ -1,0 +1,101 @@
+"""Build the Cython kernels in csrc/ into pooling._maxpool.
+
+OpenMP is used when the compiler accepts it (checked by compiling a tiny
+program), otherwise the same sources build serially.  No -march=native: wheels
+must run on any x86-64.  Environment switches:
+  POOLING_DEBUG=1   bounds checking and assertions on, -O0 -g.
+"""
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+DEBUG = os.environ.get("POOLING_DEBUG", "") not in ("", "0")
+
+_OMP_TEST = b"""
+#include <omp.h>
+int main(void) {
+    int n = 0;
+    #pragma omp parallel reduction(+:n)
+    n += 1;
+    return n > 0 ? 0 : 1;
+}
+"""
+
+
+def _openmp_flags(compiler):
+    """(compile flags, link flags) that build with OpenMP here, or ([], [])."""
+    if os.environ.get("POOLING_NO_OPENMP", "") not in ("", "0"):
+        return [], []
+    ctype = compiler.compiler_type
+    if ctype == "msvc":
+        return ["/openmp"], []
+    candidates = [(["-fopenmp"], ["-fopenmp"])]
+    if sys.platform == "darwin":
+        candidates.append((["-Xpreprocessor", "-fopenmp"], ["-lomp"]))
+    tmp = tempfile.mkdtemp()
+    try:
+        src = os.path.join(tmp, "omp_test.c")
+        with open(src, "wb") as f:
+            f.write(_OMP_TEST)
+        for cflags, ldflags in candidates:
+            try:
+                objs = compiler.compile([src], output_dir=tmp, extra_postargs=cflags)
+                compiler.link_executable(objs, "omp_test", output_dir=tmp,
+                                         extra_postargs=ldflags)
+                subprocess.run([os.path.join(tmp, "omp_test")], check=True,
+                               capture_output=True)
+                return cflags, ldflags
+            except Exception:  # noqa: BLE001 - any failure means "not this way"
+                continue
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print("pooling: the compiler does not support OpenMP; building serial kernels",
+          file=sys.stderr)
+    return [], []
+
+
+class BuildExt(build_ext):
+    def build_extensions(self):
+        cflags, ldflags = _openmp_flags(self.compiler)
+        opt = []
+        if self.compiler.compiler_type != "msvc":
+            opt = ["-O0", "-g"] if DEBUG else ["-O3"]
+        for ext in self.extensions:
+            ext.extra_compile_args = opt + cflags + ext.extra_compile_args
+            ext.extra_link_args = ldflags + ext.extra_link_args
+        super().build_extensions()
+
+
+directives = {
+    "language_level": 3,
+    "boundscheck": DEBUG,
+    "wraparound": False,
+    "initializedcheck": DEBUG,
+    "cdivision": True,
+    "embedsignature": True,
+}
+
+extensions = [
+    Extension(
+        "pooling._maxpool",
+        ["csrc/maxpool.pyx"],
+        include_dirs=["csrc"],
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_9_API_VERSION")],
+    )
+]
+
+setup(
+    ext_modules=cythonize(
+        extensions,
+        include_path=["csrc"],
+        compiler_directives=directives,
+        force=DEBUG,
+    ),
+    cmdclass={"build_ext": BuildExt},
+)

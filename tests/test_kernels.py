@@ -1,0 +1,119 @@
+"""Property tests: the compiled kernels equal the NumPy reference exactly."""
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import pooling
+from pooling import reference
+
+from strategies import ALL_DTYPES, FLOAT_DTYPES, LAYOUTS, make_values, pool_args, with_layout
+
+SETTINGS = settings(max_examples=300, deadline=None,
+                    suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+def _call(fn, *args, **kw):
+    """(result, None) or (None, (type, message)) so refusals can be compared."""
+    try:
+        return fn(*args, **kw), None
+    except (ValueError, TypeError) as exc:
+        return None, (type(exc), str(exc))
+
+
+@SETTINGS
+@given(args=pool_args(), dtype=st.sampled_from(ALL_DTYPES),
+       batch=st.sampled_from([None, 0, 1, 2, 3]), channels=st.integers(0, 3),
+       hw=st.tuples(st.integers(1, 13), st.integers(1, 13)),
+       layout=st.sampled_from(LAYOUTS), seed=st.integers(0, 2**32 - 1))
+def test_forward_matches_reference(cython_backend, args, dtype, batch, channels, hw,
+                                   layout, seed):
+    rng = np.random.default_rng(seed)
+    shape = ((channels,) if batch is None else (batch, channels)) + hw
+    x = with_layout(make_values(rng, shape, dtype), layout, rng)
+    before = x.copy()
+    got, got_err = _call(pooling.max_pool2d, x, return_indices=True, **args)
+    want, want_err = _call(reference.max_pool2d, x, return_indices=True, **args)
+    assert got_err == want_err
+    np.testing.assert_array_equal(x, before)  # input untouched
+    if want_err:
+        return
+    (y, i), (ry, ri) = got, want
+    assert y.dtype == x.dtype and i.dtype == np.int64
+    assert y.shape == ry.shape == i.shape
+    assert np.array_equal(y, ry, equal_nan=y.dtype.kind == "f")
+    assert np.array_equal(i, ri)
+    # without indices: the same values
+    y2 = pooling.max_pool2d(x, **args)
+    assert np.array_equal(y2, ry, equal_nan=y.dtype.kind == "f")
+
+
+@SETTINGS
+@given(args=pool_args(), gdtype=st.sampled_from(FLOAT_DTYPES),
+       batch=st.sampled_from([None, 1, 2]), channels=st.integers(1, 3),
+       hw=st.tuples(st.integers(1, 11), st.integers(1, 11)),
+       layout=st.sampled_from(["contiguous", "fortran", "strided", "readonly"]),
+       seed=st.integers(0, 2**32 - 1))
+def test_backward_matches_reference(cython_backend, args, gdtype, batch, channels, hw,
+                                    layout, seed):
+    rng = np.random.default_rng(seed)
+    shape = ((channels,) if batch is None else (batch, channels)) + hw
+    x = make_values(rng, shape, np.float32)
+    out, err = _call(reference.max_pool2d, x, return_indices=True, **args)
+    if err:
+        return
+    _, idx = out
+    # random normal gradients: overlapping windows accumulate several addends,
+    # so any change of order or rounding shows up
+    g = with_layout(rng.standard_normal(idx.shape).astype(gdtype), layout, rng)
+    g_before = g.copy()
+    got = pooling.max_pool2d_backward(g, idx, shape)
+    want = reference.max_pool2d_backward(g, idx, shape)
+    np.testing.assert_array_equal(g, g_before)
+    assert got.dtype == want.dtype == np.dtype(gdtype)
+    assert got.shape == shape
+    assert np.array_equal(got, want)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int16, np.float16])
+@pytest.mark.parametrize("kw", [dict(kernel_size=2), dict(kernel_size=3, stride=2, padding=1),
+                                dict(kernel_size=3, stride=1, dilation=2)])
+def test_parallel_path_matches_reference(cython_backend, threads, dtype, kw):
+    # Large enough (> 2**15 elements, several planes) for the threaded loop.
+    rng = np.random.default_rng(7)
+    x = make_values(rng, (3, 5, 48, 41), dtype)
+    pooling.set_num_threads(threads)
+    try:
+        y, i = pooling.max_pool2d(x, return_indices=True, **kw)
+        g = rng.standard_normal(y.shape).astype(np.float16 if dtype == np.float16 else np.float32)
+        gi = pooling.max_pool2d_backward(g, i, x.shape)
+    finally:
+        pooling.set_num_threads(0)  # back to OpenMP's default
+    ry, ri = reference.max_pool2d(x, return_indices=True, **kw)
+    assert np.array_equal(y, ry, equal_nan=True) and np.array_equal(i, ri)
+    assert np.array_equal(gi, reference.max_pool2d_backward(g, ri, x.shape))
+
+
+def test_float16_gradient_rounds_per_addition(cython_backend):
+    # 2048 + 1 + 1 in float16: per-step rounding gives 2048 (ties to even),
+    # a float32 accumulator would give 2050.
+    x = np.zeros((1, 1, 1, 3), dtype=np.float32)
+    x[0, 0, 0, 1] = 1
+    y, i = pooling.max_pool2d(x, (1, 2), stride=1, return_indices=True)
+    assert i.ravel().tolist() == [1, 1]
+    g = np.array([[[[2048, 1]]]], dtype=np.float16)
+    gi = pooling.max_pool2d_backward(g, i, x.shape)
+    assert gi[0, 0, 0, 1] == np.float16(2048) + np.float16(1)
+    assert np.array_equal(gi, reference.max_pool2d_backward(g, i, x.shape))
+
+
+def test_float16_conversion_every_value(cython_backend):
+    # Every finite float16 value goes through the kernel's half<->float
+    # conversions unchanged (one element per window, zero added first).
+    vals = np.arange(2**16, dtype=np.uint16).view(np.float16)
+    vals = vals[np.isfinite(vals)]
+    n = vals.size
+    idx = np.arange(n, dtype=np.int64).reshape(1, 1, 1, n)
+    gi = pooling.max_pool2d_backward(vals.reshape(1, 1, 1, n), idx, (1, 1, 1, n))
+    assert np.array_equal(gi.ravel().view(np.uint16), (vals + np.float16(0)).view(np.uint16))

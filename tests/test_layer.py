@@ -1,0 +1,92 @@
+"""MaxPool2D and the functional API on known answers."""
+import numpy as np
+import pytest
+
+import pooling
+from pooling import MaxPool2D
+
+
+def test_worked_example(backend):
+    # tinyml's documentation: a 2x2 window, stride 1, over A gives C.
+    A = np.array([[1, 2, 3], [4, 5, 6], [7, 8, 9]], dtype=np.float64)
+    C = np.array([[5, 6], [8, 9]], dtype=np.float64)
+    assert np.array_equal(pooling.max_pool2d(A[None], 2, stride=1)[0], C)
+    layer = MaxPool2D(2, stride=1)
+    assert np.array_equal(layer(A[None, None])[0, 0], C)
+    grad = layer.backward(np.ones((1, 1, 2, 2)))
+    assert np.array_equal(grad[0, 0], [[0, 0, 0], [0, 1, 1], [0, 1, 1]])
+
+
+def test_unbatched_equals_batched(backend):
+    x = np.random.default_rng(1).standard_normal((3, 7, 8))
+    y, i = pooling.max_pool2d(x, 3, 2, 1, return_indices=True)
+    yb, ib = pooling.max_pool2d(x[None], 3, 2, 1, return_indices=True)
+    assert np.array_equal(y, yb[0]) and np.array_equal(i, ib[0])
+    g = np.ones_like(y)
+    assert np.array_equal(pooling.max_pool2d_backward(g, i, x.shape),
+                          pooling.max_pool2d_backward(g[None], ib, (1,) + x.shape)[0])
+
+
+def _loss(layer, x, r):
+    return float(np.sum(layer.forward(x) * r))
+
+
+@pytest.mark.parametrize("kw", [dict(kernel_size=2), dict(kernel_size=3, stride=1),
+                                dict(kernel_size=3, stride=2, padding=1, ceil_mode=True),
+                                dict(kernel_size=(2, 3), stride=1, dilation=(2, 1))])
+def test_finite_difference_gradient(backend, kw):
+    rng = np.random.default_rng(3)
+    # distinct values with gaps >> eps: the argmax cannot flip under +-eps
+    x = rng.permutation(2 * 3 * 7 * 6).reshape(2, 3, 7, 6).astype(np.float64)
+    layer = MaxPool2D(**kw)
+    r = rng.standard_normal(layer.output_shape(x.shape))
+    layer.forward(x)
+    analytic = layer.backward(r)
+    numeric = np.zeros_like(x)
+    eps = 1e-3
+    for pos in np.ndindex(x.shape):
+        xp, xm = x.copy(), x.copy()
+        xp[pos] += eps
+        xm[pos] -= eps
+        numeric[pos] = (_loss(layer, xp, r) - _loss(layer, xm, r)) / (2 * eps)
+    np.testing.assert_allclose(analytic, numeric, atol=1e-8)
+    # overlapping windows must accumulate, not overwrite
+    if kw.get("stride", kw["kernel_size"]) != kw["kernel_size"]:
+        layer.forward(x)
+        assert layer.backward(np.ones_like(r)).max() > 1
+
+
+def test_layer_caches_argmax_not_input(backend):
+    x = np.arange(16, dtype=np.float32).reshape(1, 1, 4, 4)
+    layer = MaxPool2D(2)
+    layer.forward(x)
+    x[...] = 0  # the layer must not be reading x again
+    assert np.array_equal(layer.backward(np.ones((1, 1, 2, 2), np.float32))[0, 0],
+                          [[0, 0, 0, 0], [0, 1, 0, 1], [0, 0, 0, 0], [0, 1, 0, 1]])
+    assert not any(v is x for v in vars(layer).values())
+
+
+def test_layer_output_shape_and_repr():
+    layer = MaxPool2D(3, stride=2, padding=1, ceil_mode=True)
+    assert layer.output_shape((8, 16, 15, 15)) == (8, 16, 8, 8)
+    assert layer.output_shape((16, 15, 15)) == (16, 8, 8)
+    assert layer.output_shape((0, 16, 15, 15)) == (0, 16, 8, 8)
+    assert repr(layer) == ("MaxPool2D(kernel_size=(3, 3), stride=(2, 2), padding=(1, 1), "
+                           "dilation=(1, 1), ceil_mode=True)")
+    assert (layer.kernel_size, layer.stride, layer.padding) == ((3, 3), (2, 2), (1, 1))
+
+
+def test_layer_backward_dtype_follows_grad(backend):
+    x = np.arange(36, dtype=np.int32).reshape(1, 1, 6, 6)
+    layer = MaxPool2D(2)
+    y = layer(x)
+    assert y.dtype == np.int32
+    g = layer.backward(np.ones(y.shape, dtype=np.float32))
+    assert g.dtype == np.float32 and g.shape == x.shape and g.sum() == 9
+
+
+def test_known_indices():
+    # PyTorch's test: arange(1..64).view(2,2,4,4), kernel 2
+    x = np.arange(1, 65, dtype=np.float32).reshape(2, 2, 4, 4)
+    _, i = pooling.max_pool2d(x, 2, return_indices=True)
+    assert (i == np.array([[5, 7], [13, 15]])).all()
