@@ -4,6 +4,16 @@
 pass scatters gradients back.  Typed loops over raw pointers, GIL released,
 planes spread over OpenMP threads.  Called through ``pooling._api``, which has
 already validated every argument; nothing here allocates beyond the outputs.
+
+Forward is row oriented: each output row is an accumulator that the window's
+input rows are folded into, in scan order.  Within a row, every output column
+takes the first maximum (or last NaN) of its window's columns, then merges it
+into the accumulator with the same rule.  That rule picks the window element
+with the largest key (value, earlier position first; NaN above all, later
+first), and since taking such a maximum is associative, the row-by-row
+order gives PyTorch's scan result exactly, while the column loops are simple
+enough for the C compiler to vectorise (interior columns of the common
+windows have their own loops with the window size known at compile time).
 """
 import numpy as np
 
@@ -30,6 +40,25 @@ ctypedef fused pool_t:
     uint32_t
     uint64_t
 
+# Compile-time switches as fused types: each loop is generated once per
+# combination, with no run-time test left inside it to stop vectorisation.
+cdef struct NoIndex:      # idx_t: values only, no index is written
+    char unused
+cdef struct Seed:         # row_t: the window's first valid row starts the max
+    char unused
+cdef struct Merge:        # row_t: later rows merge into it
+    char unused
+
+# What an argmax is stored as; the type decides the meaning.
+ctypedef fused idx_t:
+    uint8_t    # window-local offset r * kw + c: the layer's compact cache
+    int64_t    # flat position h * W + w in the plane: PyTorch's indices
+    NoIndex
+
+ctypedef fused row_t:
+    Seed
+    Merge
+
 ctypedef fused grad_t:
     float
     double
@@ -38,6 +67,15 @@ ctypedef fused grad_t:
 # costs more than the work.
 cdef enum:
     _PARALLEL_MIN_WORK = 1 << 15
+    _MAX_LOCAL = 256        # window positions a uint8 offset can name
+
+# Interior column loops with the window width and stride fixed at compile time.
+cdef enum HKind:
+    H_GENERIC
+    H_K2S2
+    H_K3S2
+    H_K2S1
+    H_K3S1
 
 cdef int _num_threads = 0   # 0: OpenMP's own default (OMP_NUM_THREADS, threadpoolctl)
 
@@ -68,6 +106,39 @@ cdef struct Geom:
     Py_ssize_t H, W, OH, OW
     Py_ssize_t kh, kw, sh, sw, ph, pw, dh, dw
     Py_ssize_t xs_h, xs_w          # byte strides of the input within a plane
+    Py_ssize_t jlo, jhi            # output columns whose window lies inside [0, W)
+    int hkind
+    int64_t delta[_MAX_LOCAL]      # window-local offset -> offset in the plane
+
+
+cdef Geom _geom(Py_ssize_t H, Py_ssize_t W, Py_ssize_t xs_h, Py_ssize_t xs_w,
+                Py_ssize_t itemsize, params, out_hw):
+    cdef Geom g
+    g.H, g.W = H, W
+    g.OH, g.OW = out_hw
+    g.kh, g.kw = params.kernel_size
+    g.sh, g.sw = params.stride
+    g.ph, g.pw = params.padding
+    g.dh, g.dw = params.dilation
+    g.xs_h, g.xs_w = xs_h, xs_w
+    # Python ints: floor division (cdivision would truncate negatives).
+    pw, sw, last = <object>g.pw, <object>g.sw, <object>(W - 1 - (g.kw - 1) * g.dw)
+    g.jlo = min(-(-pw // sw), g.OW)
+    g.jhi = max(g.jlo, min(g.OW, (last + pw) // sw + 1))
+    cdef Py_ssize_t o
+    for o in range(min(g.kh * g.kw, _MAX_LOCAL)):
+        g.delta[o] = (o // g.kw) * g.dh * W + (o % g.kw) * g.dw
+    g.hkind = H_GENERIC
+    if xs_w == itemsize and g.dw == 1:
+        if g.kw == 2 and g.sw == 2:
+            g.hkind = H_K2S2
+        elif g.kw == 3 and g.sw == 2:
+            g.hkind = H_K3S2
+        elif g.kw == 2 and g.sw == 1:
+            g.hkind = H_K2S1
+        elif g.kw == 3 and g.sw == 1:
+            g.hkind = H_K3S1
+    return g
 
 
 # ---------------------------------------------------------------- forward
@@ -81,73 +152,248 @@ cdef inline bint _takes(pool_t v, pool_t best) noexcept nogil:
         return v > best
 
 
-cdef void _forward_plane(const char* xp, pool_t* yp, int64_t* ip,
+cdef inline void _put(pool_t* y, idx_t* ix, Py_ssize_t j, pool_t v, Py_ssize_t c,
+                      row_t* mode) noexcept nogil:
+    # Store (Seed) or merge (Merge) candidate (v, c) into accumulator column j.
+    cdef bint t
+    cdef pool_t old
+    cdef idx_t oldi
+    if row_t is Seed:
+        y[j] = v
+        if idx_t is NoIndex:
+            pass
+        else:
+            ix[j] = <idx_t>c
+    else:
+        # Both old values are loaded before either store: GCC if-converts
+        # (and so vectorises) this form, not the interleaved one.
+        old = y[j]
+        if idx_t is NoIndex:
+            t = _takes(v, old)
+            y[j] = v if t else old
+        else:
+            oldi = ix[j]
+            t = _takes(v, old)
+            y[j] = v if t else old
+            ix[j] = <idx_t>c if t else oldi
+
+
+cdef void _fold_generic(const char* row, pool_t* y, idx_t* ix, Py_ssize_t j0,
+                        Py_ssize_t j1, Py_ssize_t cbase, Py_ssize_t cj,
+                        Py_ssize_t ct, row_t* mode, const Geom* g) noexcept nogil:
+    # Any window width, stride, dilation and column stride; windows clipped to
+    # [0, W).  Candidate index of window column t of output j: cbase + j*cj + t*ct.
+    cdef Py_ssize_t j, t, t0, ws, w
+    cdef pool_t v, u
+    cdef Py_ssize_t o
+    for j in range(j0, j1):
+        ws = j * g.sw - g.pw
+        t0 = 0
+        while ws + t0 * g.dw < 0:
+            t0 += 1
+        v = (<const pool_t*>(row + (ws + t0 * g.dw) * g.xs_w))[0]
+        o = t0
+        t = t0 + 1
+        w = ws + t * g.dw
+        while t < g.kw and w < g.W:
+            u = (<const pool_t*>(row + w * g.xs_w))[0]
+            if _takes(u, v):
+                v = u
+                o = t
+            t += 1
+            w += g.dw
+        _put(y, ix, j, v, cbase + j * cj + o * ct, mode)
+
+
+cdef inline void _fold_k2(const pool_t* row, pool_t* y, idx_t* ix, Py_ssize_t j0,
+                          Py_ssize_t j1, Py_ssize_t S, Py_ssize_t pw,
+                          Py_ssize_t cbase, Py_ssize_t cj, Py_ssize_t ct,
+                          row_t* mode) noexcept nogil:
+    cdef Py_ssize_t j
+    cdef pool_t a, b
+    cdef bint t
+    for j in range(j0, j1):
+        a = row[S * j - pw]
+        b = row[S * j - pw + 1]
+        t = _takes(b, a)
+        _put(y, ix, j, b if t else a, cbase + j * cj + t * ct, mode)
+
+
+cdef inline void _fold_k3(const pool_t* row, pool_t* y, idx_t* ix, Py_ssize_t j0,
+                          Py_ssize_t j1, Py_ssize_t S, Py_ssize_t pw,
+                          Py_ssize_t cbase, Py_ssize_t cj, Py_ssize_t ct,
+                          row_t* mode) noexcept nogil:
+    cdef Py_ssize_t j, o
+    cdef pool_t a, b, c, v
+    cdef bint t
+    for j in range(j0, j1):
+        a = row[S * j - pw]
+        b = row[S * j - pw + 1]
+        c = row[S * j - pw + 2]
+        t = _takes(b, a)
+        v = b if t else a
+        o = t
+        t = _takes(c, v)
+        v = c if t else v
+        o = 2 if t else o
+        _put(y, ix, j, v, cbase + j * cj + o * ct, mode)
+
+
+cdef inline void _fold_row(const char* row, pool_t* y, idx_t* ix, Py_ssize_t cbase,
+                           Py_ssize_t cj, Py_ssize_t ct, row_t* mode,
+                           const Geom* g) noexcept nogil:
+    cdef const pool_t* r = <const pool_t*>row
+    _fold_generic(row, y, ix, 0, g.jlo, cbase, cj, ct, mode, g)
+    # The stride S is a literal at each call, so each loop compiles for it.
+    if g.hkind == H_K2S2:
+        _fold_k2(r, y, ix, g.jlo, g.jhi, 2, g.pw, cbase, cj, ct, mode)
+    elif g.hkind == H_K3S2:
+        _fold_k3(r, y, ix, g.jlo, g.jhi, 2, g.pw, cbase, cj, ct, mode)
+    elif g.hkind == H_K2S1:
+        _fold_k2(r, y, ix, g.jlo, g.jhi, 1, g.pw, cbase, cj, ct, mode)
+    elif g.hkind == H_K3S1:
+        _fold_k3(r, y, ix, g.jlo, g.jhi, 1, g.pw, cbase, cj, ct, mode)
+    else:
+        _fold_generic(row, y, ix, g.jlo, g.jhi, cbase, cj, ct, mode, g)
+    _fold_generic(row, y, ix, g.jhi, g.OW, cbase, cj, ct, mode, g)
+
+
+cdef void _to_flat_row(int64_t* out, const uint8_t* loc, Py_ssize_t oh,
+                       const Geom* g) noexcept nogil:
+    # `loc` is the last OW bytes of the OW int64s at `out`: ascending j only
+    # overwrites offsets already read (loc[k] sits in out[(7*OW + k) // 8]).
+    cdef Py_ssize_t j
+    cdef int64_t base = (oh * g.sh - g.ph) * g.W - g.pw
+    for j in range(g.OW):
+        out[j] = base + j * g.sw + g.delta[loc[j]]
+
+
+cdef void _forward_plane(const char* xp, pool_t* yp, idx_t* ip, int64_t* fp,
                          const Geom* g) noexcept nogil:
-    cdef Py_ssize_t oh, ow, h, w, h0, h1, w0, w1, bi
-    cdef pool_t best, v
+    # fp: PyTorch's int64 indices, computed through uint8 offsets (ip unused).
+    cdef Py_ssize_t oh, rr, h, hs, cbase, cj, ct
+    cdef bint seeded
+    cdef idx_t* irow = NULL
     for oh in range(g.OH):
-        h0 = oh * g.sh - g.ph
-        h1 = min(h0 + (g.kh - 1) * g.dh + 1, g.H)
-        while h0 < 0:
-            h0 += g.dh
-        for ow in range(g.OW):
-            w0 = ow * g.sw - g.pw
-            w1 = min(w0 + (g.kw - 1) * g.dw + 1, g.W)
-            while w0 < 0:
-                w0 += g.dw
-            # Windows are never empty (the Python layer refuses those
-            # settings), so the first valid element seeds the running max.
-            best = (<const pool_t*>(xp + h0 * g.xs_h + w0 * g.xs_w))[0]
-            bi = h0 * g.W + w0
-            h = h0
-            while h < h1:
-                w = w0
-                while w < w1:
-                    v = (<const pool_t*>(xp + h * g.xs_h + w * g.xs_w))[0]
-                    if _takes(v, best):
-                        best = v
-                        bi = h * g.W + w
-                    w += g.dw
-                h += g.dh
-            yp[oh * g.OW + ow] = best
-            if ip != NULL:
-                ip[oh * g.OW + ow] = bi
+        hs = oh * g.sh - g.ph
+        if idx_t is NoIndex:
+            pass
+        elif idx_t is uint8_t:
+            if fp != NULL:
+                irow = <uint8_t*>(fp + oh * g.OW) + 7 * g.OW
+            else:
+                irow = ip + oh * g.OW
+        else:
+            irow = ip + oh * g.OW
+        seeded = False
+        # Windows are never empty (the Python layer refuses those settings),
+        # so some row always seeds the accumulator.
+        for rr in range(g.kh):
+            h = hs + rr * g.dh
+            if h < 0 or h >= g.H:
+                continue
+            if idx_t is uint8_t:
+                cbase, cj, ct = rr * g.kw, 0, 1
+            else:
+                cbase, cj, ct = h * g.W - g.pw, g.sw, g.dw
+            if seeded:
+                _fold_row(xp + h * g.xs_h, yp + oh * g.OW, irow, cbase, cj, ct,
+                          <Merge*>NULL, g)
+            else:
+                _fold_row(xp + h * g.xs_h, yp + oh * g.OW, irow, cbase, cj, ct,
+                          <Seed*>NULL, g)
+                seeded = True
+        if idx_t is uint8_t:
+            if fp != NULL:
+                _to_flat_row(fp + oh * g.OW, irow, oh, g)
+
+
+cdef inline idx_t* _offset(idx_t* ib, Py_ssize_t n) noexcept nogil:
+    if idx_t is NoIndex:
+        return NULL
+    else:
+        return ib + n
 
 
 cdef void _forward(const pool_t[:, :, :, :] x, pool_t[:, :, :, ::1] y,
-                   int64_t[:, :, :, ::1] idx, Geom* g) noexcept nogil:
+                   idx_t* ib, int64_t* fb, const Geom* g) noexcept nogil:
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1], P = N * C, p, n, c
     cdef Py_ssize_t plane_out = g.OH * g.OW
     cdef const char* base = <const char*>&x[0, 0, 0, 0]
     cdef pool_t* yb = &y[0, 0, 0, 0]
-    cdef int64_t* ib = NULL
     cdef bint parallel = P * g.H * g.W >= _PARALLEL_MIN_WORK and P > 1
-    if idx is not None:
-        ib = &idx[0, 0, 0, 0]
     for p in prange(P, nogil=True, schedule="static", num_threads=_threads(),
                     use_threads_if=parallel):
         n = p // C
         c = p - n * C
         _forward_plane(base + n * x.strides[0] + c * x.strides[1],
                        yb + p * plane_out,
-                       ib + p * plane_out if ib != NULL else NULL, g)
+                       _offset(ib, p * plane_out),
+                       fb + p * plane_out if fb != NULL else NULL, g)
 
 
-cdef Geom _geom(x4, params, out_hw):
-    cdef Geom g
-    g.H, g.W = x4.shape[2], x4.shape[3]
-    g.OH, g.OW = out_hw
-    g.kh, g.kw = params.kernel_size
-    g.sh, g.sw = params.stride
-    g.ph, g.pw = params.padding
-    g.dh, g.dw = params.dilation
-    g.xs_h, g.xs_w = x4.strides[2], x4.strides[3]
-    return g
+cdef void _forward_any(const pool_t[:, :, :, :] x, pool_t[:, :, :, ::1] y,
+                       uint8_t* pu, int64_t* pl, const Geom* g) noexcept nogil:
+    # pu: the layer's uint8 cache.  pl: int64 indices, through uint8 offsets
+    # when the window has at most 256 positions.  Neither: values only.
+    if pu != NULL:
+        _forward(x, y, pu, NULL, g)
+    elif pl != NULL and g.kh * g.kw <= _MAX_LOCAL:
+        _forward(x, y, <uint8_t*>NULL, pl, g)
+    elif pl != NULL:
+        _forward(x, y, pl, NULL, g)
+    else:
+        _forward(x, y, <NoIndex*>NULL, NULL, g)
 
 
-def forward2d(x4, params, out_hw, bint want_indices):
-    """(y, indices or None) for a validated, non-empty (N, C, H, W) array."""
-    cdef Geom g
+cdef _run_forward(x4, y, idx, Geom* g):
+    # Fused cdef functions cannot be indexed by a runtime dtype: one typed
+    # call per dtype.
+    cdef str k = x4.dtype.kind
+    cdef int size = x4.dtype.itemsize
+    cdef uint8_t[:, :, :, ::1] iu
+    cdef int64_t[:, :, :, ::1] il
+    cdef uint8_t* pu = NULL
+    cdef int64_t* pl = NULL
+    if idx is not None and idx.dtype == np.uint8:
+        iu = idx
+        pu = &iu[0, 0, 0, 0]
+    elif idx is not None:
+        il = idx
+        pl = &il[0, 0, 0, 0]
+    if k == "f":
+        if size == 4:
+            _forward_any[float](x4, y, pu, pl, g)
+        else:
+            _forward_any[double](x4, y, pu, pl, g)
+    elif k == "i":
+        if size == 1:
+            _forward_any[int8_t](x4, y, pu, pl, g)
+        elif size == 2:
+            _forward_any[int16_t](x4, y, pu, pl, g)
+        elif size == 4:
+            _forward_any[int32_t](x4, y, pu, pl, g)
+        else:
+            _forward_any[int64_t](x4, y, pu, pl, g)
+    else:
+        if size == 1:
+            _forward_any[uint8_t](x4, y, pu, pl, g)
+        elif size == 2:
+            _forward_any[uint16_t](x4, y, pu, pl, g)
+        elif size == 4:
+            _forward_any[uint32_t](x4, y, pu, pl, g)
+        else:
+            _forward_any[uint64_t](x4, y, pu, pl, g)
+
+
+def forward2d(x4, params, out_hw, indices):
+    """Pool a validated, non-empty (N, C, H, W) array.
+
+    ``indices``: None (values only), "flat" (int64 h * W + w, PyTorch's) or
+    "cache" (the layer's argmax cache: uint8 window-local offsets when the
+    window has at most 256 positions, flat int64 otherwise).
+    Returns (y, indices or None).
+    """
     dtype = x4.dtype
     if dtype == np.float16:
         # Every float16 is exact in float32, and so is their max.
@@ -156,44 +402,19 @@ def forward2d(x4, params, out_hw, bint want_indices):
         # One fused specialisation per width: np.longlong and friends are
         # reinterpreted (a view) as the fixed-width type of the same size.
         x4 = x4.view(f"{dtype.kind}{dtype.itemsize}")
-    g = _geom(x4, params, out_hw)   # byte strides of the array we read
+    cdef Geom g = _geom(x4.shape[2], x4.shape[3], x4.strides[2], x4.strides[3],
+                        x4.itemsize, params, out_hw)
     out_shape = (x4.shape[0], x4.shape[1], g.OH, g.OW)
     y = np.empty(out_shape, dtype=x4.dtype)
-    idx = np.empty(out_shape, dtype=np.int64) if want_indices else None
-    _dispatch_forward(x4, y, idx, &g)
+    idx = None
+    if indices == "cache" and g.kh * g.kw <= _MAX_LOCAL:
+        idx = np.empty(out_shape, dtype=np.uint8)
+    elif indices is not None:
+        idx = np.empty(out_shape, dtype=np.int64)
+    _run_forward(x4, y, idx, &g)
     if dtype == np.float16:
         y = y.astype(np.float16)
     return y, idx
-
-
-cdef _dispatch_forward(x4, y, idx, Geom* g):
-    # Fused cdef functions cannot be indexed by a runtime dtype directly;
-    # one typed call per dtype keeps the dispatch explicit.
-    cdef str k = x4.dtype.kind
-    cdef int size = x4.dtype.itemsize
-    if k == "f":
-        if size == 4:
-            _forward[float](x4, y, idx, g)
-        else:
-            _forward[double](x4, y, idx, g)
-    elif k == "i":
-        if size == 1:
-            _forward[int8_t](x4, y, idx, g)
-        elif size == 2:
-            _forward[int16_t](x4, y, idx, g)
-        elif size == 4:
-            _forward[int32_t](x4, y, idx, g)
-        else:
-            _forward[int64_t](x4, y, idx, g)
-    else:
-        if size == 1:
-            _forward[uint8_t](x4, y, idx, g)
-        elif size == 2:
-            _forward[uint16_t](x4, y, idx, g)
-        elif size == 4:
-            _forward[uint32_t](x4, y, idx, g)
-        else:
-            _forward[uint64_t](x4, y, idx, g)
 
 
 # ---------------------------------------------------------------- backward
@@ -217,6 +438,7 @@ cdef Py_ssize_t _backward_plane(const grad_t* gp, const int64_t* ip, grad_t* gi,
 cdef Py_ssize_t _backward_plane_half(const uint16_t* gp, const int64_t* ip,
                                      uint16_t* gi, Py_ssize_t HW,
                                      Py_ssize_t OHW) noexcept nogil:
+    # float16 adds round to half after every addition, as NumPy and PyTorch do.
     cdef Py_ssize_t o, bad = 0
     cdef int64_t j
     memset(gi, 0, HW * sizeof(uint16_t))
@@ -253,7 +475,7 @@ cdef Py_ssize_t _backward_half(const uint16_t[:, ::1] go, const int64_t[:, ::1] 
 
 
 def backward2d(g4, idx4, Py_ssize_t H, Py_ssize_t W):
-    """(grad_input, number of out-of-range indices) for validated arrays."""
+    """(grad_input, number of out-of-range indices) for flat int64 indices."""
     N, C = g4.shape[0], g4.shape[1]
     P = N * C
     go = np.ascontiguousarray(g4).reshape(P, -1)
@@ -267,3 +489,122 @@ def backward2d(g4, idx4, Py_ssize_t H, Py_ssize_t W):
     else:
         bad = _backward[double](go, ix, gi)
     return gi.reshape(N, C, H, W), bad
+
+
+# -------------------------------------------- backward from the layer's cache
+
+cdef inline void _unfold_k2(grad_t* row, const grad_t* go, const uint8_t* loc,
+                            Py_ssize_t j0, Py_ssize_t j1, Py_ssize_t pw,
+                            int target) noexcept nogil:
+    # Non-overlapping 2-wide windows, stride 2: each column written once.
+    # `zero + g` (not g) turns -0.0 into +0.0 exactly as 0 += g does.  The
+    # offset is compared as an int: a 64-bit compare stops vectorisation.
+    cdef Py_ssize_t j
+    cdef grad_t zero = 0, v
+    cdef int l
+    for j in range(j0, j1):
+        v = zero + go[j]
+        l = loc[j] - target
+        row[2 * j - pw] = v if l == 0 else zero
+        row[2 * j - pw + 1] = v if l == 1 else zero
+
+
+cdef void _unfold_row(grad_t* row, const grad_t* go, const uint8_t* loc,
+                      Py_ssize_t rr, const Geom* g) noexcept nogil:
+    # Write window row rr of every output column into input row `row`.
+    cdef Py_ssize_t j, j0 = 0
+    cdef int target = rr * g.kw
+    cdef grad_t zero = 0
+    if g.hkind == H_K2S2:
+        _unfold_k2(row, go, loc, g.jlo, g.jhi, g.pw, target)
+        for j in range(0, g.jlo):
+            _unfold_col(row, go, loc, j, target, g)
+        j0 = g.jhi
+    for j in range(j0, g.OW):
+        _unfold_col(row, go, loc, j, target, g)
+
+
+cdef inline void _unfold_col(grad_t* row, const grad_t* go, const uint8_t* loc,
+                             Py_ssize_t j, int target, const Geom* g) noexcept nogil:
+    cdef Py_ssize_t t, w
+    cdef grad_t zero = 0
+    for t in range(g.kw):
+        w = j * g.sw - g.pw + t * g.dw
+        if 0 <= w < g.W:
+            row[w] = zero + go[j] if loc[j] == target + t else zero
+
+
+cdef void _backward_cache_plane(const grad_t* go, const uint8_t* loc, grad_t* gi,
+                                const Geom* g, bint overlap, bint tiled) noexcept nogil:
+    cdef Py_ssize_t oh, ow, rr, h, hs, o, r, c
+    cdef Py_ssize_t delta[_MAX_LOCAL]
+    if not tiled:
+        memset(gi, 0, g.H * g.W * sizeof(grad_t))
+    if overlap:
+        # Windows share elements: accumulate in output raster order, PyTorch's
+        # order, through a table from local offset to plane offset.
+        for o in range(g.kh * g.kw):
+            r = o // g.kw
+            c = o - r * g.kw
+            delta[o] = r * g.dh * g.W + c * g.dw
+        for oh in range(g.OH):
+            hs = (oh * g.sh - g.ph) * g.W - g.pw
+            for ow in range(g.OW):
+                o = oh * g.OW + ow
+                gi[hs + ow * g.sw + delta[loc[o]]] += go[o]
+        return
+    # Disjoint windows: every covered element is written exactly once.
+    for oh in range(g.OH):
+        hs = oh * g.sh - g.ph
+        for rr in range(g.kh):
+            h = hs + rr * g.dh
+            if 0 <= h < g.H:
+                _unfold_row(gi + h * g.W, go + oh * g.OW, loc + oh * g.OW, rr, g)
+
+
+cdef void _backward_cache(const grad_t[:, ::1] go, const uint8_t[:, ::1] loc,
+                          grad_t[:, ::1] gi, const Geom* g) noexcept nogil:
+    cdef Py_ssize_t P = go.shape[0], p
+    cdef bint parallel = P * g.H * g.W >= _PARALLEL_MIN_WORK and P > 1
+    cdef bint overlap = (g.kh - 1) * g.dh + 1 > g.sh or (g.kw - 1) * g.dw + 1 > g.sw
+    # Windows tile the plane exactly: no element is left for a zero fill.
+    cdef bint tiled = (not overlap and g.ph == 0 and g.pw == 0 and g.dh == 1
+                       and g.dw == 1 and g.kh == g.sh and g.kw == g.sw
+                       and g.OH * g.sh == g.H and g.OW * g.sw == g.W)
+    for p in prange(P, nogil=True, schedule="static", num_threads=_threads(),
+                    use_threads_if=parallel):
+        _backward_cache_plane(&go[p, 0], &loc[p, 0], &gi[p, 0], g, overlap, tiled)
+
+
+def cache_to_flat(cache4, params, Py_ssize_t W):
+    """Flat int64 indices from a uint8 window-local cache."""
+    kh, kw = params.kernel_size
+    sh, sw = params.stride
+    ph, pw = params.padding
+    dh, dw = params.dilation
+    OH, OW = cache4.shape[2], cache4.shape[3]
+    r, c = np.divmod(cache4.astype(np.int64), kw)
+    rows = (np.arange(OH) * sh - ph)[:, None] + r * dh
+    cols = (np.arange(OW) * sw - pw) + c * dw
+    return rows * W + cols
+
+
+def backward2d_cache(g4, cache4, params, Py_ssize_t H, Py_ssize_t W):
+    """Input gradient from the layer's cache (see forward2d)."""
+    if cache4.dtype != np.uint8 or g4.dtype == np.float16:
+        flat = cache4 if cache4.dtype == np.int64 else cache_to_flat(cache4, params, W)
+        return backward2d(g4, flat, H, W)[0]
+    N, C = g4.shape[0], g4.shape[1]
+    P = N * C
+    go = np.ascontiguousarray(g4).reshape(P, -1)
+    loc = np.ascontiguousarray(cache4).reshape(P, -1)
+    gi = np.empty((P, H * W), dtype=g4.dtype)
+    cdef Geom g = _geom(H, W, W, 1, 1, params, cache4.shape[2:])
+    # The kernel table above is about the input layout; for the gradient
+    # plane (contiguous, element units) only the k2s2 unfold exists.
+    g.hkind = H_K2S2 if (g.kw == 2 and g.sw == 2 and g.dw == 1) else H_GENERIC
+    if go.dtype == np.float32:
+        _backward_cache[float](go, loc, gi, &g)
+    else:
+        _backward_cache[double](go, loc, gi, &g)
+    return gi.reshape(N, C, H, W)

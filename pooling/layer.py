@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _api, _backend
-from ._params import check_input, normalize_pool_args
+from ._params import as_array, check_dtype, check_input, normalize_pool_args
 
 __all__ = ["MaxPool2D"]
 
@@ -20,8 +20,7 @@ class MaxPool2D:
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
         self._params = normalize_pool_args(
             "MaxPool2D", 2, kernel_size, stride, padding, dilation, ceil_mode)
-        self._indices = None
-        self._input_shape = None
+        self._cache = self._core = self._input_shape = None
 
     kernel_size = property(lambda self: self._params.kernel_size)
     stride = property(lambda self: self._params.stride)
@@ -37,23 +36,26 @@ class MaxPool2D:
 
     def forward(self, x):
         x, out_shape = check_input(x, self._params, "MaxPool2D")
-        y, idx = _api.forward2d(_backend.core(), x, self._params, out_shape, True)
-        self._indices, self._input_shape = idx, x.shape
+        core = _backend.core()
+        y, cache = _api.forward2d(core, x, self._params, out_shape, "cache")
+        # The cache is only meaningful to the core that wrote it.
+        self._cache, self._core, self._input_shape = cache, core, x.shape
         return y
 
     __call__ = forward
 
     def backward(self, grad_output):
-        if self._indices is None:
+        if self._cache is None:
             raise RuntimeError("MaxPool2D.backward called before forward: there is "
                                "no cached argmax to route the gradient through")
-        g = np.asarray(grad_output)
-        if g.shape != self._indices.shape:
+        g = as_array(grad_output, "grad_output", "MaxPool2D.backward")
+        check_dtype(g.dtype, "grad_output", "MaxPool2D.backward", floating_only=True)
+        if g.shape != self._cache.shape:
             raise ValueError(
                 f"MaxPool2D.backward: grad_output shape {g.shape} does not match "
-                f"the last forward's output shape {self._indices.shape}")
-        return _api.max_pool2d_backward(_backend.core(), g, self._indices,
-                                        self._input_shape)
+                f"the last forward's output shape {self._cache.shape}")
+        return _api.backward2d_cache(self._core, g, self._cache, self._params,
+                                     self._input_shape)
 
     def __repr__(self):
         p = self._params

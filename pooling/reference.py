@@ -53,13 +53,14 @@ def _lowest(dtype):
 
 class _Core:
     @staticmethod
-    def forward2d(x4, params, out_hw, want_indices):
+    def forward2d(x4, params, out_hw, indices):
         N, C, H, W = x4.shape
         OH, OW = out_hw
         (kh, kw), (sh, sw) = params.kernel_size, params.stride
         (ph, pw), (dh, dw) = params.padding, params.dilation
         best = np.full((N, C, OH, OW), _lowest(x4.dtype), dtype=x4.dtype)
         idx = None
+        want_indices = indices is not None  # the cache is flat indices too
         if want_indices:
             first = _first_valid(OH, sh, ph, dh)[:, None] * W + _first_valid(OW, sw, pw, dw)
             idx = np.broadcast_to(first, best.shape).copy()
@@ -95,3 +96,7 @@ class _Core:
             # raster order, which is PyTorch's accumulation order.
             np.add.at(grad, (np.arange(N * C)[:, None], idx), g4.reshape(N * C, -1))
         return grad.reshape(N, C, H, W), bad
+
+    @staticmethod
+    def backward2d_cache(g4, cache4, params, H, W):
+        return _Core.backward2d(g4, cache4, H, W)[0]

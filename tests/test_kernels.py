@@ -117,3 +117,77 @@ def test_float16_conversion_every_value(cython_backend):
     idx = np.arange(n, dtype=np.int64).reshape(1, 1, 1, n)
     gi = pooling.max_pool2d_backward(vals.reshape(1, 1, 1, n), idx, (1, 1, 1, n))
     assert np.array_equal(gi.ravel().view(np.uint16), (vals + np.float16(0)).view(np.uint16))
+
+
+# Each interior column loop (2- and 3-wide windows at stride 1 and 2), the
+# clipped border columns around it, and the window-local argmax cache used by
+# the layer.  Widths up to 40 put whole vectors and remainders in every row.
+FAST_WINDOWS = [(2, 2), (3, 2), (2, 1), (3, 1)]
+
+
+@st.composite
+def fast_path_args(draw):
+    kh = draw(st.integers(1, 3))
+    kw, sw = draw(st.sampled_from(FAST_WINDOWS))
+    sh = draw(st.integers(1, 3))
+    return dict(kernel_size=(kh, kw), stride=(sh, sw),
+                padding=(draw(st.integers(0, kh // 2)), draw(st.integers(0, kw // 2))),
+                dilation=(draw(st.integers(1, 2)), 1), ceil_mode=draw(st.booleans()))
+
+
+@SETTINGS
+@given(args=fast_path_args(), dtype=st.sampled_from(ALL_DTYPES),
+       shape=st.tuples(st.integers(1, 3), st.integers(1, 3), st.integers(1, 9),
+                       st.integers(1, 40)),
+       layout=st.sampled_from(["contiguous", "strided", "flipped", "readonly"]),
+       seed=st.integers(0, 2**32 - 1))
+def test_fast_paths_and_layer_cache(cython_backend, args, dtype, shape, layout, seed):
+    rng = np.random.default_rng(seed)
+    x = with_layout(make_values(rng, shape, dtype), layout, rng)
+    want, err = _call(reference.max_pool2d, x, return_indices=True, **args)
+    if err:
+        return
+    ry, ri = want
+    eq_nan = ry.dtype.kind == "f"
+    assert np.array_equal(pooling.max_pool2d(x, **args), ry, equal_nan=eq_nan)
+    y, i = pooling.max_pool2d(x, return_indices=True, **args)
+    assert np.array_equal(y, ry, equal_nan=eq_nan) and np.array_equal(i, ri)
+    layer = pooling.MaxPool2D(**args)
+    assert np.array_equal(layer.forward(x), ry, equal_nan=eq_nan)
+    for gdtype in (np.float32, np.float64, np.float16):
+        g = rng.standard_normal(ry.shape).astype(gdtype)
+        assert np.array_equal(layer.backward(g), reference.max_pool2d_backward(g, ri, shape))
+
+
+@pytest.mark.parametrize("kw", [dict(kernel_size=17), dict(kernel_size=(16, 17), stride=3),
+                                dict(kernel_size=(1, 300), stride=1, padding=(0, 150))])
+def test_windows_wider_than_the_uint8_cache(cython_backend, kw):
+    # More than 256 window positions: the cache and the indices are flat int64.
+    rng = np.random.default_rng(11)
+    x = make_values(rng, (2, 3, 40, 333), np.float32)
+    ry, ri = reference.max_pool2d(x, return_indices=True, **kw)
+    y, i = pooling.max_pool2d(x, return_indices=True, **kw)
+    assert np.array_equal(y, ry, equal_nan=True) and np.array_equal(i, ri)
+    layer = pooling.MaxPool2D(**kw)
+    assert np.array_equal(layer.forward(x), ry, equal_nan=True)
+    g = rng.standard_normal(ry.shape).astype(np.float32)
+    assert np.array_equal(layer.backward(g), reference.max_pool2d_backward(g, ri, x.shape))
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 8, 8), (2, 3, 9, 11), (1, 1, 2, 2)])
+def test_layer_backward_tiling_writes_every_element(cython_backend, shape):
+    # Exact 2x2 tiling skips the zero fill: every element must still be set,
+    # so start from memory full of garbage.
+    rng = np.random.default_rng(2)
+    x = make_values(rng, shape, np.float32)
+    layer = pooling.MaxPool2D(2)
+    for _ in range(3):
+        junk = np.full(10**6, np.nan, np.float32)  # recycle dirty memory
+        del junk
+        y = layer.forward(x)
+        g = rng.standard_normal(y.shape).astype(np.float32)
+        g[..., 0] = -0.0  # must come back as +0.0 where unselected, like 0 += g
+        _, ri = reference.max_pool2d(x, 2, return_indices=True)
+        want = reference.max_pool2d_backward(g, ri, shape)
+        got = layer.backward(g)
+        assert np.array_equal(got.view(np.uint32), want.view(np.uint32))
