@@ -51,7 +51,8 @@ cdef struct Merge:        # row_t: later rows merge into it
 
 # What an argmax is stored as; the type decides the meaning.
 ctypedef fused idx_t:
-    uint8_t    # window-local offset r * kw + c: the layer's compact cache
+    uint8_t    # window-local offset r * kw + c (the layer caches these)
+    uint32_t   # the same, as wide as float32/int32 values
     int64_t    # flat position h * W + w in the plane: PyTorch's indices
     NoIndex
 
@@ -68,6 +69,8 @@ ctypedef fused grad_t:
 cdef enum:
     _PARALLEL_MIN_WORK = 1 << 15
     _MAX_LOCAL = 256        # window positions a uint8 offset can name
+    _CHUNK = 512            # output columns per offset accumulator (stack)
+    _WRITE_ONCE_MIN_OW = 32 # shorter output rows: backward scatters instead
 
 # Interior column loops with the window width and stride fixed at compile time.
 cdef enum HKind:
@@ -145,7 +148,8 @@ cdef Geom _geom(Py_ssize_t H, Py_ssize_t W, Py_ssize_t xs_h, Py_ssize_t xs_w,
 
 cdef inline bint _takes(pool_t v, pool_t best) noexcept nogil:
     # PyTorch's rule: a strictly larger value, or any NaN, replaces the running
-    # max; so ties keep the first maximum and the last NaN wins.
+    # max; so ties keep the first maximum and the last NaN wins.  (Written with
+    # `or`: GCC vectorises that form of the float test, not the bitwise one.)
     if pool_t is float or pool_t is double:
         return v > best or v != v
     else:
@@ -178,14 +182,19 @@ cdef inline void _put(pool_t* y, idx_t* ix, Py_ssize_t j, pool_t v, Py_ssize_t c
             ix[j] = <idx_t>c if t else oldi
 
 
+# The fold loops below cover output columns [j0, j1) of a chunk that starts at
+# column c0: y and ix point at the chunk, so column j lives at [j - c0].  The
+# candidate index of window column t of output j is cbase + j*cj + t*ct: a
+# window-local offset (cj = 0) or a flat plane position.
+
 cdef void _fold_generic(const char* row, pool_t* y, idx_t* ix, Py_ssize_t j0,
-                        Py_ssize_t j1, Py_ssize_t cbase, Py_ssize_t cj,
-                        Py_ssize_t ct, row_t* mode, const Geom* g) noexcept nogil:
-    # Any window width, stride, dilation and column stride; windows clipped to
-    # [0, W).  Candidate index of window column t of output j: cbase + j*cj + t*ct.
-    cdef Py_ssize_t j, t, t0, ws, w
+                        Py_ssize_t j1, Py_ssize_t c0, Py_ssize_t cbase,
+                        Py_ssize_t cj, Py_ssize_t ct, row_t* mode,
+                        const Geom* g) noexcept nogil:
+    # Any window width, stride, dilation and column stride; windows clipped
+    # to [0, W).
+    cdef Py_ssize_t j, t, t0, ws, w, o
     cdef pool_t v, u
-    cdef Py_ssize_t o
     for j in range(j0, j1):
         ws = j * g.sw - g.pw
         t0 = 0
@@ -202,11 +211,11 @@ cdef void _fold_generic(const char* row, pool_t* y, idx_t* ix, Py_ssize_t j0,
                 o = t
             t += 1
             w += g.dw
-        _put(y, ix, j, v, cbase + j * cj + o * ct, mode)
+        _put(y, ix, j - c0, v, cbase + j * cj + o * ct, mode)
 
 
 cdef inline void _fold_k2(const pool_t* row, pool_t* y, idx_t* ix, Py_ssize_t j0,
-                          Py_ssize_t j1, Py_ssize_t S, Py_ssize_t pw,
+                          Py_ssize_t j1, Py_ssize_t c0, Py_ssize_t S, Py_ssize_t pw,
                           Py_ssize_t cbase, Py_ssize_t cj, Py_ssize_t ct,
                           row_t* mode) noexcept nogil:
     cdef Py_ssize_t j
@@ -216,11 +225,11 @@ cdef inline void _fold_k2(const pool_t* row, pool_t* y, idx_t* ix, Py_ssize_t j0
         a = row[S * j - pw]
         b = row[S * j - pw + 1]
         t = _takes(b, a)
-        _put(y, ix, j, b if t else a, cbase + j * cj + t * ct, mode)
+        _put(y, ix, j - c0, b if t else a, cbase + j * cj + t * ct, mode)
 
 
 cdef inline void _fold_k3(const pool_t* row, pool_t* y, idx_t* ix, Py_ssize_t j0,
-                          Py_ssize_t j1, Py_ssize_t S, Py_ssize_t pw,
+                          Py_ssize_t j1, Py_ssize_t c0, Py_ssize_t S, Py_ssize_t pw,
                           Py_ssize_t cbase, Py_ssize_t cj, Py_ssize_t ct,
                           row_t* mode) noexcept nogil:
     cdef Py_ssize_t j, o
@@ -236,87 +245,111 @@ cdef inline void _fold_k3(const pool_t* row, pool_t* y, idx_t* ix, Py_ssize_t j0
         t = _takes(c, v)
         v = c if t else v
         o = 2 if t else o
-        _put(y, ix, j, v, cbase + j * cj + o * ct, mode)
+        _put(y, ix, j - c0, v, cbase + j * cj + o * ct, mode)
 
 
-cdef inline void _fold_row(const char* row, pool_t* y, idx_t* ix, Py_ssize_t cbase,
-                           Py_ssize_t cj, Py_ssize_t ct, row_t* mode,
-                           const Geom* g) noexcept nogil:
+cdef inline void _fold_row(const char* row, pool_t* y, idx_t* ix, Py_ssize_t c0,
+                           Py_ssize_t c1, Py_ssize_t cbase, Py_ssize_t cj,
+                           Py_ssize_t ct, row_t* mode, const Geom* g) noexcept nogil:
+    # Clipped border columns go through the generic loop, the interior
+    # [jlo, jhi) through the loop for its window (S is a literal per call).
     cdef const pool_t* r = <const pool_t*>row
-    _fold_generic(row, y, ix, 0, g.jlo, cbase, cj, ct, mode, g)
-    # The stride S is a literal at each call, so each loop compiles for it.
+    cdef Py_ssize_t i0 = max(c0, g.jlo), i1 = min(c1, g.jhi)
+    if i0 > i1:
+        i0 = i1 = c1 if g.jlo >= c1 else c0
+    if c0 < i0:
+        _fold_generic(row, y, ix, c0, i0, c0, cbase, cj, ct, mode, g)
     if g.hkind == H_K2S2:
-        _fold_k2(r, y, ix, g.jlo, g.jhi, 2, g.pw, cbase, cj, ct, mode)
+        _fold_k2(r, y, ix, i0, i1, c0, 2, g.pw, cbase, cj, ct, mode)
     elif g.hkind == H_K3S2:
-        _fold_k3(r, y, ix, g.jlo, g.jhi, 2, g.pw, cbase, cj, ct, mode)
+        _fold_k3(r, y, ix, i0, i1, c0, 2, g.pw, cbase, cj, ct, mode)
     elif g.hkind == H_K2S1:
-        _fold_k2(r, y, ix, g.jlo, g.jhi, 1, g.pw, cbase, cj, ct, mode)
+        _fold_k2(r, y, ix, i0, i1, c0, 1, g.pw, cbase, cj, ct, mode)
     elif g.hkind == H_K3S1:
-        _fold_k3(r, y, ix, g.jlo, g.jhi, 1, g.pw, cbase, cj, ct, mode)
+        _fold_k3(r, y, ix, i0, i1, c0, 1, g.pw, cbase, cj, ct, mode)
     else:
-        _fold_generic(row, y, ix, g.jlo, g.jhi, cbase, cj, ct, mode, g)
-    _fold_generic(row, y, ix, g.jhi, g.OW, cbase, cj, ct, mode, g)
+        _fold_generic(row, y, ix, i0, i1, c0, cbase, cj, ct, mode, g)
+    if i1 < c1:
+        _fold_generic(row, y, ix, i1, c1, c0, cbase, cj, ct, mode, g)
 
 
-cdef void _to_flat_row(int64_t* out, const uint8_t* loc, Py_ssize_t oh,
-                       const Geom* g) noexcept nogil:
-    # `loc` is the last OW bytes of the OW int64s at `out`: ascending j only
-    # overwrites offsets already read (loc[k] sits in out[(7*OW + k) // 8]).
+cdef void _emit(const idx_t* acc, Py_ssize_t oh, Py_ssize_t c0, Py_ssize_t c1,
+                uint8_t* cache, int64_t* flat, const Geom* g) noexcept nogil:
+    # Window-local offsets of columns [c0, c1) of output row oh, to the
+    # layer's uint8 cache or to PyTorch's flat indices.
     cdef Py_ssize_t j
     cdef int64_t base = (oh * g.sh - g.ph) * g.W - g.pw
-    for j in range(g.OW):
-        out[j] = base + j * g.sw + g.delta[loc[j]]
+    if idx_t is uint8_t or idx_t is uint32_t:
+        if cache != NULL:
+            for j in range(c0, c1):
+                cache[j] = <uint8_t>acc[j - c0]
+        if flat != NULL:
+            for j in range(c0, c1):
+                flat[j] = base + j * g.sw + g.delta[acc[j - c0]]
 
 
-cdef void _forward_plane(const char* xp, pool_t* yp, idx_t* ip, int64_t* fp,
-                         const Geom* g) noexcept nogil:
-    # fp: PyTorch's int64 indices, computed through uint8 offsets (ip unused).
-    cdef Py_ssize_t oh, rr, h, hs, cbase, cj, ct
+cdef void _forward_rows(const char* xp, pool_t* yp, idx_t* acc, uint8_t* cache,
+                        int64_t* flat, const Geom* g) noexcept nogil:
+    # acc: a chunk of window-local offsets (uint8 or uint32, emitted to
+    # cache/flat per chunk); int64_t: flat indices folded in place (windows
+    # wider than 256 positions); NoIndex: values only.
+    cdef Py_ssize_t oh, rr, h, hs, c0, c1, cbase, cj, ct
     cdef bint seeded
-    cdef idx_t* irow = NULL
+    cdef idx_t* ix = NULL
     for oh in range(g.OH):
         hs = oh * g.sh - g.ph
-        if idx_t is NoIndex:
-            pass
-        elif idx_t is uint8_t:
-            if fp != NULL:
-                irow = <uint8_t*>(fp + oh * g.OW) + 7 * g.OW
+        c0 = 0
+        while c0 < g.OW:
+            c1 = min(c0 + _CHUNK, g.OW)
+            if idx_t is int64_t:
+                ix = flat + oh * g.OW + c0
+            elif idx_t is NoIndex:
+                pass
             else:
-                irow = ip + oh * g.OW
-        else:
-            irow = ip + oh * g.OW
-        seeded = False
-        # Windows are never empty (the Python layer refuses those settings),
-        # so some row always seeds the accumulator.
-        for rr in range(g.kh):
-            h = hs + rr * g.dh
-            if h < 0 or h >= g.H:
-                continue
-            if idx_t is uint8_t:
-                cbase, cj, ct = rr * g.kw, 0, 1
-            else:
-                cbase, cj, ct = h * g.W - g.pw, g.sw, g.dw
-            if seeded:
-                _fold_row(xp + h * g.xs_h, yp + oh * g.OW, irow, cbase, cj, ct,
-                          <Merge*>NULL, g)
-            else:
-                _fold_row(xp + h * g.xs_h, yp + oh * g.OW, irow, cbase, cj, ct,
-                          <Seed*>NULL, g)
-                seeded = True
-        if idx_t is uint8_t:
-            if fp != NULL:
-                _to_flat_row(fp + oh * g.OW, irow, oh, g)
+                ix = acc
+            seeded = False
+            # Windows are never empty (the Python layer refuses those
+            # settings), so some row always seeds the accumulator.
+            for rr in range(g.kh):
+                h = hs + rr * g.dh
+                if h < 0 or h >= g.H:
+                    continue
+                if idx_t is int64_t:
+                    cbase, cj, ct = h * g.W - g.pw, g.sw, g.dw
+                else:
+                    cbase, cj, ct = rr * g.kw, 0, 1
+                if seeded:
+                    _fold_row(xp + h * g.xs_h, yp + oh * g.OW + c0, ix, c0, c1,
+                              cbase, cj, ct, <Merge*>NULL, g)
+                else:
+                    _fold_row(xp + h * g.xs_h, yp + oh * g.OW + c0, ix, c0, c1,
+                              cbase, cj, ct, <Seed*>NULL, g)
+                    seeded = True
+            if idx_t is uint8_t or idx_t is uint32_t:
+                _emit(acc, oh, c0, c1, cache + oh * g.OW if cache != NULL else NULL,
+                      flat + oh * g.OW if flat != NULL else NULL, g)
+            c0 = c1
 
 
-cdef inline idx_t* _offset(idx_t* ib, Py_ssize_t n) noexcept nogil:
-    if idx_t is NoIndex:
-        return NULL
+cdef void _forward_plane(const char* xp, pool_t* yp, uint8_t* cache, int64_t* flat,
+                         const Geom* g) noexcept nogil:
+    # The offset accumulator has the width of the values, so a vectorised
+    # loop runs as many lanes as the values allow (4 for float32, where a
+    # uint8 accumulator would force 16 and leave short rows scalar).
+    cdef uint8_t acc8[_CHUNK]
+    cdef uint32_t acc32[_CHUNK]
+    if cache == NULL and flat == NULL:
+        _forward_rows(xp, yp, <NoIndex*>NULL, NULL, NULL, g)
+    elif g.kh * g.kw > _MAX_LOCAL:
+        _forward_rows(xp, yp, <int64_t*>NULL, NULL, flat, g)
+    elif pool_t is float or pool_t is int32_t or pool_t is uint32_t:
+        _forward_rows(xp, yp, acc32, cache, flat, g)
     else:
-        return ib + n
+        _forward_rows(xp, yp, acc8, cache, flat, g)
 
 
 cdef void _forward(const pool_t[:, :, :, :] x, pool_t[:, :, :, ::1] y,
-                   idx_t* ib, int64_t* fb, const Geom* g) noexcept nogil:
+                   uint8_t* cache, int64_t* flat, const Geom* g) noexcept nogil:
     cdef Py_ssize_t N = x.shape[0], C = x.shape[1], P = N * C, p, n, c
     cdef Py_ssize_t plane_out = g.OH * g.OW
     cdef const char* base = <const char*>&x[0, 0, 0, 0]
@@ -328,62 +361,48 @@ cdef void _forward(const pool_t[:, :, :, :] x, pool_t[:, :, :, ::1] y,
         c = p - n * C
         _forward_plane(base + n * x.strides[0] + c * x.strides[1],
                        yb + p * plane_out,
-                       _offset(ib, p * plane_out),
-                       fb + p * plane_out if fb != NULL else NULL, g)
-
-
-cdef void _forward_any(const pool_t[:, :, :, :] x, pool_t[:, :, :, ::1] y,
-                       uint8_t* pu, int64_t* pl, const Geom* g) noexcept nogil:
-    # pu: the layer's uint8 cache.  pl: int64 indices, through uint8 offsets
-    # when the window has at most 256 positions.  Neither: values only.
-    if pu != NULL:
-        _forward(x, y, pu, NULL, g)
-    elif pl != NULL and g.kh * g.kw <= _MAX_LOCAL:
-        _forward(x, y, <uint8_t*>NULL, pl, g)
-    elif pl != NULL:
-        _forward(x, y, pl, NULL, g)
-    else:
-        _forward(x, y, <NoIndex*>NULL, NULL, g)
+                       cache + p * plane_out if cache != NULL else NULL,
+                       flat + p * plane_out if flat != NULL else NULL, g)
 
 
 cdef _run_forward(x4, y, idx, Geom* g):
     # Fused cdef functions cannot be indexed by a runtime dtype: one typed
-    # call per dtype.
+    # call per dtype.  idx: None, the layer's uint8 cache, or int64 indices.
     cdef str k = x4.dtype.kind
     cdef int size = x4.dtype.itemsize
     cdef uint8_t[:, :, :, ::1] iu
     cdef int64_t[:, :, :, ::1] il
-    cdef uint8_t* pu = NULL
-    cdef int64_t* pl = NULL
+    cdef uint8_t* cache = NULL
+    cdef int64_t* flat = NULL
     if idx is not None and idx.dtype == np.uint8:
         iu = idx
-        pu = &iu[0, 0, 0, 0]
+        cache = &iu[0, 0, 0, 0]
     elif idx is not None:
         il = idx
-        pl = &il[0, 0, 0, 0]
+        flat = &il[0, 0, 0, 0]
     if k == "f":
         if size == 4:
-            _forward_any[float](x4, y, pu, pl, g)
+            _forward[float](x4, y, cache, flat, g)
         else:
-            _forward_any[double](x4, y, pu, pl, g)
+            _forward[double](x4, y, cache, flat, g)
     elif k == "i":
         if size == 1:
-            _forward_any[int8_t](x4, y, pu, pl, g)
+            _forward[int8_t](x4, y, cache, flat, g)
         elif size == 2:
-            _forward_any[int16_t](x4, y, pu, pl, g)
+            _forward[int16_t](x4, y, cache, flat, g)
         elif size == 4:
-            _forward_any[int32_t](x4, y, pu, pl, g)
+            _forward[int32_t](x4, y, cache, flat, g)
         else:
-            _forward_any[int64_t](x4, y, pu, pl, g)
+            _forward[int64_t](x4, y, cache, flat, g)
     else:
         if size == 1:
-            _forward_any[uint8_t](x4, y, pu, pl, g)
+            _forward[uint8_t](x4, y, cache, flat, g)
         elif size == 2:
-            _forward_any[uint16_t](x4, y, pu, pl, g)
+            _forward[uint16_t](x4, y, cache, flat, g)
         elif size == 4:
-            _forward_any[uint32_t](x4, y, pu, pl, g)
+            _forward[uint32_t](x4, y, cache, flat, g)
         else:
-            _forward_any[uint64_t](x4, y, pu, pl, g)
+            _forward[uint64_t](x4, y, cache, flat, g)
 
 
 def forward2d(x4, params, out_hw, indices):
@@ -535,25 +554,20 @@ cdef inline void _unfold_col(grad_t* row, const grad_t* go, const uint8_t* loc,
 
 
 cdef void _backward_cache_plane(const grad_t* go, const uint8_t* loc, grad_t* gi,
-                                const Geom* g, bint overlap, bint tiled) noexcept nogil:
-    cdef Py_ssize_t oh, ow, rr, h, hs, o, r, c
-    cdef Py_ssize_t delta[_MAX_LOCAL]
-    if not tiled:
+                                const Geom* g, bint scatter, bint tiled) noexcept nogil:
+    cdef Py_ssize_t oh, ow, rr, h, hs, o
+    if scatter or not tiled:
         memset(gi, 0, g.H * g.W * sizeof(grad_t))
-    if overlap:
-        # Windows share elements: accumulate in output raster order, PyTorch's
-        # order, through a table from local offset to plane offset.
-        for o in range(g.kh * g.kw):
-            r = o // g.kw
-            c = o - r * g.kw
-            delta[o] = r * g.dh * g.W + c * g.dw
+    if scatter:
+        # Accumulate in output raster order (PyTorch's order, so overlapping
+        # windows sum to the same bits) through the offset table.
         for oh in range(g.OH):
             hs = (oh * g.sh - g.ph) * g.W - g.pw
             for ow in range(g.OW):
                 o = oh * g.OW + ow
-                gi[hs + ow * g.sw + delta[loc[o]]] += go[o]
+                gi[hs + ow * g.sw + g.delta[loc[o]]] += go[o]
         return
-    # Disjoint windows: every covered element is written exactly once.
+    # Disjoint windows on long rows: every covered element written once.
     for oh in range(g.OH):
         hs = oh * g.sh - g.ph
         for rr in range(g.kh):
@@ -567,13 +581,16 @@ cdef void _backward_cache(const grad_t[:, ::1] go, const uint8_t[:, ::1] loc,
     cdef Py_ssize_t P = go.shape[0], p
     cdef bint parallel = P * g.H * g.W >= _PARALLEL_MIN_WORK and P > 1
     cdef bint overlap = (g.kh - 1) * g.dh + 1 > g.sh or (g.kw - 1) * g.dw + 1 > g.sw
+    # Short rows leave the vectorised write-once loop mostly scalar (and
+    # branchy); a zero fill plus scatter is branch-free and faster there.
+    cdef bint scatter = overlap or g.OW < _WRITE_ONCE_MIN_OW
     # Windows tile the plane exactly: no element is left for a zero fill.
     cdef bint tiled = (not overlap and g.ph == 0 and g.pw == 0 and g.dh == 1
                        and g.dw == 1 and g.kh == g.sh and g.kw == g.sw
                        and g.OH * g.sh == g.H and g.OW * g.sw == g.W)
     for p in prange(P, nogil=True, schedule="static", num_threads=_threads(),
                     use_threads_if=parallel):
-        _backward_cache_plane(&go[p, 0], &loc[p, 0], &gi[p, 0], g, overlap, tiled)
+        _backward_cache_plane(&go[p, 0], &loc[p, 0], &gi[p, 0], g, scatter, tiled)
 
 
 def cache_to_flat(cache4, params, Py_ssize_t W):

@@ -191,3 +191,20 @@ def test_layer_backward_tiling_writes_every_element(cython_backend, shape):
         want = reference.max_pool2d_backward(g, ri, shape)
         got = layer.backward(g)
         assert np.array_equal(got.view(np.uint32), want.view(np.uint32))
+
+
+@pytest.mark.parametrize("kw", [dict(kernel_size=2), dict(kernel_size=3, stride=1, padding=1),
+                                dict(kernel_size=(2, 3), stride=(1, 2), padding=(1, 1))])
+@pytest.mark.parametrize("dtype", [np.float32, np.int8, np.float64])
+def test_rows_longer_than_one_accumulator_chunk(cython_backend, kw, dtype):
+    # Output rows of more than 512 columns are folded in several chunks.
+    rng = np.random.default_rng(5)
+    x = make_values(rng, (1, 2, 5, 1100), dtype)
+    ry, ri = reference.max_pool2d(x, return_indices=True, **kw)
+    y, i = pooling.max_pool2d(x, return_indices=True, **kw)
+    assert ry.shape[-1] > 512
+    assert np.array_equal(y, ry, equal_nan=True) and np.array_equal(i, ri)
+    layer = pooling.MaxPool2D(**kw)
+    assert np.array_equal(layer.forward(x), ry, equal_nan=True)
+    g = rng.standard_normal(ry.shape).astype(np.float32)
+    assert np.array_equal(layer.backward(g), reference.max_pool2d_backward(g, ri, x.shape))
