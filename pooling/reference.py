@@ -2,11 +2,12 @@
 
 It is the fallback backend and the oracle the tests compare against.  Both
 directions are vectorised over the whole array; the only Python loops run over
-the window offsets.  Forward keeps a running (max, argmax) pair of output size
-and folds in one strided view of the input per window offset, in the window's
-row-major order, with PyTorch's update rule (``v > best or isnan(v)``), so ties
-keep the first maximum and the last NaN wins.  It never builds im2col columns
-and never imports the compiled extension.
+the window offsets, each of which is one strided view of the input (never an
+im2col copy).  Values are a running ``np.maximum`` (NaN-propagating) over
+those views; indices are the first window position holding the max (matches
+written in reverse scan order, so the earliest lands last), or, where the max
+is NaN, the last NaN: PyTorch's scan rule, ``v > best or isnan(v)``.
+Temporaries stay the size of the output.  It never imports the extension.
 """
 from __future__ import annotations
 
@@ -41,12 +42,6 @@ def _axis_plan(n, out, k, s, p, d):
     return plan
 
 
-def _first_valid(n_out, s, p, d):
-    """The first in-range input position of each window along one axis."""
-    start = np.arange(n_out, dtype=np.int64) * s - p
-    return np.where(start < 0, start % d, start)
-
-
 def _lowest(dtype):
     return -np.inf if dtype.kind == "f" else np.iinfo(dtype).min
 
@@ -59,30 +54,38 @@ class _Core:
         (kh, kw), (sh, sw) = params.kernel_size, params.stride
         (ph, pw), (dh, dw) = params.padding, params.dilation
         best = np.full((N, C, OH, OW), _lowest(x4.dtype), dtype=x4.dtype)
-        idx = None
         want_indices = indices is not None  # the cache is flat indices too
-        if want_indices:
-            first = _first_valid(OH, sh, ph, dh)[:, None] * W + _first_valid(OW, sw, pw, dw)
-            idx = np.broadcast_to(first, best.shape).copy()
-        floating = x4.dtype.kind == "f"
+        # Every element is written below: each window either holds its
+        # (non-NaN) max somewhere or holds a NaN.
+        idx = np.empty(best.shape, dtype=np.int64) if want_indices else None
         rows, cols = _axis_plan(H, OH, kh, sh, ph, dh), _axis_plan(W, OW, kw, sw, pw, dw)
-        for oh0, oh1, h0 in rows:
-            if oh0 >= oh1:
-                continue
-            for ow0, ow1, w0 in cols:
-                if ow0 >= ow1:
-                    continue
-                v = x4[:, :, h0:h0 + (oh1 - oh0 - 1) * sh + 1:sh,
-                       w0:w0 + (ow1 - ow0 - 1) * sw + 1:sw]
-                b = best[:, :, oh0:oh1, ow0:ow1]
-                take = v > b
-                if floating:
-                    take |= np.isnan(v)
-                np.copyto(b, v, where=take)
-                if want_indices:
-                    pos = (np.arange(h0, h0 + (oh1 - oh0) * sh, sh)[:, None] * W
-                           + np.arange(w0, w0 + (ow1 - ow0) * sw, sw))
-                    np.copyto(idx[:, :, oh0:oh1, ow0:ow1], pos, where=take)
+        offsets = [(r, c) for r in rows if r[0] < r[1] for c in cols if c[0] < c[1]]
+
+        def view(r, c):
+            (oh0, oh1, h0), (ow0, ow1, w0) = r, c
+            v = x4[:, :, h0:h0 + (oh1 - oh0 - 1) * sh + 1:sh,
+                   w0:w0 + (ow1 - ow0 - 1) * sw + 1:sw]
+            pos = (np.arange(h0, h0 + (oh1 - oh0) * sh, sh)[:, None] * W
+                   + np.arange(w0, w0 + (ow1 - ow0) * sw, sw))
+            return v, (slice(None), slice(None), slice(oh0, oh1), slice(ow0, ow1)), pos
+
+        # Values: a NaN-propagating running max, in place.  On ties NumPy
+        # returns the second operand, the earlier value (only the sign of a
+        # tied zero could tell).
+        for r, c in offsets:
+            v, out, _ = view(r, c)
+            np.maximum(v, best[out], out=best[out])
+        if want_indices:
+            # The first position holding the max: write matches in reverse
+            # scan order so the earliest lands last.  A NaN max matches no
+            # value; there the last NaN in scan order wins, as in PyTorch.
+            for r, c in reversed(offsets):
+                v, out, pos = view(r, c)
+                np.copyto(idx[out], pos, where=v == best[out])
+            if x4.dtype.kind == "f" and np.isnan(best).any():
+                for r, c in offsets:
+                    v, out, pos = view(r, c)
+                    np.copyto(idx[out], pos, where=np.isnan(v))
         return best, idx
 
     @staticmethod
