@@ -93,3 +93,28 @@ def test_python_m_pooling_self_check():
     assert f"pooling {pooling.__version__}" in out
     assert f"backend: {pooling.get_backend()}" in out
     assert "threads:" in out and "self-check: kernels match" in out
+
+
+def test_threadpoolctl_sees_and_limits_the_openmp_pool():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    if "cython" not in _backend._CORES or not _backend._maxpool.openmp_enabled():
+        pytest.skip("kernels built without OpenMP")
+    pooling.set_num_threads(0)  # follow OpenMP's own setting
+    pools = [p for p in threadpoolctl.threadpool_info() if p["user_api"] == "openmp"]
+    assert pools, "threadpoolctl does not see an OpenMP runtime"
+    with threadpoolctl.threadpool_limits(limits=1, user_api="openmp"):
+        assert pooling.get_num_threads() == 1
+    # an explicit setting wins over OpenMP's
+    pooling.set_num_threads(3)
+    try:
+        with threadpoolctl.threadpool_limits(limits=1, user_api="openmp"):
+            assert pooling.get_num_threads() == 3
+    finally:
+        pooling.set_num_threads(0)
+
+
+def test_env_sets_thread_count():
+    if "cython" not in _backend._CORES or not _backend._maxpool.openmp_enabled():
+        pytest.skip("kernels built without OpenMP")
+    out = _run("import pooling; print(pooling.get_num_threads())", POOLING_NUM_THREADS="3")
+    assert out.stdout.strip() == "3"
