@@ -7,6 +7,7 @@ name the argument, the value received and what was expected.
 """
 from __future__ import annotations
 
+import functools
 import operator
 from dataclasses import dataclass
 
@@ -99,6 +100,25 @@ def normalize_pool_args(
     fn: str, nd: int, kernel_size, stride, padding, dilation, ceil_mode
 ) -> PoolParams:
     """Check the pooling arguments on their own (no input needed)."""
+    args = (kernel_size, stride, padding, dilation)
+    if all(map(_plain, args)) and type(ceil_mode) is bool:
+        # Only exact ints are cached: 2.0 and True hash like 2, and must
+        # still be refused.
+        return _normalize_cached(fn, nd, *args, ceil_mode)
+    return _normalize(fn, nd, *args, ceil_mode)
+
+
+def _plain(v) -> bool:
+    return v is None or type(v) is int or (
+        type(v) is tuple and all(type(i) is int for i in v))
+
+
+@functools.lru_cache(maxsize=256)
+def _normalize_cached(fn, nd, kernel_size, stride, padding, dilation, ceil_mode):
+    return _normalize(fn, nd, kernel_size, stride, padding, dilation, ceil_mode)
+
+
+def _normalize(fn, nd, kernel_size, stride, padding, dilation, ceil_mode) -> PoolParams:
     k = _ntuple(kernel_size, "kernel_size", fn, nd)
     if stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0):
         s = k  # PyTorch: stride omitted (None or []) means kernel_size
@@ -184,8 +204,14 @@ def check_input(x, params: PoolParams, fn: str) -> tuple[np.ndarray, tuple[int, 
             f"{fn}: input spatial sizes must be non-zero, but got input of "
             f"shape {x.shape}"
         )
+    return x, x.shape[:-nd] + _output_spatial(params, spatial, x.shape[-nd - 1], fn)
+
+
+@functools.lru_cache(maxsize=256)
+def _output_spatial(params: PoolParams, spatial, channels, fn: str) -> tuple[int, ...]:
+    """Output spatial size, once the windows are known to fit (cached: the
+    same layer sees the same shapes again and again)."""
     out = params.output_size(spatial)
-    channels = x.shape[-nd - 1]
     if min(out) < 1:
         raise ValueError(
             f"{fn}: Given input size: ({'x'.join(map(str, (channels,) + spatial))}). "
@@ -195,7 +221,7 @@ def check_input(x, params: PoolParams, fn: str) -> tuple[np.ndarray, tuple[int, 
             f"dilation={_show(params.dilation)}, ceil_mode={params.ceil_mode})"
         )
     _check_windows_reach_input(params, spatial, fn)
-    return x, x.shape[:-nd] + out
+    return out
 
 
 def _check_windows_reach_input(params: PoolParams, spatial, fn: str) -> None:
