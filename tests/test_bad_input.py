@@ -1,0 +1,145 @@
+"""Every refused argument: the right exception, a message naming the argument
+and its value, and the input left untouched, on both backends."""
+import numpy as np
+import pytest
+
+import pooling
+
+X = np.arange(16, dtype=np.float32).reshape(1, 1, 4, 4)
+
+FORWARD_CASES = [
+    # (args, kwargs, exception, pattern the message must contain)
+    ((X, (2, 2, 2)), {}, ValueError, r"kernel_size must either be a single int.*kernel_size=\(2, 2, 2\)"),
+    ((X, 2, (1, 2, 3)), {}, ValueError, r"stride must either be omitted.*stride=\(1, 2, 3\)"),
+    ((X, 2, 1, (1, 2, 3)), {}, ValueError, r"padding must either be a single int.*padding=\(1, 2, 3\)"),
+    ((X, 2, 1, 0, (1, 1, 1)), {}, ValueError, r"dilation must either be a single int.*dilation=\(1, 1, 1\)"),
+    ((X, 0), {}, ValueError, r"kernel_size should be greater than zero, but got kernel_size=0"),
+    ((X, (2, 0)), {}, ValueError, r"kernel_size should be greater than zero, but got kernel_size=\(2, 0\)"),
+    ((X, 2, 0), {}, ValueError, r"stride should be greater than zero, but got stride=0"),
+    ((X, 2, (-1, 1)), {}, ValueError, r"stride should be greater than zero, but got stride=\(-1, 1\)"),
+    ((X, 2, 1, 0, 0), {}, ValueError, r"dilation should be greater than zero, but got dilation=0"),
+    ((X, 2, 1, -1), {}, ValueError, r"pad must be non-negative, but got padding=-1"),
+    ((X, 2, 1, 2), {}, ValueError, r"pad should be smaller than or equal to half of kernel size, but got padding=2, kernel_size=2"),
+    ((X, (3, 2), 1, (1, 2)), {}, ValueError, r"half of kernel size.*padding=\(1, 2\), kernel_size=\(3, 2\)"),
+    ((X, 2.5), {}, TypeError, r"kernel_size must be an int.*kernel_size=2.5 \(float\)"),
+    ((X, "2"), {}, TypeError, r"kernel_size=.2. \(str\)"),
+    ((X, None), {}, TypeError, r"kernel_size=None"),
+    ((X, True), {}, TypeError, r"kernel_size=True \(bool\)"),
+    ((X, (2, 2.0)), {}, TypeError, r"kernel_size=2.0 \(float\)"),
+    ((X, 2, 1.5), {}, TypeError, r"stride=1.5"),
+    ((X, 2**40), {}, ValueError, r"kernel_size is out of range.*kernel_size=1099511627776"),
+    ((X, 2, 2**40), {}, ValueError, r"stride is out of range"),
+    ((X, 5), {}, ValueError, r"Given input size: \(1x4x4\). Calculated output size: \(1x0x0\). Output size is too small"),
+    ((X, 2), {"ceil_mode": 1}, TypeError, r"ceil_mode must be a bool, but got ceil_mode=1"),
+    ((np.zeros((2, 2), np.float32), 1), {}, ValueError, r"3D \(C, H, W\) or 4D \(N, C, H, W\) input, but got an array of shape \(2, 2\)"),
+    ((np.zeros((1, 1, 1, 2, 2), np.float32), 1), {}, ValueError, r"shape \(1, 1, 1, 2, 2\)"),
+    ((np.zeros((1, 1, 0, 2), np.float32), 1), {}, ValueError, r"spatial sizes must be non-zero.*\(1, 1, 0, 2\)"),
+    ((np.zeros((1, 0), np.float32), 1), {}, ValueError, r"shape \(1, 0\)"),
+    (([[[1, 2], [3]]], 1), {}, TypeError, r"input must be a numeric array.*np.asarray could not convert list"),
+    ((np.array([[["a"]]]), 1), {}, TypeError, r"unsupported dtype <U1"),
+    ((None, 1), {}, TypeError, r"unsupported dtype object"),
+    ((np.zeros((1, 2, 2), bool), 1), {}, TypeError, r"unsupported dtype bool"),
+    ((np.zeros((1, 2, 2), complex), 1), {}, TypeError, r"unsupported dtype complex128"),
+    ((np.zeros((1, 2, 2), "M8[s]"), 1), {}, TypeError, r"unsupported dtype datetime64"),
+    ((np.zeros((1, 2, 2), object), 1), {}, TypeError, r"unsupported dtype object"),
+    ((np.zeros((1, 1, 2, 2), np.float32), 2, 1, 1, 3), {}, ValueError, r"covers no input element.*input size 2, padding=1, dilation=3"),
+]
+if np.dtype(np.longdouble).itemsize > 8:
+    FORWARD_CASES.append(((np.zeros((1, 2, 2), np.longdouble), 1), {}, TypeError,
+                          r"unsupported dtype float(96|128)"))
+
+
+@pytest.mark.parametrize("args, kwargs, exc, pattern", FORWARD_CASES)
+def test_forward_refuses(backend, args, kwargs, exc, pattern):
+    x = args[0]
+    before = x.copy() if isinstance(x, np.ndarray) else None
+    with pytest.raises(exc, match=pattern) as info:
+        pooling.max_pool2d(*args, **kwargs)
+    assert str(info.value).startswith("max_pool2d:")
+    if before is not None:
+        np.testing.assert_array_equal(x, before)
+    # the layer refuses the same arguments (at construction or at forward)
+    with pytest.raises(exc, match=pattern):
+        pooling.MaxPool2D(*args[1:], **kwargs).forward(x)
+
+
+G = np.zeros((1, 1, 2, 2), np.float32)
+I = np.zeros((1, 1, 2, 2), np.int64)
+
+BACKWARD_CASES = [
+    ((G.astype(np.int32), I, (1, 1, 4, 4)), TypeError, r"grad_output must have a floating dtype.*int32"),
+    ((G.astype(bool), I, (1, 1, 4, 4)), TypeError, r"grad_output must have a floating dtype.*bool"),
+    ((G, I.astype(np.float64), (1, 1, 4, 4)), TypeError, r"indices must have an integer dtype.*float64"),
+    ((G, I[..., :1], (1, 1, 4, 4)), ValueError, r"same shape.*\(1, 1, 2, 2\).*\(1, 1, 2, 1\)"),
+    ((G, I - 1, (1, 1, 4, 4)), ValueError, r"indices must lie in \[0, 16\).*size \(4, 4\).*index -1"),
+    ((G, I + 16, (1, 1, 4, 4)), ValueError, r"indices must lie in \[0, 16\).*index 16"),
+    ((G, I + 2**40, (1, 1, 4, 4)), ValueError, r"index 1099511627776"),
+    ((G[0, 0], I[0, 0], (4, 4)), ValueError, r"expected a 3D or 4D grad_output.*\(2, 2\)"),
+    ((G, I, (1, 4, 4)), ValueError, r"input_shape \(1, 4, 4\) is inconsistent with grad_output shape \(1, 1, 2, 2\)"),
+    ((G, I, (2, 1, 4, 4)), ValueError, r"input_shape \(2, 1, 4, 4\) is inconsistent"),
+    ((G, I, (1, 1, 0, 4)), ValueError, r"input_shape \(1, 1, 0, 4\) is inconsistent"),
+    ((G, I, (1, 1, 4.0, 4)), TypeError, r"input_shape must be a tuple of ints.*4.0"),
+    ((G, I, 5), TypeError, r"input_shape must be a tuple of ints, but got input_shape=5"),
+]
+
+
+@pytest.mark.parametrize("args, exc, pattern", BACKWARD_CASES)
+def test_backward_refuses(backend, args, exc, pattern):
+    before = [a.copy() for a in args[:2]]
+    with pytest.raises(exc, match=pattern) as info:
+        pooling.max_pool2d_backward(*args)
+    assert str(info.value).startswith("max_pool2d_backward:")
+    for a, b in zip(args[:2], before):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_layer_backward_before_forward():
+    with pytest.raises(RuntimeError, match="before forward"):
+        pooling.MaxPool2D(2).backward(G)
+
+
+def test_layer_backward_wrong_shape(backend):
+    layer = pooling.MaxPool2D(2)
+    layer.forward(X)
+    with pytest.raises(ValueError, match=r"\(1, 1, 3, 3\).*\(1, 1, 2, 2\)"):
+        layer.backward(np.zeros((1, 1, 3, 3), np.float32))
+    with pytest.raises(TypeError, match="floating dtype"):
+        layer.backward(np.zeros((1, 1, 2, 2), np.int32))
+
+
+@pytest.mark.parametrize("shape", [(0, 3, 5, 5), (2, 0, 5, 5), (0, 5, 5), (0, 0, 4, 4)])
+def test_empty_batches_give_empty_results(backend, shape):
+    x = np.zeros(shape, np.float32)
+    y, i = pooling.max_pool2d(x, 2, return_indices=True)
+    assert y.shape == i.shape == shape[:-2] + (2, 2)
+    assert y.dtype == np.float32 and i.dtype == np.int64
+    g = pooling.max_pool2d_backward(np.zeros(y.shape, np.float32), i, shape)
+    assert g.shape == shape
+    layer = pooling.MaxPool2D(2)
+    assert layer.forward(x).shape == y.shape
+    assert layer.backward(np.zeros(y.shape, np.float32)).shape == shape
+
+
+def test_readonly_and_byteswapped_inputs(backend):
+    x = np.random.default_rng(0).standard_normal((2, 3, 7, 6)).astype(np.float32)
+    want_y, want_i = pooling.max_pool2d(x, 3, 2, 1, return_indices=True)
+    ro = x.copy()
+    ro.setflags(write=False)
+    swapped = x.astype(">f4")
+    for arr in (ro, swapped, x.tolist()):
+        y, i = pooling.max_pool2d(arr, 3, 2, 1, return_indices=True)
+        assert np.array_equal(y, want_y) and np.array_equal(i, want_i)
+    g = np.ones(want_y.shape, np.float32)
+    g.setflags(write=False)
+    idx = want_i.copy()
+    idx.setflags(write=False)
+    assert pooling.max_pool2d_backward(g, idx, x.shape).sum() == g.size
+
+
+def test_other_integer_index_dtypes_are_accepted(backend):
+    x = np.random.default_rng(1).standard_normal((1, 2, 6, 6))
+    y, i = pooling.max_pool2d(x, 2, return_indices=True)
+    g = np.ones_like(y)
+    want = pooling.max_pool2d_backward(g, i, x.shape)
+    for dt in (np.int32, np.uint16, np.intp):
+        assert np.array_equal(pooling.max_pool2d_backward(g, i.astype(dt), x.shape), want)
