@@ -1,0 +1,53 @@
+"""Benchmark rows for the framework layers (used by ``python -m pooling.bench``):
+each adapter against the framework's own layer, forward + backward."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..bench import _median_ms
+
+SHAPES = [((32, 16, 28, 28), 2), ((8, 64, 56, 56), 2)]
+
+
+def _row(case, ours, theirs, quick):
+    reps = 3 if quick else 7
+    a, b = _median_ms(ours, reps), _median_ms(theirs, reps)
+    return {"case": case, "ours_ms": a, "theirs_ms": b, "speedup": b / a}
+
+
+def tinyml_rows(quick=False):
+    """pooling.layers.tinyml.MaxPool2D vs tinyml.layers.MaxPool2D."""
+    from tinyml.layers import MaxPool2D as Theirs
+
+    from .tinyml import MaxPool2D as Ours
+    rows = []
+    for shape, k in SHAPES:
+        x = np.random.default_rng(0).standard_normal(shape)
+        dim = shape[1:]
+        ours, theirs = Ours("p", dim, (k, k), k), Theirs("p", dim, (k, k), k)
+        g = np.ones((shape[0],) + ours.out_dim)
+
+        def step(layer):
+            return lambda: (layer.forward(x), layer.backward(g))
+        rows.append(_row(f"tinyml MaxPool2D {shape} {k}x{k}/s{k} fwd+bwd",
+                         step(ours), step(theirs), quick))
+    return rows
+
+
+def torch_rows(quick=False):
+    """pooling.layers.torch.MaxPool2d vs torch.nn.MaxPool2d, forward+backward."""
+    import torch
+
+    from .torch import MaxPool2d as Ours
+    rows = []
+    for shape, k in SHAPES:
+        x = torch.randn(shape, requires_grad=True)
+
+        def step(layer):
+            def run():
+                x.grad = None
+                layer(x).sum().backward()
+            return run
+        rows.append(_row(f"torch MaxPool2d {shape} {k}x{k}/s{k} fwd+bwd",
+                         step(Ours(k)), step(torch.nn.MaxPool2d(k)), quick))
+    return rows
