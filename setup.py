@@ -2,8 +2,12 @@
 
 OpenMP is used when the compiler accepts it (checked by compiling a tiny
 program), otherwise the same sources build serially.  No -march=native: wheels
-must run on any x86-64.  Environment switches:
-  POOLING_DEBUG=1   bounds checking and assertions on, -O0 -g.
+must run on any x86-64.  If the compiler fails, the install still succeeds and
+pooling runs on its NumPy reference (it warns at import); release wheel builds
+(CIBUILDWHEEL=1) make the extension mandatory instead.  Environment switches:
+  POOLING_PURE_PYTHON=1  install without compiling (the NumPy reference serves)
+  POOLING_DEBUG=1        Cython bounds checking on, -O0 -g
+  POOLING_NO_OPENMP=1    serial kernels even where OpenMP is available
 """
 import os
 import shutil
@@ -15,7 +19,14 @@ from Cython.Build import cythonize
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
-DEBUG = os.environ.get("POOLING_DEBUG", "") not in ("", "0")
+def _flag(name):
+    return os.environ.get(name, "") not in ("", "0")
+
+
+DEBUG = _flag("POOLING_DEBUG")
+PURE_PYTHON = _flag("POOLING_PURE_PYTHON")
+# A release wheel without its kernels would be a silent regression.
+REQUIRED = _flag("CIBUILDWHEEL")
 
 _OMP_TEST = b"""
 #include <omp.h>
@@ -30,7 +41,7 @@ int main(void) {
 
 def _openmp_flags(compiler):
     """(compile flags, link flags) that build with OpenMP here, or ([], [])."""
-    if os.environ.get("POOLING_NO_OPENMP", "") not in ("", "0"):
+    if _flag("POOLING_NO_OPENMP"):
         return [], []
     ctype = compiler.compiler_type
     if ctype == "msvc":
@@ -87,15 +98,21 @@ extensions = [
         ["csrc/maxpool.pyx"],
         include_dirs=["csrc"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_9_API_VERSION")],
+        optional=not REQUIRED,
     )
 ]
 
-setup(
-    ext_modules=cythonize(
-        extensions,
-        include_path=["csrc"],
-        compiler_directives=directives,
-        force=DEBUG,
-    ),
-    cmdclass={"build_ext": BuildExt},
-)
+if PURE_PYTHON:
+    print("pooling: POOLING_PURE_PYTHON is set; installing without the compiled "
+          "kernels (the NumPy reference will serve)", file=sys.stderr)
+    setup()
+else:
+    setup(
+        ext_modules=cythonize(
+            extensions,
+            include_path=["csrc"],
+            compiler_directives=directives,
+            force=DEBUG,
+        ),
+        cmdclass={"build_ext": BuildExt},
+    )

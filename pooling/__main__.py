@@ -14,14 +14,14 @@ def self_check(seed: int = 0) -> list[str]:
     the descriptions of any mismatches."""
     rng = np.random.default_rng(seed)
     failures = []
-    cases = [
+    cases: list[tuple[tuple[int, ...], type, dict]] = [
         ((2, 3, 9, 11), np.float32, dict(kernel_size=2)),
         ((2, 3, 9, 11), np.float64, dict(kernel_size=3, stride=2, padding=1)),
         ((3, 8, 7), np.int16, dict(kernel_size=(2, 3), stride=1, dilation=(1, 2))),
         ((1, 2, 10, 10), np.float16, dict(kernel_size=3, stride=2, ceil_mode=True)),
     ]
     for shape, dtype, kw in cases:
-        x = rng.integers(-4, 4, size=shape).astype(dtype)
+        x: np.ndarray = rng.integers(-4, 4, size=shape).astype(dtype)
         if x.dtype.kind == "f":
             x[rng.random(shape) < 0.05] = np.nan
         y, i = pooling.max_pool2d(x, return_indices=True, **kw)

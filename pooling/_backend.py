@@ -6,20 +6,32 @@ works on the reference and says so, once, with a RuntimeWarning.
 """
 from __future__ import annotations
 
+import importlib
 import os
 import warnings
+from types import ModuleType
+from typing import Any, Dict, Optional
 
 from . import reference
 
+_maxpool: Optional[ModuleType]
+_IMPORT_ERROR: Optional[str] = None
 try:
-    from . import _maxpool
+    _maxpool = importlib.import_module(f"{__package__}._maxpool")
 except ImportError as exc:  # not compiled, or compiled for another Python
     _maxpool = None
     _IMPORT_ERROR = f"{type(exc).__name__}: {exc}"
-else:
-    _IMPORT_ERROR = None
+    _root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    if os.path.isfile(os.path.join(_root, "setup.py")) and os.path.isdir(
+            os.path.join(_root, "csrc")):
+        # `python -m ...` or `python -c ...` run in a checkout imports the
+        # uncompiled source tree, not the installed package.
+        _IMPORT_ERROR += (f"; pooling was imported from its source tree {_root}: run "
+                          f"from another directory, or build in place with "
+                          f"'python setup.py build_ext --inplace'")
 
-_CORES = {"numpy": reference._Core}
+# A core is anything with forward2d / backward2d / backward2d_cache.
+_CORES: Dict[str, Any] = {"numpy": reference._Core}
 if _maxpool is not None:
     _CORES["cython"] = _maxpool
 
@@ -74,9 +86,11 @@ def _init() -> None:
     if _maxpool is None:
         warnings.warn(
             "pooling: the compiled kernels could not be imported "
-            f"({_IMPORT_ERROR}); using the pure-NumPy reference, which is much "
-            "slower. Install from source with a C compiler (pip install .) to "
-            "get the Cython kernels.", RuntimeWarning, stacklevel=3)
+            f"({_IMPORT_ERROR}); using the pure-NumPy reference backend, which "
+            "is exact but much slower. This is expected after an install with "
+            "POOLING_PURE_PYTHON=1 or one whose C compiler failed; reinstall "
+            "with a C compiler present (pip install .) to get the Cython "
+            "kernels.", RuntimeWarning, stacklevel=3)
         return
     set_backend("cython")
     threads = os.environ.get("POOLING_NUM_THREADS", "").strip()

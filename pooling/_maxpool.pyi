@@ -1,0 +1,34 @@
+# Stubs for the compiled kernels (pooling._maxpool), written by hand: Cython
+# emits none.  Internal API: called by pooling._api with validated arguments.
+from typing import Any, Literal, Optional, Tuple
+
+import numpy as np
+import numpy.typing as npt
+
+def openmp_enabled() -> bool: ...
+def set_num_threads(n: int) -> None: ...
+def get_num_threads() -> int: ...
+def forward2d(
+    x4: npt.NDArray[Any],
+    params: Any,
+    out_hw: Tuple[int, int],
+    indices: Optional[Literal["flat", "cache"]],
+) -> Tuple[npt.NDArray[Any], Optional[npt.NDArray[Any]]]: ...
+def backward2d(
+    g4: npt.NDArray[np.floating[Any]],
+    idx4: npt.NDArray[np.integer[Any]],
+    H: int,
+    W: int,
+) -> Tuple[npt.NDArray[np.floating[Any]], int]: ...
+def cache_to_flat(
+    cache4: npt.NDArray[np.uint8], params: Any, W: int
+) -> npt.NDArray[np.int64]: ...
+def backward2d_cache(
+    g4: npt.NDArray[np.floating[Any]],
+    cache4: npt.NDArray[Any],
+    params: Any,
+    H: int,
+    W: int,
+) -> npt.NDArray[np.floating[Any]]: ...
+
+__test__: dict[str, str]
