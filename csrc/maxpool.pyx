@@ -593,24 +593,28 @@ cdef void _backward_cache(const grad_t[:, ::1] go, const uint8_t[:, ::1] loc,
         _backward_cache_plane(&go[p, 0], &loc[p, 0], &gi[p, 0], g, scatter, tiled)
 
 
-def cache_to_flat(cache4, params, Py_ssize_t W):
-    """Flat int64 indices from a uint8 window-local cache."""
-    kh, kw = params.kernel_size
-    sh, sw = params.stride
-    ph, pw = params.padding
-    dh, dw = params.dilation
-    OH, OW = cache4.shape[2], cache4.shape[3]
-    r, c = np.divmod(cache4.astype(np.int64), kw)
-    rows = (np.arange(OH) * sh - ph)[:, None] + r * dh
-    cols = (np.arange(OW) * sw - pw) + c * dw
-    return rows * W + cols
+cdef void _backward_cache_half(const uint16_t[:, ::1] go, const uint8_t[:, ::1] loc,
+                               uint16_t[:, ::1] gi, const Geom* g) noexcept nogil:
+    # float16 gradients: zero fill and scatter in raster order, each addition
+    # rounded to half (see _backward_plane_half).
+    cdef Py_ssize_t P = go.shape[0], p, oh, ow, o, hs, pos
+    cdef bint parallel = P * g.H * g.W >= _PARALLEL_MIN_WORK and P > 1
+    for p in prange(P, nogil=True, schedule="static", num_threads=_threads(),
+                    use_threads_if=parallel):
+        memset(&gi[p, 0], 0, g.H * g.W * sizeof(uint16_t))
+        for oh in range(g.OH):
+            hs = (oh * g.sh - g.ph) * g.W - g.pw
+            for ow in range(g.OW):
+                o = oh * g.OW + ow
+                pos = hs + ow * g.sw + g.delta[loc[p, o]]
+                gi[p, pos] = pooling_float_to_half(pooling_half_to_float(gi[p, pos])
+                                                   + pooling_half_to_float(go[p, o]))
 
 
 def backward2d_cache(g4, cache4, params, Py_ssize_t H, Py_ssize_t W):
     """Input gradient from the layer's cache (see forward2d)."""
-    if cache4.dtype != np.uint8 or g4.dtype == np.float16:
-        flat = cache4 if cache4.dtype == np.int64 else cache_to_flat(cache4, params, W)
-        return backward2d(g4, flat, H, W)[0]
+    if cache4.dtype != np.uint8:  # windows over 256 positions: flat indices
+        return backward2d(g4, cache4, H, W)[0]
     N, C = g4.shape[0], g4.shape[1]
     P = N * C
     go = np.ascontiguousarray(g4).reshape(P, -1)
@@ -620,7 +624,9 @@ def backward2d_cache(g4, cache4, params, Py_ssize_t H, Py_ssize_t W):
     # The kernel table above is about the input layout; for the gradient
     # plane (contiguous, element units) only the k2s2 unfold exists.
     g.hkind = H_K2S2 if (g.kw == 2 and g.sw == 2 and g.dw == 1) else H_GENERIC
-    if go.dtype == np.float32:
+    if go.dtype == np.float16:
+        _backward_cache_half(go.view(np.uint16), loc, gi.view(np.uint16), &g)
+    elif go.dtype == np.float32:
         _backward_cache[float](go, loc, gi, &g)
     else:
         _backward_cache[double](go, loc, gi, &g)

@@ -20,9 +20,6 @@ def backward2d(
     H: int,
     W: int,
 ) -> Tuple[npt.NDArray[np.floating[Any]], int]: ...
-def cache_to_flat(
-    cache4: npt.NDArray[np.uint8], params: Any, W: int
-) -> npt.NDArray[np.int64]: ...
 def backward2d_cache(
     g4: npt.NDArray[np.floating[Any]],
     cache4: npt.NDArray[Any],
