@@ -6,14 +6,17 @@ gradients back, with the same values, indices and gradients as PyTorch's
 """
 from ._version import __version__
 from ._backend import get_backend, get_num_threads, set_backend, set_num_threads
-from .functional import max_pool2d, max_pool2d_backward
-from .layer import MaxPool2D
+from .functional import max_pool1d, max_pool1d_backward, max_pool2d, max_pool2d_backward
+from .layer import MaxPool1D, MaxPool2D
 
 __all__ = [
     "__version__",
+    "MaxPool1D",
     "MaxPool2D",
     "get_backend",
     "get_num_threads",
+    "max_pool1d",
+    "max_pool1d_backward",
     "max_pool2d",
     "max_pool2d_backward",
     "set_backend",

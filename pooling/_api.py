@@ -1,6 +1,6 @@
 """The public call sequence shared by every backend.
 
-A backend ("core") only sees validated 4-D arrays:
+A backend ("core") only sees validated 4-D (N, C, H, W) arrays:
 
 - ``forward2d(x4, params, out_hw, indices) -> (y4, idx4 | None)`` with
   ``indices`` None, "flat" (PyTorch's int64 indices) or "cache" (whatever
@@ -9,72 +9,100 @@ A backend ("core") only sees validated 4-D arrays:
 - ``backward2d_cache(g4, cache4, params, H, W) -> grad4``.
 
 Everything else (argument parsing, unbatched inputs, empty batches, error
-messages) happens here, once.
+messages) happens here, once.  1-D pooling is 2-D pooling of a view with a
+unit height (a window of height 1, no vertical padding): the flat index
+``h * W + w`` is then ``w``, PyTorch's 1-D index, and no data moves.
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
-from ._params import check_backward, check_input, normalize_pool_args
-
-FORWARD_2D = "max_pool2d"
-BACKWARD_2D = "max_pool2d_backward"
+from ._params import PoolParams, check_backward, check_input, normalize_pool_args
 
 
-def max_pool2d(core, x, kernel_size, stride=None, padding=0, dilation=1,
-               ceil_mode=False, return_indices=False):
-    params = normalize_pool_args(FORWARD_2D, 2, kernel_size, stride, padding, dilation,
-                                 ceil_mode)
-    x, out_shape = check_input(x, params, FORWARD_2D)
-    y, idx = forward2d(core, x, params, out_shape, "flat" if return_indices else None)
+def max_pool(core, nd, x, kernel_size, stride=None, padding=0, dilation=1,
+             ceil_mode=False, return_indices=False):
+    fn = f"max_pool{nd}d"
+    params = normalize_pool_args(fn, nd, kernel_size, stride, padding, dilation, ceil_mode)
+    x, out_shape = check_input(x, params, fn)
+    y, idx = forward(core, x, params, out_shape, "flat" if return_indices else None)
     return (y, idx) if return_indices else y
 
 
-def forward2d(core, x, params, out_shape, indices):
-    """Run a validated input (3-D or 4-D) through a core."""
-    x4 = x if x.ndim == 4 else x[np.newaxis]
+@functools.lru_cache(maxsize=256)
+def _as_2d(params: PoolParams) -> PoolParams:
+    if params.ndim == 2:
+        return params
+    return PoolParams((1,) + params.kernel_size, (1,) + params.stride, (0,) + params.padding,
+                      (1,) + params.dilation, params.ceil_mode)
+
+
+def _lift(a, nd):
+    """View a (..., L) array as (..., 1, L), the 2-D layout the cores serve."""
+    return a if nd == 2 or a is None else a[..., np.newaxis, :]
+
+
+def _drop(a, nd):
+    return a if nd == 2 or a is None else a[..., 0, :]
+
+
+def _lift_shape(shape, nd):
+    return tuple(shape) if nd == 2 else tuple(shape[:-1]) + (1, shape[-1])
+
+
+def forward(core, x, params, out_shape, indices):
+    """Run a validated input (batched or not) through a core."""
     if x.size == 0:  # N == 0 or C == 0: nothing to read
         y = np.empty(out_shape, dtype=x.dtype)
         idx = None if indices is None else np.empty(out_shape, dtype=np.int64)
         return y, idx
-    y4, idx4 = core.forward2d(x4, params, out_shape[-2:], indices)
-    if x.ndim == 3:
+    nd = params.ndim
+    x2 = _lift(x, nd)
+    x4 = x2 if x2.ndim == 4 else x2[np.newaxis]
+    y4, idx4 = core.forward2d(x4, _as_2d(params), _lift_shape(out_shape, nd)[-2:], indices)
+    if x2.ndim == 3:
         y4 = y4[0]
         idx4 = None if idx4 is None else idx4[0]
-    return y4, idx4
+    return _drop(y4, nd), _drop(idx4, nd)
 
 
-def max_pool2d_backward(core, grad_output, indices, input_shape):
-    g, idx, shape = check_backward(grad_output, indices, input_shape, 2, BACKWARD_2D)
-    return backward2d(core, g, idx, shape)
+def max_pool_backward(core, nd, grad_output, indices, input_shape):
+    fn = f"max_pool{nd}d_backward"
+    g, idx, shape = check_backward(grad_output, indices, input_shape, nd, fn)
+    return backward(core, g, idx, shape, nd, fn)
 
 
-def backward2d(core, g, idx, shape):
-    """Run validated backward arguments (3-D or 4-D) through a core."""
+def backward(core, g, idx, shape, nd, fn):
+    """Run validated backward arguments (batched or not) through a core."""
     if g.size == 0:
         return np.zeros(shape, dtype=g.dtype)
-    g4, idx4 = (g, idx) if g.ndim == 4 else (g[np.newaxis], idx[np.newaxis])
-    H, W = shape[-2:]
+    g2, idx2, shape2 = _lift(g, nd), _lift(idx, nd), _lift_shape(shape, nd)
+    g4, idx4 = (g2, idx2) if g2.ndim == 4 else (g2[np.newaxis], idx2[np.newaxis])
+    H, W = shape2[-2:]
     grad4, n_bad = core.backward2d(g4, idx4, H, W)
     if n_bad:
-        raise _bad_index_error(idx, H, W)
-    return grad4 if g.ndim == 4 else grad4[0]
+        raise _bad_index_error(fn, idx, shape[-nd:])
+    return _drop(grad4 if g2.ndim == 4 else grad4[0], nd)
 
 
-def backward2d_cache(core, g, cache, params, shape):
+def backward_cache(core, g, cache, params, shape):
     """Input gradient through a layer's cached argmax (shapes already checked)."""
     if g.size == 0:
         return np.zeros(shape, dtype=g.dtype)
-    g4, c4 = (g, cache) if g.ndim == 4 else (g[np.newaxis], cache[np.newaxis])
-    grad4 = core.backward2d_cache(g4, c4, params, *shape[-2:])
-    return grad4 if g.ndim == 4 else grad4[0]
+    nd = params.ndim
+    g2, c2, shape2 = _lift(g, nd), _lift(cache, nd), _lift_shape(shape, nd)
+    g4, c4 = (g2, c2) if g2.ndim == 4 else (g2[np.newaxis], c2[np.newaxis])
+    grad4 = core.backward2d_cache(g4, c4, _as_2d(params), *shape2[-2:])
+    return _drop(grad4 if g2.ndim == 4 else grad4[0], nd)
 
 
-def _bad_index_error(idx, H, W) -> ValueError:
+def _bad_index_error(fn, idx, spatial) -> ValueError:
     flat = np.asarray(idx).ravel()
-    bad = flat[(flat < 0) | (flat >= H * W)]
+    size = int(np.prod(spatial))
+    bad = flat[(flat < 0) | (flat >= size)]
     return ValueError(
-        f"{BACKWARD_2D}: indices must lie in [0, {H * W}) for an input plane of "
-        f"size ({H}, {W}), but got index {int(bad[0])} "
-        f"({bad.size} out of range)"
+        f"{fn}: indices must lie in [0, {size}) for an input plane of size "
+        f"{tuple(spatial)}, but got index {int(bad[0])} ({bad.size} out of range)"
     )

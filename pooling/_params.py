@@ -16,7 +16,7 @@ import numpy as np
 # PyTorch refuses sizes above INT_MAX ("integer out of range"); so do we, which
 # also keeps every product in the kernels' index arithmetic inside int64.
 _INT_MAX = 2**31 - 1
-_WORDS = {1: "one", 2: "two", 3: "three"}
+_WORDS = {1: "one int", 2: "two ints", 3: "three ints"}
 
 # dtype kinds the kernels serve: signed and unsigned integers, and floats up to
 # 64 bits (float16 is computed exactly through float32).
@@ -63,14 +63,14 @@ def output_length(n: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -> in
 def _as_int(value, name: str, fn: str, nd: int) -> int:
     if isinstance(value, (bool, np.bool_)):
         raise TypeError(
-            f"{fn}: {name} must be an int or a tuple of {_WORDS[nd]} ints, "
+            f"{fn}: {name} must be an int or a tuple of {_WORDS[nd]}, "
             f"but got {name}={value!r} (bool)"
         )
     try:
         out = operator.index(value)
     except TypeError:
         raise TypeError(
-            f"{fn}: {name} must be an int or a tuple of {_WORDS[nd]} ints, "
+            f"{fn}: {name} must be an int or a tuple of {_WORDS[nd]}, "
             f"but got {name}={value!r} ({type(value).__name__})"
         ) from None
     if abs(out) > _INT_MAX:
@@ -88,7 +88,7 @@ def _ntuple(value, name: str, fn: str, nd: int, omitted: bool = False) -> tuple[
         elif len(value) != nd:
             either = "either be omitted, a single int" if omitted else "either be a single int"
             raise ValueError(
-                f"{fn}: {name} must {either}, or a tuple of {_WORDS[nd]} ints, "
+                f"{fn}: {name} must {either}, or a tuple of {_WORDS[nd]}, "
                 f"but got {name}={tuple(value)!r}"
             )
         else:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from . import _api, _backend
 
-__all__ = ["max_pool2d", "max_pool2d_backward"]
+__all__ = ["max_pool1d", "max_pool1d_backward", "max_pool2d", "max_pool2d_backward"]
 
 
 def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1,
@@ -20,8 +20,8 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1,
     Ties pick the first maximum in row-major window order; a window holding
     NaN gives NaN, indexed at its last NaN.  ``x`` is never modified.
     """
-    return _api.max_pool2d(_backend.core(), x, kernel_size, stride, padding,
-                           dilation, ceil_mode, return_indices)
+    return _api.max_pool(_backend.core(), 2, x, kernel_size, stride, padding,
+                         dilation, ceil_mode, return_indices)
 
 
 def max_pool2d_backward(grad_output, indices, input_shape):
@@ -31,4 +31,20 @@ def max_pool2d_backward(grad_output, indices, input_shape):
     array of ``input_shape`` (overlapping windows accumulate, in PyTorch's
     order); the result has grad_output's dtype, which must be floating.
     """
-    return _api.max_pool2d_backward(_backend.core(), grad_output, indices, input_shape)
+    return _api.max_pool_backward(_backend.core(), 2, grad_output, indices, input_shape)
+
+
+def max_pool1d(x, kernel_size, stride=None, padding=0, dilation=1,
+               ceil_mode=False, return_indices=False):
+    """1-D max pooling over an (N, C, L) or (C, L) array.
+
+    Same arguments and results as ``torch.nn.functional.max_pool1d``; indices
+    are int64 positions in L.  Same rules as :func:`max_pool2d` otherwise.
+    """
+    return _api.max_pool(_backend.core(), 1, x, kernel_size, stride, padding,
+                         dilation, ceil_mode, return_indices)
+
+
+def max_pool1d_backward(grad_output, indices, input_shape):
+    """Gradient of max_pool1d with respect to its input (see max_pool2d_backward)."""
+    return _api.max_pool_backward(_backend.core(), 1, grad_output, indices, input_shape)

@@ -15,19 +15,31 @@ import numpy as np
 
 from . import _api
 
-__all__ = ["max_pool2d", "max_pool2d_backward"]
+__all__ = ["max_pool1d", "max_pool1d_backward", "max_pool2d", "max_pool2d_backward"]
 
 
 def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1,
                ceil_mode=False, return_indices=False):
     """Reference ``max_pool2d``; same contract as :func:`pooling.max_pool2d`."""
-    return _api.max_pool2d(_Core, x, kernel_size, stride, padding, dilation,
-                           ceil_mode, return_indices)
+    return _api.max_pool(_Core, 2, x, kernel_size, stride, padding, dilation,
+                         ceil_mode, return_indices)
 
 
 def max_pool2d_backward(grad_output, indices, input_shape):
     """Reference ``max_pool2d_backward``; same contract as the kernels'."""
-    return _api.max_pool2d_backward(_Core, grad_output, indices, input_shape)
+    return _api.max_pool_backward(_Core, 2, grad_output, indices, input_shape)
+
+
+def max_pool1d(x, kernel_size, stride=None, padding=0, dilation=1,
+               ceil_mode=False, return_indices=False):
+    """Reference ``max_pool1d``; same contract as :func:`pooling.max_pool1d`."""
+    return _api.max_pool(_Core, 1, x, kernel_size, stride, padding, dilation,
+                         ceil_mode, return_indices)
+
+
+def max_pool1d_backward(grad_output, indices, input_shape):
+    """Reference ``max_pool1d_backward``."""
+    return _api.max_pool_backward(_Core, 1, grad_output, indices, input_shape)
 
 
 def _axis_plan(n, out, k, s, p, d):

@@ -30,19 +30,22 @@ echo "== twine check --strict"
 echo "== check-wheel-contents"
 "$work/tools/bin/check-wheel-contents" "$wheel"
 echo "== sdist holds what a build needs"
+tar tzf "$sdist" > "$work/sdist.txt"
 for f in setup.py pyproject.toml MANIFEST.in README.md csrc/maxpool.pyx csrc/_openmp.pxd \
-         csrc/half.h pooling/py.typed pooling/_maxpool.pyi tests/conftest.py; do
-    tar tzf "$sdist" | grep -q "/$f\$" || { echo "sdist lacks $f"; exit 1; }
+         csrc/half.h pooling/py.typed pooling/_maxpool.pyi pooling/layers/torch.py \
+         tests/conftest.py; do
+    grep -q "/$f\$" "$work/sdist.txt" || { echo "sdist lacks $f"; exit 1; }
 done
-if tar tzf "$sdist" | grep -E '\.(so|c|html)$'; then echo "sdist holds build products"; exit 1; fi
+if grep -E '\.(so|c|html)$' "$work/sdist.txt"; then echo "sdist holds build products"; exit 1; fi
 echo "== auditwheel"
 "$work/tools/bin/auditwheel" show "$wheel"
-"$work/tools/bin/auditwheel" repair --wheel-dir "$work/wheelhouse" "$wheel" >"$work/repair.log" 2>&1 \
+PATH="$work/tools/bin:$PATH" "$work/tools/bin/auditwheel" repair --wheel-dir "$work/wheelhouse" "$wheel" >"$work/repair.log" 2>&1 \
     || { cat "$work/repair.log"; exit 1; }
 repaired=$(ls "$work"/wheelhouse/*.whl)
 echo "repaired: $(basename "$repaired")"
-"$work/tools/bin/python" -m zipfile -l "$repaired" | grep -q "gomp" \
-    || { echo "repaired wheel does not vendor libgomp"; exit 1; }
+"$work/tools/bin/python" -m zipfile -l "$repaired" > "$work/wheel.txt"
+grep -q "gomp" "$work/wheel.txt" || { echo "repaired wheel does not vendor libgomp"; exit 1; }
+grep -q "pooling/layers/tinyml.py" "$work/wheel.txt" || { echo "wheel lacks pooling.layers"; exit 1; }
 
 run_suite() {  # $1: name, $2: what to pip install, $3: backend expected
     local env="$work/venv-$1"

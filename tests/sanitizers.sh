@@ -37,7 +37,7 @@ if [ "$which" = all ] || [ "$which" = asan ]; then
     # C++ exception torch throws aborts the process ("CHECK failed:
     # asan_interceptors.cpp:320").  Its tests skip; ours all run.
     mkdir -p "$work/notorch"
-    echo 'raise ImportError("torch is hidden in the ASan run")' > "$work/notorch/torch.py"
+    echo 'raise ModuleNotFoundError("torch is hidden in the ASan run")' > "$work/notorch/torch.py"
     (cd "$work/tree" \
         && CFLAGS="-fsanitize=address -fno-omit-frame-pointer -O1 -g" \
            LDFLAGS="-fsanitize=address" "$PYTHON" setup.py -q build_ext --inplace >/dev/null \
