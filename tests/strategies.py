@@ -71,3 +71,11 @@ def with_layout(x, layout, rng):
         x.setflags(write=False)
         return x
     return np.ascontiguousarray(x)
+
+
+def outcome(fn, *args, **kw):
+    """(result, None) or (None, (type, message)): refusals become comparable."""
+    try:
+        return fn(*args, **kw), None
+    except (ValueError, TypeError) as exc:
+        return None, (type(exc), str(exc))

@@ -8,6 +8,8 @@ from hypothesis import strategies as st
 import pooling
 from pooling import reference
 
+from strategies import outcome
+
 SETTINGS = settings(max_examples=400, deadline=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture,
                                            HealthCheck.too_slow])
@@ -55,13 +57,6 @@ def arrays(draw):
     return x
 
 
-def _outcome(fn, *args, **kw):
-    try:
-        return fn(*args, **kw), None
-    except (ValueError, TypeError) as exc:
-        return None, (type(exc), str(exc))
-
-
 @SETTINGS
 @given(x=arrays(), kernel=arg(st.one_of(small, st.tuples(small, small))),
        stride=arg(st.one_of(st.none(), small, st.tuples(small, small))),
@@ -74,8 +69,8 @@ def test_forward_fuzz(use_backend, x, kernel, stride, padding, dilation, ceil, r
         return
     use_backend(backend_name)
     before = x.copy()
-    got, err = _outcome(pooling.max_pool2d, x, kernel, stride, padding, dilation, ceil, ri)
-    want, want_err = _outcome(reference.max_pool2d, x, kernel, stride, padding, dilation,
+    got, err = outcome(pooling.max_pool2d, x, kernel, stride, padding, dilation, ceil, ri)
+    want, want_err = outcome(reference.max_pool2d, x, kernel, stride, padding, dilation,
                               ceil, ri)
     assert np.array_equal(x, before, equal_nan=x.dtype.kind == "f") if x.dtype.kind in "fiu" \
         else (x == before).all() or x.size == 0
@@ -95,8 +90,8 @@ def test_backward_fuzz(use_backend, g, idx, shape, backend_name):
     if backend_name not in pooling._backend._CORES:
         return
     use_backend(backend_name)
-    got, err = _outcome(pooling.max_pool2d_backward, g, idx, shape)
-    want, want_err = _outcome(reference.max_pool2d_backward, g, idx, shape)
+    got, err = outcome(pooling.max_pool2d_backward, g, idx, shape)
+    want, want_err = outcome(reference.max_pool2d_backward, g, idx, shape)
     assert err == want_err
     if err is None:
         assert got.dtype == want.dtype and np.array_equal(got, want, equal_nan=True)
