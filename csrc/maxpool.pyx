@@ -631,3 +631,52 @@ def backward2d_cache(g4, cache4, params, Py_ssize_t H, Py_ssize_t W):
     else:
         _backward_cache[double](go, loc, gi, &g)
     return gi.reshape(N, C, H, W)
+
+
+# ---------------------------------------------------------------- unpool
+
+ctypedef fused bits_t:
+    uint8_t
+    uint16_t
+    uint32_t
+    uint64_t
+
+
+cdef Py_ssize_t _unpool(const bits_t[:, ::1] x, const int64_t[:, ::1] idx,
+                        bits_t[:, ::1] out) noexcept nogil:
+    # Values are copied, never compared: any dtype moves as raw bits of its
+    # width.  Output raster order, so where indices repeat the last one wins.
+    cdef Py_ssize_t P = x.shape[0], n = x.shape[1], HW = out.shape[1], p, o
+    cdef Py_ssize_t bad = 0
+    cdef int64_t j
+    cdef bint parallel = P * (HW + n) >= _PARALLEL_MIN_WORK and P > 1
+    for p in prange(P, nogil=True, schedule="static", num_threads=_threads(),
+                    use_threads_if=parallel):
+        memset(&out[p, 0], 0, HW * sizeof(bits_t))
+        for o in range(n):
+            j = idx[p, o]
+            if j < 0 or j >= HW:
+                bad += 1
+            else:
+                out[p, j] = x[p, o]
+    return bad
+
+
+def unpool2d(x4, idx4, Py_ssize_t H, Py_ssize_t W):
+    """(output, number of out-of-range indices) for validated arrays."""
+    N, C = x4.shape[0], x4.shape[1]
+    P = N * C
+    bits = f"u{x4.dtype.itemsize}"
+    xs = np.ascontiguousarray(x4).reshape(P, -1)
+    ix = np.ascontiguousarray(idx4, dtype=np.int64).reshape(P, -1)
+    out = np.empty((P, H * W), dtype=x4.dtype)
+    cdef Py_ssize_t bad
+    if x4.dtype.itemsize == 1:
+        bad = _unpool[uint8_t](xs.view(bits), ix, out.view(bits))
+    elif x4.dtype.itemsize == 2:
+        bad = _unpool[uint16_t](xs.view(bits), ix, out.view(bits))
+    elif x4.dtype.itemsize == 4:
+        bad = _unpool[uint32_t](xs.view(bits), ix, out.view(bits))
+    else:
+        bad = _unpool[uint64_t](xs.view(bits), ix, out.view(bits))
+    return out.reshape(N, C, H, W), bad

@@ -6,7 +6,9 @@ A backend ("core") only sees validated 4-D (N, C, H, W) arrays:
   ``indices`` None, "flat" (PyTorch's int64 indices) or "cache" (whatever
   compact argmax the core's ``backward2d_cache`` reads back);
 - ``backward2d(g4, idx4, H, W) -> (grad4, n_bad_indices)``;
-- ``backward2d_cache(g4, cache4, params, H, W) -> grad4``.
+- ``backward2d_cache(g4, cache4, params, H, W) -> grad4``;
+- ``unpool2d(x4, idx4, H, W) -> (out4, n_bad_indices)``: zeros, then each
+  value written at its index in output raster order (the last write wins).
 
 Everything else (argument parsing, unbatched inputs, empty batches, error
 messages) happens here, once.  1-D pooling is 2-D pooling of a view with a
@@ -19,7 +21,8 @@ import functools
 
 import numpy as np
 
-from ._params import PoolParams, check_backward, check_input, normalize_pool_args
+from ._params import (PoolParams, check_backward, check_input, check_unpool,
+                      normalize_pool_args, normalize_unpool_args, unpool_output_size)
 
 
 def max_pool(core, nd, x, kernel_size, stride=None, padding=0, dilation=1,
@@ -106,3 +109,23 @@ def _bad_index_error(fn, idx, spatial) -> ValueError:
         f"{fn}: indices must lie in [0, {size}) for an input plane of size "
         f"{tuple(spatial)}, but got index {int(bad[0])} ({bad.size} out of range)"
     )
+
+
+def max_unpool(core, nd, x, indices, kernel_size, stride=None, padding=0, output_size=None):
+    fn = f"max_unpool{nd}d"
+    k, s, p = normalize_unpool_args(fn, nd, kernel_size, stride, padding)
+    x, idx = check_unpool(x, indices, nd, fn)
+    spatial = unpool_output_size(fn, x.shape[-nd:], k, s, p, output_size)
+    shape = x.shape[:-nd] + spatial
+    if x.size == 0:
+        return np.zeros(shape, dtype=x.dtype)
+    x2, idx2, shape2 = _lift(x, nd), _lift(idx, nd), _lift_shape(shape, nd)
+    x4, idx4 = (x2, idx2) if x2.ndim == 4 else (x2[np.newaxis], idx2[np.newaxis])
+    out4, n_bad = core.unpool2d(x4, idx4, *shape2[-2:])
+    if n_bad:
+        flat = idx.ravel()
+        size = int(np.prod(spatial))
+        bad = flat[(flat < 0) | (flat >= size)]
+        raise ValueError(f"{fn}: Found an invalid max index: {int(bad[0])} (output volumes "
+                         f"are of size {'x'.join(map(str, spatial))}; {bad.size} out of range)")
+    return _drop(out4 if x2.ndim == 4 else out4[0], nd)

@@ -29,3 +29,6 @@ def backward2d_cache(
 ) -> npt.NDArray[np.floating[Any]]: ...
 
 __test__: dict[str, str]
+def unpool2d(
+    x4: npt.NDArray[Any], idx4: npt.NDArray[np.integer[Any]], H: int, W: int
+) -> Tuple[npt.NDArray[Any], int]: ...

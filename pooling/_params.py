@@ -284,3 +284,64 @@ def check_backward(grad_output, indices, input_shape, nd: int, fn: str):
             f"(N, C) sizes and non-zero spatial sizes"
         )
     return g, idx, shape
+
+
+def normalize_unpool_args(fn: str, nd: int, kernel_size, stride, padding):
+    """(kernel, stride, padding) for max_unpool; PyTorch checks no more."""
+    k = _ntuple(kernel_size, "kernel_size", fn, nd)
+    s = k if stride is None else _ntuple(stride, "stride", fn, nd, omitted=True)
+    p = _ntuple(padding, "padding", fn, nd)
+    for name, vals in (("kernel_size", k), ("stride", s)):
+        if min(vals) < 1:
+            raise ValueError(
+                f"{fn}: {name} should be greater than zero, but got {name}={_show(vals)}")
+    if min(p) < 0:
+        raise ValueError(f"{fn}: pad must be non-negative, but got padding={_show(p)}")
+    return k, s, p
+
+
+def unpool_output_size(fn, in_spatial, k, s, p, output_size) -> tuple[int, ...]:
+    """PyTorch's _unpool_output_size: the default (n - 1) * s + k - 2p, or an
+    explicit size (spatial, or with N and C in front) within one stride of it."""
+    nd = len(k)
+    default = tuple((n - 1) * si + ki - 2 * pi for n, ki, si, pi in zip(in_spatial, k, s, p))
+    if output_size is None:
+        out = default
+    else:
+        try:
+            out = tuple(output_size)
+        except TypeError:
+            raise TypeError(f"{fn}: output_size must be a sequence of ints, but got "
+                            f"output_size={output_size!r}") from None
+        if len(out) == nd + 2:
+            out = out[2:]
+        if len(out) != nd:
+            raise ValueError(
+                f"{fn}: output_size should be a sequence containing {nd} or {nd + 2} "
+                f"elements, but it has a length of '{len(out)}'")
+        out = tuple(_as_int(o, "output_size", fn, nd) for o in out)
+        for d, (o, de, si) in enumerate(zip(out, default, s)):
+            if not de - si < o < de + si:
+                raise ValueError(f'{fn}: invalid output_size "{out}" (dim {d} must be '
+                                 f"between {de - si} and {de + si})")
+    if min(out) < 1:
+        raise ValueError(f"{fn}: output size {out} is too small for input spatial size "
+                         f"{tuple(in_spatial)} (kernel_size={k}, stride={s}, padding={p})")
+    return out
+
+
+def check_unpool(x, indices, nd: int, fn: str):
+    x = as_array(x, "input", fn)
+    check_dtype(x.dtype, "input", fn)
+    idx = as_array(indices, "indices", fn)
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"{fn}: indices must have an integer dtype, but got dtype {idx.dtype}")
+    if x.shape != idx.shape:
+        raise ValueError(f"{fn}: input and indices must have the same shape, but got input "
+                         f"shape {x.shape} and indices shape {idx.shape}")
+    if x.ndim not in (nd + 1, nd + 2) or min(x.shape[-nd:], default=0) < 1:
+        raise ValueError(
+            f"{fn}: expected a {nd + 1}D (C, {_spatial_names(nd)}) or {nd + 2}D "
+            f"(N, C, {_spatial_names(nd)}) input with non-zero spatial sizes, but got "
+            f"an array of shape {x.shape}")
+    return x, idx

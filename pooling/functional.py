@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from . import _api, _backend
 
-__all__ = ["max_pool1d", "max_pool1d_backward", "max_pool2d", "max_pool2d_backward"]
+__all__ = ["max_pool1d", "max_pool1d_backward", "max_pool2d", "max_pool2d_backward",
+           "max_unpool1d", "max_unpool2d"]
 
 
 def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1,
@@ -48,3 +49,21 @@ def max_pool1d(x, kernel_size, stride=None, padding=0, dilation=1,
 def max_pool1d_backward(grad_output, indices, input_shape):
     """Gradient of max_pool1d with respect to its input (see max_pool2d_backward)."""
     return _api.max_pool_backward(_backend.core(), 1, grad_output, indices, input_shape)
+
+
+def max_unpool2d(x, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """Partial inverse of max_pool2d, as ``torch.nn.functional.max_unpool2d``.
+
+    A zero array of the output size, ``(H_in - 1) * stride + kernel_size -
+    2 * padding`` per axis unless ``output_size`` says otherwise (within one
+    stride of it; N and C may lead), with every value of ``x`` written at its
+    index; where indices repeat, the last write wins.
+    """
+    return _api.max_unpool(_backend.core(), 2, x, indices, kernel_size, stride, padding,
+                           output_size)
+
+
+def max_unpool1d(x, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """Partial inverse of max_pool1d, as ``torch.nn.functional.max_unpool1d``."""
+    return _api.max_unpool(_backend.core(), 1, x, indices, kernel_size, stride, padding,
+                           output_size)

@@ -15,7 +15,8 @@ import numpy as np
 
 from . import _api
 
-__all__ = ["max_pool1d", "max_pool1d_backward", "max_pool2d", "max_pool2d_backward"]
+__all__ = ["max_pool1d", "max_pool1d_backward", "max_pool2d", "max_pool2d_backward",
+           "max_unpool1d", "max_unpool2d"]
 
 
 def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1,
@@ -40,6 +41,16 @@ def max_pool1d(x, kernel_size, stride=None, padding=0, dilation=1,
 def max_pool1d_backward(grad_output, indices, input_shape):
     """Reference ``max_pool1d_backward``."""
     return _api.max_pool_backward(_Core, 1, grad_output, indices, input_shape)
+
+
+def max_unpool2d(x, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """Reference ``max_unpool2d``; same contract as :func:`pooling.max_unpool2d`."""
+    return _api.max_unpool(_Core, 2, x, indices, kernel_size, stride, padding, output_size)
+
+
+def max_unpool1d(x, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """Reference ``max_unpool1d``."""
+    return _api.max_unpool(_Core, 1, x, indices, kernel_size, stride, padding, output_size)
 
 
 def _axis_plan(n, out, k, s, p, d):
@@ -111,6 +122,19 @@ class _Core:
             # raster order, which is PyTorch's accumulation order.
             np.add.at(grad, (np.arange(N * C)[:, None], idx), g4.reshape(N * C, -1))
         return grad.reshape(N, C, H, W), bad
+
+    @staticmethod
+    def unpool2d(x4, idx4, H, W):
+        N, C = x4.shape[:2]
+        idx = idx4.reshape(N * C, -1)
+        bad = int(np.count_nonzero((idx < 0) | (idx >= H * W)))
+        out = np.zeros(N * C * H * W, dtype=x4.dtype)
+        if not bad:
+            keys = (idx + (np.arange(N * C) * (H * W))[:, None]).ravel()
+            # the last write wins: keep each position's last occurrence
+            uniq, first_from_end = np.unique(keys[::-1], return_index=True)
+            out[uniq] = x4.reshape(-1)[keys.size - 1 - first_from_end]
+        return out.reshape(N, C, H, W), bad
 
     @staticmethod
     def backward2d_cache(g4, cache4, params, H, W):
