@@ -680,3 +680,93 @@ def unpool2d(x4, idx4, Py_ssize_t H, Py_ssize_t W):
     else:
         bad = _unpool[uint64_t](xs.view(bits), ix, out.view(bits))
     return out.reshape(N, C, H, W), bad
+
+
+# ---------------------------------------------------------------- adaptive
+
+cdef void _adaptive_plane(const char* xp, Py_ssize_t xs_h, Py_ssize_t xs_w, Py_ssize_t W,
+                          const int64_t* h0, const int64_t* h1, Py_ssize_t OH,
+                          const int64_t* w0, const int64_t* w1, Py_ssize_t OW,
+                          pool_t* yp, int64_t* ip) noexcept nogil:
+    # Windows differ in size, so one plain scan per output; the first element
+    # seeds the max, then PyTorch's rule in row-major order.
+    cdef Py_ssize_t oh, ow, h, w, bi
+    cdef pool_t best, v
+    for oh in range(OH):
+        for ow in range(OW):
+            best = (<const pool_t*>(xp + h0[oh] * xs_h + w0[ow] * xs_w))[0]
+            bi = h0[oh] * W + w0[ow]
+            for h in range(h0[oh], h1[oh]):
+                for w in range(w0[ow], w1[ow]):
+                    v = (<const pool_t*>(xp + h * xs_h + w * xs_w))[0]
+                    if _takes(v, best):
+                        best = v
+                        bi = h * W + w
+            yp[oh * OW + ow] = best
+            if ip != NULL:
+                ip[oh * OW + ow] = bi
+
+
+cdef void _adaptive(const pool_t[:, :, :, :] x, pool_t[:, :, :, ::1] y, int64_t* ib,
+                    const int64_t[::1] h0, const int64_t[::1] h1,
+                    const int64_t[::1] w0, const int64_t[::1] w1) noexcept nogil:
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], P = N * C, p, n, c
+    cdef Py_ssize_t OH = h0.shape[0], OW = w0.shape[0], plane_out = OH * OW
+    cdef const char* base = <const char*>&x[0, 0, 0, 0]
+    cdef pool_t* yb = &y[0, 0, 0, 0]
+    cdef bint parallel = P * x.shape[2] * x.shape[3] >= _PARALLEL_MIN_WORK and P > 1
+    for p in prange(P, nogil=True, schedule="static", num_threads=_threads(),
+                    use_threads_if=parallel):
+        n = p // C
+        c = p - n * C
+        _adaptive_plane(base + n * x.strides[0] + c * x.strides[1], x.strides[2],
+                        x.strides[3], x.shape[3], &h0[0], &h1[0], OH, &w0[0], &w1[0], OW,
+                        yb + p * plane_out, ib + p * plane_out if ib != NULL else NULL)
+
+
+def adaptive2d(x4, rows, cols, bint want_indices):
+    """(y, int64 indices or None) for windows [rows[0][i], rows[1][i]) x
+    [cols[0][j], cols[1][j]) of a validated, non-empty (N, C, H, W) array."""
+    dtype = x4.dtype
+    if dtype == np.float16:
+        x4 = x4.astype(np.float32)
+    elif dtype.kind in "iu":
+        x4 = x4.view(f"{dtype.kind}{dtype.itemsize}")
+    h0, h1 = (np.ascontiguousarray(a, dtype=np.int64) for a in rows)
+    w0, w1 = (np.ascontiguousarray(a, dtype=np.int64) for a in cols)
+    shape = (x4.shape[0], x4.shape[1], h0.shape[0], w0.shape[0])
+    y = np.empty(shape, dtype=x4.dtype)
+    idx = np.empty(shape, dtype=np.int64) if want_indices else None
+    cdef int64_t[:, :, :, ::1] il
+    cdef int64_t* ib = NULL
+    if idx is not None:
+        il = idx
+        ib = &il[0, 0, 0, 0]
+    cdef str k = x4.dtype.kind
+    cdef int size = x4.dtype.itemsize
+    if k == "f":
+        if size == 4:
+            _adaptive[float](x4, y, ib, h0, h1, w0, w1)
+        else:
+            _adaptive[double](x4, y, ib, h0, h1, w0, w1)
+    elif k == "i":
+        if size == 1:
+            _adaptive[int8_t](x4, y, ib, h0, h1, w0, w1)
+        elif size == 2:
+            _adaptive[int16_t](x4, y, ib, h0, h1, w0, w1)
+        elif size == 4:
+            _adaptive[int32_t](x4, y, ib, h0, h1, w0, w1)
+        else:
+            _adaptive[int64_t](x4, y, ib, h0, h1, w0, w1)
+    else:
+        if size == 1:
+            _adaptive[uint8_t](x4, y, ib, h0, h1, w0, w1)
+        elif size == 2:
+            _adaptive[uint16_t](x4, y, ib, h0, h1, w0, w1)
+        elif size == 4:
+            _adaptive[uint32_t](x4, y, ib, h0, h1, w0, w1)
+        else:
+            _adaptive[uint64_t](x4, y, ib, h0, h1, w0, w1)
+    if dtype == np.float16:
+        y = y.astype(np.float16)
+    return y, idx

@@ -8,7 +8,9 @@ A backend ("core") only sees validated 4-D (N, C, H, W) arrays:
 - ``backward2d(g4, idx4, H, W) -> (grad4, n_bad_indices)``;
 - ``backward2d_cache(g4, cache4, params, H, W) -> grad4``;
 - ``unpool2d(x4, idx4, H, W) -> (out4, n_bad_indices)``: zeros, then each
-  value written at its index in output raster order (the last write wins).
+  value written at its index in output raster order (the last write wins);
+- ``adaptive2d(x4, (h0, h1), (w0, w1), want_indices) -> (y4, idx4 | None)``:
+  window i of an axis spans [start[i], end[i]).
 
 Everything else (argument parsing, unbatched inputs, empty batches, error
 messages) happens here, once.  1-D pooling is 2-D pooling of a view with a
@@ -21,7 +23,8 @@ import functools
 
 import numpy as np
 
-from ._params import (PoolParams, check_backward, check_input, check_unpool,
+from ._params import (PoolParams, adaptive_output_size, adaptive_windows,
+                      check_adaptive_input, check_backward, check_input, check_unpool,
                       normalize_pool_args, normalize_unpool_args, unpool_output_size)
 
 
@@ -129,3 +132,31 @@ def max_unpool(core, nd, x, indices, kernel_size, stride=None, padding=0, output
         raise ValueError(f"{fn}: Found an invalid max index: {int(bad[0])} (output volumes "
                          f"are of size {'x'.join(map(str, spatial))}; {bad.size} out of range)")
     return _drop(out4 if x2.ndim == 4 else out4[0], nd)
+
+
+def adaptive_max_pool(core, nd, x, output_size, return_indices=False):
+    fn = f"adaptive_max_pool{nd}d"
+    x = check_adaptive_input(x, nd, fn)
+    out = adaptive_output_size(fn, nd, output_size, x.shape[-nd:])
+    shape = x.shape[:-nd] + out
+    if x.size == 0 or min(out) == 0:
+        y = np.empty(shape, dtype=x.dtype)
+        return (y, np.empty(shape, dtype=np.int64)) if return_indices else y
+    if all(n % o == 0 for n, o in zip(x.shape[-nd:], out)):
+        # Equal windows that tile the input: plain max pooling, fast paths and
+        # all (window n // o, stride the same), with identical results.
+        k = tuple(n // o for n, o in zip(x.shape[-nd:], out))
+        params = normalize_pool_args(fn, nd, k, k, 0, 1, False)
+        y, idx = forward(core, x, params, shape, "flat" if return_indices else None)
+        return (y, idx) if return_indices else y
+    x2, shape2 = _lift(x, nd), _lift_shape(shape, nd)
+    in2 = _lift_shape(x.shape, nd)
+    rows = adaptive_windows(in2[-2], shape2[-2])
+    cols = adaptive_windows(in2[-1], shape2[-1])
+    x4 = x2 if x2.ndim == 4 else x2[np.newaxis]
+    y4, idx4 = core.adaptive2d(x4, rows, cols, return_indices)
+    if x2.ndim == 3:
+        y4 = y4[0]
+        idx4 = None if idx4 is None else idx4[0]
+    y, idx = _drop(y4, nd), _drop(idx4, nd)
+    return (y, idx) if return_indices else y

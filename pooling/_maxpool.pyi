@@ -32,3 +32,9 @@ __test__: dict[str, str]
 def unpool2d(
     x4: npt.NDArray[Any], idx4: npt.NDArray[np.integer[Any]], H: int, W: int
 ) -> Tuple[npt.NDArray[Any], int]: ...
+def adaptive2d(
+    x4: npt.NDArray[Any],
+    rows: Tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]],
+    cols: Tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]],
+    want_indices: bool,
+) -> Tuple[npt.NDArray[Any], Optional[npt.NDArray[np.int64]]]: ...

@@ -345,3 +345,35 @@ def check_unpool(x, indices, nd: int, fn: str):
             f"(N, C, {_spatial_names(nd)}) input with non-zero spatial sizes, but got "
             f"an array of shape {x.shape}")
     return x, idx
+
+
+def adaptive_output_size(fn: str, nd: int, output_size, spatial) -> tuple[int, ...]:
+    """An int or a tuple of nd ints or None (None keeps that input size)."""
+    if isinstance(output_size, (tuple, list)):
+        if len(output_size) != nd:
+            raise ValueError(f"{fn}: output_size must be an int or a tuple of {_WORDS[nd]} "
+                             f"(or None), but got output_size={tuple(output_size)!r}")
+        out = tuple(n if o is None else _as_int(o, "output_size", fn, nd)
+                    for o, n in zip(output_size, spatial))
+    else:
+        out = (_as_int(output_size, "output_size", fn, nd),) * nd
+    if min(out) < 0:
+        raise ValueError(f"{fn}: output_size must be non-negative, but got output_size={out}")
+    return out
+
+
+def check_adaptive_input(x, nd: int, fn: str) -> np.ndarray:
+    x = as_array(x, "input", fn)
+    check_dtype(x.dtype, "input", fn)
+    if x.ndim not in (nd + 1, nd + 2) or min(x.shape[-nd:], default=0) < 1:
+        raise ValueError(
+            f"{fn}: expected a {nd + 1}D (C, {_spatial_names(nd)}) or {nd + 2}D "
+            f"(N, C, {_spatial_names(nd)}) input with non-zero spatial sizes, but got "
+            f"an array of shape {x.shape}")
+    return x
+
+
+def adaptive_windows(n: int, out: int) -> tuple[np.ndarray, np.ndarray]:
+    """PyTorch's windows: start floor(i*n/out), end ceil((i+1)*n/out)."""
+    i = np.arange(out, dtype=np.int64)
+    return (i * n) // out, -((-(i + 1) * n) // out)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from . import _api, _backend
 
 __all__ = ["max_pool1d", "max_pool1d_backward", "max_pool2d", "max_pool2d_backward",
-           "max_unpool1d", "max_unpool2d"]
+           "max_unpool1d", "max_unpool2d", "adaptive_max_pool1d", "adaptive_max_pool2d"]
 
 
 def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1,
@@ -67,3 +67,20 @@ def max_unpool1d(x, indices, kernel_size, stride=None, padding=0, output_size=No
     """Partial inverse of max_pool1d, as ``torch.nn.functional.max_unpool1d``."""
     return _api.max_unpool(_backend.core(), 1, x, indices, kernel_size, stride, padding,
                            output_size)
+
+
+def adaptive_max_pool2d(x, output_size, return_indices=False):
+    """Adaptive max pooling, as ``torch.nn.functional.adaptive_max_pool2d``.
+
+    Output (h, w) = ``output_size`` (an int, or a pair whose None entries keep
+    the input size); window i along an axis of length L spans
+    ``floor(i*L/out)`` to ``ceil((i+1)*L/out)``.  Same tie, NaN and index rules
+    as :func:`max_pool2d`; its gradient is :func:`max_pool2d_backward`.
+    """
+    return _api.adaptive_max_pool(_backend.core(), 2, x, output_size, return_indices)
+
+
+def adaptive_max_pool1d(x, output_size, return_indices=False):
+    """Adaptive 1-D max pooling, as ``torch.nn.functional.adaptive_max_pool1d``;
+    its gradient is :func:`max_pool1d_backward`."""
+    return _api.adaptive_max_pool(_backend.core(), 1, x, output_size, return_indices)

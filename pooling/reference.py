@@ -16,7 +16,7 @@ import numpy as np
 from . import _api
 
 __all__ = ["max_pool1d", "max_pool1d_backward", "max_pool2d", "max_pool2d_backward",
-           "max_unpool1d", "max_unpool2d"]
+           "max_unpool1d", "max_unpool2d", "adaptive_max_pool1d", "adaptive_max_pool2d"]
 
 
 def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1,
@@ -51,6 +51,16 @@ def max_unpool2d(x, indices, kernel_size, stride=None, padding=0, output_size=No
 def max_unpool1d(x, indices, kernel_size, stride=None, padding=0, output_size=None):
     """Reference ``max_unpool1d``."""
     return _api.max_unpool(_Core, 1, x, indices, kernel_size, stride, padding, output_size)
+
+
+def adaptive_max_pool2d(x, output_size, return_indices=False):
+    """Reference ``adaptive_max_pool2d``."""
+    return _api.adaptive_max_pool(_Core, 2, x, output_size, return_indices)
+
+
+def adaptive_max_pool1d(x, output_size, return_indices=False):
+    """Reference ``adaptive_max_pool1d``."""
+    return _api.adaptive_max_pool(_Core, 1, x, output_size, return_indices)
 
 
 def _axis_plan(n, out, k, s, p, d):
@@ -122,6 +132,27 @@ class _Core:
             # raster order, which is PyTorch's accumulation order.
             np.add.at(grad, (np.arange(N * C)[:, None], idx), g4.reshape(N * C, -1))
         return grad.reshape(N, C, H, W), bad
+
+    @staticmethod
+    def adaptive2d(x4, rows, cols, want_indices):
+        # Loop over offsets within the longest window; an offset past a
+        # window's end is masked out.  PyTorch's update rule, in scan order.
+        N, C, H, W = x4.shape
+        (h0, h1), (w0, w1) = rows, cols
+        best = np.full((N, C, h0.size, w0.size), _lowest(x4.dtype), dtype=x4.dtype)
+        idx = np.broadcast_to(h0[:, None] * W + w0, best.shape).copy()
+        for a in range(int((h1 - h0).max())):
+            for b in range(int((w1 - w0).max())):
+                valid = ((h0 + a < h1)[:, None]) & ((w0 + b < w1)[None, :])
+                hh, ww = np.minimum(h0 + a, H - 1), np.minimum(w0 + b, W - 1)
+                v = x4[:, :, hh[:, None], ww[None, :]]
+                take = v > best
+                if x4.dtype.kind == "f":
+                    take |= np.isnan(v)
+                take &= valid
+                np.copyto(best, v, where=take)
+                np.copyto(idx, hh[:, None] * W + ww, where=take)
+        return best, (idx if want_indices else None)
 
     @staticmethod
     def unpool2d(x4, idx4, H, W):
