@@ -102,7 +102,6 @@ extensions = [
         ["csrc/maxpool.pyx"],
         include_dirs=["csrc"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_9_API_VERSION")],
-        optional=not REQUIRED,
     )
 ]
 
@@ -111,12 +110,12 @@ if PURE_PYTHON:
           "kernels (the NumPy reference will serve)", file=sys.stderr)
     setup()
 else:
-    setup(
-        ext_modules=cythonize(
-            extensions,
-            include_path=["csrc"],
-            compiler_directives=directives,
-            force=DEBUG,
-        ),
-        cmdclass={"build_ext": BuildExt},
+    ext_modules = cythonize(
+        extensions,
+        include_path=["csrc"],
+        compiler_directives=directives,
+        force=DEBUG,
     )
+    for ext in ext_modules:
+        ext.optional = not REQUIRED  # cythonize() does not carry it over
+    setup(ext_modules=ext_modules, cmdclass={"build_ext": BuildExt})
