@@ -405,6 +405,19 @@ cdef _run_forward(x4, y, idx, Geom* g):
             _forward[uint64_t](x4, y, cache, flat, g)
 
 
+def _kernel_input(x4):
+    """The array the fused kernels read: float16 upcast (every float16 is
+    exact in float32, and so is their max; the caller casts the result back),
+    integers viewed as the fixed-width type of their size, so that np.longlong
+    and friends need no specialisation of their own."""
+    dtype = x4.dtype
+    if dtype == np.float16:
+        return x4.astype(np.float32)
+    if dtype.kind in "iu":
+        return x4.view(f"{dtype.kind}{dtype.itemsize}")
+    return x4
+
+
 def forward2d(x4, params, out_hw, indices):
     """Pool a validated, non-empty (N, C, H, W) array.
 
@@ -414,13 +427,7 @@ def forward2d(x4, params, out_hw, indices):
     Returns (y, indices or None).
     """
     dtype = x4.dtype
-    if dtype == np.float16:
-        # Every float16 is exact in float32, and so is their max.
-        x4 = x4.astype(np.float32)
-    elif dtype.kind in "iu":
-        # One fused specialisation per width: np.longlong and friends are
-        # reinterpreted (a view) as the fixed-width type of the same size.
-        x4 = x4.view(f"{dtype.kind}{dtype.itemsize}")
+    x4 = _kernel_input(x4)
     cdef Geom g = _geom(x4.shape[2], x4.shape[3], x4.strides[2], x4.strides[3],
                         x4.itemsize, params, out_hw)
     out_shape = (x4.shape[0], x4.shape[1], g.OH, g.OW)
@@ -728,10 +735,7 @@ def adaptive2d(x4, rows, cols, bint want_indices):
     """(y, int64 indices or None) for windows [rows[0][i], rows[1][i]) x
     [cols[0][j], cols[1][j]) of a validated, non-empty (N, C, H, W) array."""
     dtype = x4.dtype
-    if dtype == np.float16:
-        x4 = x4.astype(np.float32)
-    elif dtype.kind in "iu":
-        x4 = x4.view(f"{dtype.kind}{dtype.itemsize}")
+    x4 = _kernel_input(x4)
     h0, h1 = (np.ascontiguousarray(a, dtype=np.int64) for a in rows)
     w0, w1 = (np.ascontiguousarray(a, dtype=np.int64) for a in cols)
     shape = (x4.shape[0], x4.shape[1], h0.shape[0], w0.shape[0])
