@@ -9,12 +9,17 @@ from ._backend import get_backend, get_num_threads, set_backend, set_num_threads
 from .functional import (adaptive_max_pool1d, adaptive_max_pool2d, max_pool1d,
                          max_pool1d_backward, max_pool2d, max_pool2d_backward, max_unpool1d,
                          max_unpool2d)
-from .layer import MaxPool1D, MaxPool2D
+from .layer import (AdaptiveMaxPool1D, AdaptiveMaxPool2D, MaxPool1D, MaxPool2D, MaxUnpool1D,
+                    MaxUnpool2D)
 
 __all__ = [
     "__version__",
+    "AdaptiveMaxPool1D",
+    "AdaptiveMaxPool2D",
     "MaxPool1D",
     "MaxPool2D",
+    "MaxUnpool1D",
+    "MaxUnpool2D",
     "adaptive_max_pool1d",
     "adaptive_max_pool2d",
     "get_backend",

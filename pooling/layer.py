@@ -1,17 +1,39 @@
-"""MaxPool1D and MaxPool2D: layer objects with forward/backward for NumPy
-networks.  Both are one class parametrised by the number of spatial axes."""
+"""Layer objects with forward/backward for NumPy networks: MaxPool1D/2D,
+AdaptiveMaxPool1D/2D and MaxUnpool1D/2D, each one class parametrised by the
+number of spatial axes."""
 from __future__ import annotations
 
 import numpy as np
 
 from . import _api, _backend
-from ._params import as_array, check_dtype, check_input, normalize_pool_args
+from ._params import (as_array, check_dtype, check_input, normalize_pool_args,
+                      normalize_unpool_args)
 
-__all__ = ["MaxPool1D", "MaxPool2D"]
+__all__ = ["AdaptiveMaxPool1D", "AdaptiveMaxPool2D", "MaxPool1D", "MaxPool2D", "MaxUnpool1D",
+           "MaxUnpool2D"]
 
 
-class _MaxPool:
+class _Layer:
     _nd = 2
+    _out_shape = None  # the last forward's output shape
+
+    def _grad(self, grad_output):
+        """grad_output, checked against the last forward."""
+        name = type(self).__name__
+        if self._out_shape is None:
+            raise RuntimeError(f"{name}.backward called before forward: there is "
+                               "nothing cached to route the gradient through")
+        fn = f"{name}.backward"
+        g = as_array(grad_output, "grad_output", fn)
+        check_dtype(g.dtype, "grad_output", fn, floating_only=True)
+        if g.shape != self._out_shape:
+            raise ValueError(
+                f"{fn}: grad_output shape {g.shape} does not match "
+                f"the last forward's output shape {self._out_shape}")
+        return g
+
+
+class _MaxPool(_Layer):
 
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
         self._name = type(self).__name__
@@ -38,22 +60,14 @@ class _MaxPool:
         y, cache = _api.forward(core, x, self._params, out_shape, "cache")
         # The cache is only meaningful to the core that wrote it.
         self._cache, self._core, self._input_shape = cache, core, x.shape
+        self._out_shape = y.shape
         return y
 
     __call__ = forward
 
     def backward(self, grad_output):
         """The input gradient of the last forward, for ``grad_output``."""
-        if self._cache is None:
-            raise RuntimeError(f"{self._name}.backward called before forward: there is "
-                               "no cached argmax to route the gradient through")
-        fn = f"{self._name}.backward"
-        g = as_array(grad_output, "grad_output", fn)
-        check_dtype(g.dtype, "grad_output", fn, floating_only=True)
-        if g.shape != self._cache.shape:
-            raise ValueError(
-                f"{fn}: grad_output shape {g.shape} does not match "
-                f"the last forward's output shape {self._cache.shape}")
+        g = self._grad(grad_output)
         return _api.backward_cache(self._core, g, self._cache, self._params,
                                    self._input_shape)
 
@@ -77,5 +91,85 @@ class MaxPool2D(_MaxPool):
 class MaxPool1D(_MaxPool):
     """1-D max pooling layer over (N, C, L) or (C, L) arrays; arguments as in
     :func:`pooling.max_pool1d`."""
+
+    _nd = 1
+
+
+class _AdaptiveMaxPool(_Layer):
+    def __init__(self, output_size):
+        self.output_size = output_size
+
+    def forward(self, x):
+        """Pool ``x`` adaptively (see :func:`pooling.adaptive_max_pool2d`) and
+        cache the argmax for backward."""
+        core = _backend.core()
+        y, idx = _api.adaptive_max_pool(core, self._nd, x, self.output_size, True)
+        self._core, self._indices = core, idx
+        self._input_shape = np.shape(x)
+        self._out_shape = y.shape
+        return y
+
+    __call__ = forward
+
+    def backward(self, grad_output):
+        g = self._grad(grad_output)
+        return _api.max_pool_backward(self._core, self._nd, g, self._indices,
+                                      self._input_shape)
+
+    def __repr__(self):
+        return f"{type(self).__name__}(output_size={self.output_size!r})"
+
+
+class AdaptiveMaxPool2D(_AdaptiveMaxPool):
+    """Adaptive 2-D max pooling layer (``output_size`` as in
+    :func:`pooling.adaptive_max_pool2d`)."""
+
+    _nd = 2
+
+
+class AdaptiveMaxPool1D(_AdaptiveMaxPool):
+    """Adaptive 1-D max pooling layer."""
+
+    _nd = 1
+
+
+class _MaxUnpool(_Layer):
+    def __init__(self, kernel_size, stride=None, padding=0):
+        name = type(self).__name__
+        self.kernel_size, self.stride, self.padding = normalize_unpool_args(
+            name, self._nd, kernel_size, stride, padding)
+
+    def forward(self, x, indices, output_size=None):
+        """Unpool (see :func:`pooling.max_unpool2d`); backward then gathers the
+        gradient at ``indices``, as PyTorch's max_unpool backward does."""
+        y = _api.max_unpool(_backend.core(), self._nd, x, indices, self.kernel_size,
+                            self.stride, self.padding, output_size)
+        self._indices = np.asarray(indices)
+        self._out_shape = y.shape
+        return y
+
+    __call__ = forward
+
+    def backward(self, grad_output):
+        g = self._grad(grad_output)
+        lead = self._indices.shape[:-self._nd]
+        planes = int(np.prod(lead, dtype=np.int64))
+        got = np.take_along_axis(g.reshape(planes, -1),
+                                 self._indices.reshape(planes, -1).astype(np.intp), axis=1)
+        return got.reshape(self._indices.shape)
+
+    def __repr__(self):
+        return (f"{type(self).__name__}(kernel_size={self.kernel_size}, stride={self.stride}, "
+                f"padding={self.padding})")
+
+
+class MaxUnpool2D(_MaxUnpool):
+    """2-D max unpooling layer (arguments as in :func:`pooling.max_unpool2d`)."""
+
+    _nd = 2
+
+
+class MaxUnpool1D(_MaxUnpool):
+    """1-D max unpooling layer."""
 
     _nd = 1
