@@ -142,9 +142,11 @@ def adaptive_max_pool(core, nd, x, output_size, return_indices=False):
     if x.size == 0 or min(out) == 0:
         y = np.empty(shape, dtype=x.dtype)
         return (y, np.empty(shape, dtype=np.int64)) if return_indices else y
-    if all(n % o == 0 for n, o in zip(x.shape[-nd:], out)):
-        # Equal windows that tile the input: plain max pooling, fast paths and
-        # all (window n // o, stride the same), with identical results.
+    if all(n % o == 0 and n // o <= 16 for n, o in zip(x.shape[-nd:], out)):
+        # Equal windows that tile the input: plain max pooling (window n // o,
+        # stride the same) and its faster loops, with identical results.  Its
+        # pass per window column stops paying off for very wide windows
+        # (global pooling), which the adaptive kernel scans faster.
         k = tuple(n // o for n, o in zip(x.shape[-nd:], out))
         params = normalize_pool_args(fn, nd, k, k, 0, 1, False)
         y, idx = forward(core, x, params, shape, "flat" if return_indices else None)

@@ -275,6 +275,34 @@ def linear_cost(repeats, tiny):
     return out
 
 
+def other_ops(repeats, torch, tiny):
+    """1-D pooling, unpooling and adaptive pooling: ours vs reference and torch."""
+    rng = np.random.default_rng(0)
+    n, c, hw = (2, 3, 12) if tiny else (32, 64, 56)
+    x2 = rng.standard_normal((n, c, 2 * hw, 2 * hw)).astype(np.float32)
+    x1 = rng.standard_normal((n, c, 4 * hw * hw)).astype(np.float32)
+    y2, i2 = pooling.max_pool2d(x2, 2, return_indices=True)
+    cases = [
+        (f"max_pool1d {x1.shape} k2", lambda m: m.max_pool1d(x1, 2),
+         (lambda F, t: F.max_pool1d(t, 2), x1)),
+        (f"max_unpool2d {y2.shape} k2", lambda m: m.max_unpool2d(y2, i2, 2),
+         (lambda F, t: F.max_unpool2d(t, torch.from_numpy(i2), 2), y2)),
+        (f"adaptive_max_pool2d {x2.shape} -> (5, 5)", lambda m: m.adaptive_max_pool2d(x2, 5),
+         (lambda F, t: F.adaptive_max_pool2d(t, 5), x2)),
+        (f"adaptive_max_pool2d {x2.shape} -> (8, 8)", lambda m: m.adaptive_max_pool2d(x2, 8),
+         (lambda F, t: F.adaptive_max_pool2d(t, 8), x2)),
+    ]
+    rows = []
+    for name, ours, (theirs, arr) in cases:
+        row = {"case": name, "ours_ms": _median_ms(lambda: ours(pooling), repeats),
+               "reference_ms": _median_ms(lambda: ours(reference), max(3, repeats // 3))}
+        if torch is not None:
+            t = torch.from_numpy(arr)
+            row["torch_ms"] = _median_ms(lambda: theirs(torch.nn.functional, t), repeats)
+        rows.append(row)
+    return rows
+
+
 def adapter_rows(quick):
     try:
         from pooling.layers import _bench
@@ -358,6 +386,12 @@ def bench(threads=None, quick=False, cases=None, json_path=None, tiny=False):
         for r in linear:
             print(f"  {str(r['shape']):22} {r['elements']:>11,} elements {r['ms']:9.3f} ms "
                   f"{r['ns_per_element']:7.3f} ns/element  x{r['ratio_to_median']:.2f} of median")
+    others = other_ops(repeats, torch, tiny)
+    print("\nother operations (ours / reference / torch, ms):")
+    for o in others:
+        tm = o.get("torch_ms")
+        print(f"  {o['case']:52} {o['ours_ms']:8.3f} {o['reference_ms']:9.3f} "
+              + ("        -" if tm is None else f"{tm:9.3f}  x{tm / o['ours_ms']:.1f} torch"))
     adapters = adapter_rows(quick)
     if adapters:
         print("\nframework layers (ours vs theirs):")
@@ -370,7 +404,7 @@ def bench(threads=None, quick=False, cases=None, json_path=None, tiny=False):
         print("  " + line)
     result = {"version": pooling.__version__, "threads": threads, "copy_gbps": copy_gbps,
               "rows": rows, "thread_scaling": scaling, "linear_cost": linear,
-              "adapters": adapters, "summary": lines}
+              "other_ops": others, "adapters": adapters, "summary": lines}
     if json_path:
         with open(json_path, "w") as f:
             json.dump(result, f, indent=1, default=str)
