@@ -276,7 +276,8 @@ def linear_cost(repeats, tiny):
 
 
 def other_ops(repeats, torch, tiny):
-    """1-D pooling, unpooling and adaptive pooling: ours vs reference and torch."""
+    """Windows without a dedicated loop, 1-D pooling, unpooling and adaptive
+    pooling: ours vs reference and torch."""
     rng = np.random.default_rng(0)
     n, c, hw = (2, 3, 12) if tiny else (32, 64, 56)
     x2 = rng.standard_normal((n, c, 2 * hw, 2 * hw)).astype(np.float32)
@@ -287,10 +288,16 @@ def other_ops(repeats, torch, tiny):
          (lambda F, t: F.max_pool1d(t, 2), x1)),
         (f"max_unpool2d {y2.shape} k2", lambda m: m.max_unpool2d(y2, i2, 2),
          (lambda F, t: F.max_unpool2d(t, torch.from_numpy(i2), 2), y2)),
+        (f"max_pool2d {x2.shape} 4x4/s4", lambda m: m.max_pool2d(x2, 4),
+         (lambda F, t: F.max_pool2d(t, 4), x2)),
+        (f"max_pool2d {x2.shape} 7x7/s7", lambda m: m.max_pool2d(x2, 7),
+         (lambda F, t: F.max_pool2d(t, 7), x2)),
         (f"adaptive_max_pool2d {x2.shape} -> (5, 5)", lambda m: m.adaptive_max_pool2d(x2, 5),
          (lambda F, t: F.adaptive_max_pool2d(t, 5), x2)),
         (f"adaptive_max_pool2d {x2.shape} -> (8, 8)", lambda m: m.adaptive_max_pool2d(x2, 8),
          (lambda F, t: F.adaptive_max_pool2d(t, 8), x2)),
+        (f"adaptive_max_pool2d {x2.shape} -> (1, 1)", lambda m: m.adaptive_max_pool2d(x2, 1),
+         (lambda F, t: F.adaptive_max_pool2d(t, 1), x2)),
     ]
     rows = []
     for name, ours, (theirs, arr) in cases:
