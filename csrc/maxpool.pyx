@@ -2,8 +2,14 @@
 # cython: initializedcheck=False, cdivision=True, embedsignature=True
 """Max-pooling kernels: one pass computes the window max and its argmax, one
 pass scatters gradients back.  Typed loops over raw pointers, GIL released,
-planes spread over OpenMP threads.  Called through ``pooling._api``, which has
-already validated every argument; nothing here allocates beyond the outputs.
+work spread over OpenMP threads.  Called through ``pooling._api``, which has
+already validated every argument and lifted 1-D and 2-D calls to three
+spatial axes (unit depth and height cost one loop trip), so one set of loops
+serves every dimensionality; nothing here allocates beyond the outputs.
+
+Two memory layouts, chosen by the input's strides: channels-first planes
+(N, C, D, H, W), and channels-last (N, D, H, W, C), where a window's elements
+are contiguous channel vectors and every loop runs over channels.
 
 Forward is row oriented: each output row is an accumulator that the window's
 input rows are folded into, in scan order.  Within a row, every output column
@@ -51,9 +57,9 @@ cdef struct Merge:        # row_t: later rows merge into it
 
 # What an argmax is stored as; the type decides the meaning.
 ctypedef fused idx_t:
-    uint8_t    # window-local offset r * kw + c (the layer caches these)
+    uint8_t    # window-local offset (a * kh + r) * kw + t (the layer caches these)
     uint32_t   # the same, as wide as float32/int32 values
-    int64_t    # flat position h * W + w in the plane: PyTorch's indices
+    int64_t    # flat position (d * H + h) * W + w: PyTorch's indices
     NoIndex
 
 ctypedef fused row_t:
@@ -63,6 +69,9 @@ ctypedef fused row_t:
 ctypedef fused grad_t:
     float
     double
+    uint16_t   # float16 bits: each addition rounded to half, as NumPy and
+               # PyTorch do (summed in float32 first: with 24 >= 2 * 11 + 2
+               # bits, that double rounding equals rounding the exact sum)
 
 # Below this many input elements a call stays on one thread: waking the pool
 # costs more than the work.
@@ -106,33 +115,34 @@ cdef inline int _threads() noexcept nogil:
 
 
 cdef struct Geom:
-    Py_ssize_t H, W, OH, OW
-    Py_ssize_t kh, kw, sh, sw, ph, pw, dh, dw
-    Py_ssize_t xs_h, xs_w          # byte strides of the input within a plane
+    Py_ssize_t D, H, W, OD, OH, OW
+    Py_ssize_t kd, kh, kw, sd, sh, sw, pd, ph, pw, dd, dh, dw
+    Py_ssize_t xs_d, xs_h, xs_w    # byte strides of the input within a plane
     Py_ssize_t jlo, jhi            # output columns whose window lies inside [0, W)
     int hkind
     int64_t delta[_MAX_LOCAL]      # window-local offset -> offset in the plane
 
 
-cdef Geom _geom(Py_ssize_t H, Py_ssize_t W, Py_ssize_t xs_h, Py_ssize_t xs_w,
-                Py_ssize_t itemsize, params, out_hw):
+cdef Geom _geom(spatial, strides, Py_ssize_t itemsize, params, out):
+    # spatial, strides, out: (D, H, W) triples; params: three-axis PoolParams.
     cdef Geom g
-    g.H, g.W = H, W
-    g.OH, g.OW = out_hw
-    g.kh, g.kw = params.kernel_size
-    g.sh, g.sw = params.stride
-    g.ph, g.pw = params.padding
-    g.dh, g.dw = params.dilation
-    g.xs_h, g.xs_w = xs_h, xs_w
+    g.D, g.H, g.W = spatial
+    g.xs_d, g.xs_h, g.xs_w = strides
+    g.OD, g.OH, g.OW = out
+    g.kd, g.kh, g.kw = params.kernel_size
+    g.sd, g.sh, g.sw = params.stride
+    g.pd, g.ph, g.pw = params.padding
+    g.dd, g.dh, g.dw = params.dilation
     # Python ints: floor division (cdivision would truncate negatives).
-    pw, sw, last = <object>g.pw, <object>g.sw, <object>(W - 1 - (g.kw - 1) * g.dw)
+    pw, sw, last = <object>g.pw, <object>g.sw, <object>(g.W - 1 - (g.kw - 1) * g.dw)
     g.jlo = min(-(-pw // sw), g.OW)
     g.jhi = max(g.jlo, min(g.OW, (last + pw) // sw + 1))
-    cdef Py_ssize_t o
-    for o in range(min(g.kh * g.kw, _MAX_LOCAL)):
-        g.delta[o] = (o // g.kw) * g.dh * W + (o % g.kw) * g.dw
+    cdef Py_ssize_t o, rows = g.kh * g.kw
+    for o in range(min(g.kd * rows, _MAX_LOCAL)):
+        g.delta[o] = ((o // rows) * g.dd * g.H + (o % rows) // g.kw * g.dh) * g.W \
+            + (o % g.kw) * g.dw
     g.hkind = H_GENERIC
-    if xs_w == itemsize and g.dw == 1:
+    if g.xs_w == itemsize and g.dw == 1:
         if g.kw == 2 and g.sw == 2:
             g.hkind = H_K2S2
         elif g.kw == 3 and g.sw == 2:
@@ -142,6 +152,114 @@ cdef Geom _geom(Py_ssize_t H, Py_ssize_t W, Py_ssize_t xs_h, Py_ssize_t xs_w,
         elif g.kw == 3 and g.sw == 1:
             g.hkind = H_K3S1
     return g
+
+
+cdef inline Py_ssize_t _window_size(const Geom* g) noexcept nogil:
+    return g.kd * g.kh * g.kw
+
+
+# What one call hands its typed loops.  Element strides for the outputs
+# (y, indices, cache share one layout): plane (n, c) starts at n * ys_n +
+# c * ys_c, spatial position s sits s * ys_s further.
+cdef struct Job:
+    const char* x
+    Py_ssize_t N, C, xs_n, xs_c    # input byte strides of the batch and channel axes
+    Py_ssize_t ys_n, ys_c, ys_s
+    uint8_t* cache
+    int64_t* flat
+    const int64_t* a0[3]           # adaptive windows [a0[axis][i], a1[axis][i])
+    const int64_t* a1[3]
+    const Geom* g
+
+cdef enum Op:
+    OP_FORWARD        # channels-first planes
+    OP_FORWARD_CL     # channels-last
+    OP_ADAPTIVE
+
+
+cdef inline bint _channels_last(a):
+    # Channel vectors contiguous (and more than one channel): the loops run
+    # over channels.  Anything else is read plane by plane through strides.
+    # (With a single spatial element both layouts are one and the same:
+    # outputs then stay channels-first.)
+    return a.shape[1] > 1 and a.strides[1] == a.itemsize and not a.flags.c_contiguous
+
+
+def _alloc(shape, dtype, bint channels_last):
+    """An (N, C, D, H, W) array stored channels-last or channels-first."""
+    if channels_last:
+        n, c, d, h, w = shape
+        return np.empty((n, d, h, w, c), dtype=dtype).transpose(0, 4, 1, 2, 3)
+    return np.empty(shape, dtype=dtype)
+
+
+cdef Job _job(x5, out5, uint8_t* cache, int64_t* flat, const Geom* g):
+    cdef Job j
+    j.x = <const char*><size_t>x5.ctypes.data
+    j.N, j.C = x5.shape[0], x5.shape[1]
+    j.xs_n, j.xs_c = x5.strides[0], x5.strides[1]
+    item = out5.itemsize
+    j.ys_n, j.ys_c, j.ys_s = out5.strides[0] // item, out5.strides[1] // item, \
+        out5.strides[4] // item
+    j.cache, j.flat, j.g = cache, flat, g
+    return j
+
+
+cdef _dispatch(int op, const Job* j, y):
+    # Fused cdef functions cannot be indexed by a runtime dtype: the one
+    # place where a dtype becomes a specialisation.
+    cdef str k = y.dtype.kind
+    cdef int size = y.dtype.itemsize
+    cdef void* yp = <void*><size_t>y.ctypes.data
+    if k == "f":
+        if size == 4:
+            _run(op, j, <float*>yp)
+        else:
+            _run(op, j, <double*>yp)
+    elif k == "i":
+        if size == 1:
+            _run(op, j, <int8_t*>yp)
+        elif size == 2:
+            _run(op, j, <int16_t*>yp)
+        elif size == 4:
+            _run(op, j, <int32_t*>yp)
+        else:
+            _run(op, j, <int64_t*>yp)
+    else:
+        if size == 1:
+            _run(op, j, <uint8_t*>yp)
+        elif size == 2:
+            _run(op, j, <uint16_t*>yp)
+        elif size == 4:
+            _run(op, j, <uint32_t*>yp)
+        else:
+            _run(op, j, <uint64_t*>yp)
+
+
+cdef void _run(int op, const Job* j, pool_t* y) noexcept nogil:
+    if op == OP_FORWARD:
+        _forward(j, y)
+    elif op == OP_FORWARD_CL:
+        _forward_cl(j, y)
+    else:
+        _adaptive(j, y)
+
+
+def _kernel_input(x5):
+    """The array the fused kernels read: float16 upcast (every float16 is
+    exact in float32, and so is their max; the caller casts the result back),
+    integers viewed as the fixed-width type of their size, so that np.longlong
+    and friends need no specialisation of their own."""
+    dtype = x5.dtype
+    if dtype == np.float16:
+        return x5.astype(np.float32, order="K")
+    if dtype.kind in "iu":
+        return x5.view(f"{dtype.kind}{dtype.itemsize}")
+    return x5
+
+
+def _result(y, dtype):
+    return y.astype(np.float16, order="K") if dtype == np.float16 else y
 
 
 # ---------------------------------------------------------------- forward
@@ -295,36 +413,40 @@ cdef inline void _fold_strided(const char* base, Py_ssize_t step, pool_t* y, idx
         _put(y, ix, j - c0, (<const pool_t*>(base + j * step))[0], cbase + j * cj, mode)
 
 
-cdef void _emit(const idx_t* acc, Py_ssize_t oh, Py_ssize_t c0, Py_ssize_t c1,
-                uint8_t* cache, int64_t* flat, const Geom* g) noexcept nogil:
-    # Window-local offsets of columns [c0, c1) of output row oh, to the
-    # layer's uint8 cache or to PyTorch's flat indices.
+cdef void _emit(const idx_t* acc, int64_t base, Py_ssize_t step, Py_ssize_t c0,
+                Py_ssize_t c1, uint8_t* cache, int64_t* flat, const Geom* g) noexcept nogil:
+    # Window-local offsets of entries [c0, c1) to the layer's uint8 cache or
+    # to PyTorch's flat indices: entry j's window starts at base + j * step.
     cdef Py_ssize_t j
-    cdef int64_t base = (oh * g.sh - g.ph) * g.W - g.pw
     if idx_t is uint8_t or idx_t is uint32_t:
         if cache != NULL:
             for j in range(c0, c1):
                 cache[j] = <uint8_t>acc[j - c0]
         if flat != NULL:
             for j in range(c0, c1):
-                flat[j] = base + j * g.sw + g.delta[acc[j - c0]]
+                flat[j] = base + j * step + g.delta[acc[j - c0]]
 
 
 cdef void _forward_rows(const char* xp, pool_t* yp, idx_t* acc, uint8_t* cache,
                         int64_t* flat, const Geom* g) noexcept nogil:
     # acc: a chunk of window-local offsets (uint8 or uint32, emitted to
     # cache/flat per chunk); int64_t: flat indices folded in place (windows
-    # wider than 256 positions); NoIndex: values only.
-    cdef Py_ssize_t oh, rr, h, hs, c0, c1, cbase, cj, ct
+    # wider than 256 positions); NoIndex: values only.  An output row is
+    # (od, oh); its window rows (a, r) are folded in scan order.
+    cdef Py_ssize_t orow, od, oh, a, rr, d, h, ds, hs, c0, c1, cbase, cj, ct
+    cdef const char* row
     cdef bint seeded
     cdef idx_t* ix = NULL
-    for oh in range(g.OH):
+    for orow in range(g.OD * g.OH):
+        od = orow // g.OH
+        oh = orow - od * g.OH
+        ds = od * g.sd - g.pd
         hs = oh * g.sh - g.ph
         c0 = 0
         while c0 < g.OW:
             c1 = min(c0 + _CHUNK, g.OW)
             if idx_t is int64_t:
-                ix = flat + oh * g.OW + c0
+                ix = flat + orow * g.OW + c0
             elif idx_t is NoIndex:
                 pass
             else:
@@ -332,24 +454,30 @@ cdef void _forward_rows(const char* xp, pool_t* yp, idx_t* acc, uint8_t* cache,
             seeded = False
             # Windows are never empty (the Python layer refuses those
             # settings), so some row always seeds the accumulator.
-            for rr in range(g.kh):
-                h = hs + rr * g.dh
-                if h < 0 or h >= g.H:
+            for a in range(g.kd):
+                d = ds + a * g.dd
+                if d < 0 or d >= g.D:
                     continue
-                if idx_t is int64_t:
-                    cbase, cj, ct = h * g.W - g.pw, g.sw, g.dw
-                else:
-                    cbase, cj, ct = rr * g.kw, 0, 1
-                if seeded:
-                    _fold_row(xp + h * g.xs_h, yp + oh * g.OW + c0, ix, c0, c1,
-                              cbase, cj, ct, <Merge*>NULL, g)
-                else:
-                    _fold_row(xp + h * g.xs_h, yp + oh * g.OW + c0, ix, c0, c1,
-                              cbase, cj, ct, <Seed*>NULL, g)
-                    seeded = True
+                for rr in range(g.kh):
+                    h = hs + rr * g.dh
+                    if h < 0 or h >= g.H:
+                        continue
+                    if idx_t is int64_t:
+                        cbase, cj, ct = (d * g.H + h) * g.W - g.pw, g.sw, g.dw
+                    else:
+                        cbase, cj, ct = (a * g.kh + rr) * g.kw, 0, 1
+                    row = xp + d * g.xs_d + h * g.xs_h
+                    if seeded:
+                        _fold_row(row, yp + orow * g.OW + c0, ix, c0, c1,
+                                  cbase, cj, ct, <Merge*>NULL, g)
+                    else:
+                        _fold_row(row, yp + orow * g.OW + c0, ix, c0, c1,
+                                  cbase, cj, ct, <Seed*>NULL, g)
+                        seeded = True
             if idx_t is uint8_t or idx_t is uint32_t:
-                _emit(acc, oh, c0, c1, cache + oh * g.OW if cache != NULL else NULL,
-                      flat + oh * g.OW if flat != NULL else NULL, g)
+                _emit(acc, (ds * g.H + hs) * g.W - g.pw, g.sw, c0, c1,
+                      cache + orow * g.OW if cache != NULL else NULL,
+                      flat + orow * g.OW if flat != NULL else NULL, g)
             c0 = c1
 
 
@@ -362,7 +490,7 @@ cdef void _forward_plane(const char* xp, pool_t* yp, uint8_t* cache, int64_t* fl
     cdef uint32_t acc32[_CHUNK]
     if cache == NULL and flat == NULL:
         _forward_rows(xp, yp, <NoIndex*>NULL, NULL, NULL, g)
-    elif g.kh * g.kw > _MAX_LOCAL:
+    elif _window_size(g) > _MAX_LOCAL:
         _forward_rows(xp, yp, <int64_t*>NULL, NULL, flat, g)
     elif pool_t is float or pool_t is int32_t or pool_t is uint32_t:
         _forward_rows(xp, yp, acc32, cache, flat, g)
@@ -370,173 +498,244 @@ cdef void _forward_plane(const char* xp, pool_t* yp, uint8_t* cache, int64_t* fl
         _forward_rows(xp, yp, acc8, cache, flat, g)
 
 
-cdef void _forward(const pool_t[:, :, :, :] x, pool_t[:, :, :, ::1] y,
-                   uint8_t* cache, int64_t* flat, const Geom* g) noexcept nogil:
-    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], P = N * C, p, n, c
-    cdef Py_ssize_t plane_out = g.OH * g.OW
-    cdef const char* base = <const char*>&x[0, 0, 0, 0]
-    cdef pool_t* yb = &y[0, 0, 0, 0]
-    cdef bint parallel = P * g.H * g.W >= _PARALLEL_MIN_WORK and P > 1
+cdef void _forward(const Job* j, pool_t* y) noexcept nogil:
+    # Channels-first: one (D, H, W) volume per task, outputs contiguous.
+    cdef const Geom* g = j.g
+    cdef Py_ssize_t P = j.N * j.C, p, n, c, o
+    cdef bint parallel = P * g.D * g.H * g.W >= _PARALLEL_MIN_WORK and P > 1
     for p in prange(P, nogil=True, schedule="static", num_threads=_threads(),
                     use_threads_if=parallel):
-        n = p // C
-        c = p - n * C
-        _forward_plane(base + n * x.strides[0] + c * x.strides[1],
-                       yb + p * plane_out,
-                       cache + p * plane_out if cache != NULL else NULL,
-                       flat + p * plane_out if flat != NULL else NULL, g)
+        n = p // j.C
+        c = p - n * j.C
+        o = n * j.ys_n + c * j.ys_c
+        _forward_plane(j.x + n * j.xs_n + c * j.xs_c, y + o,
+                       j.cache + o if j.cache != NULL else NULL,
+                       j.flat + o if j.flat != NULL else NULL, g)
 
 
-cdef _run_forward(x4, y, idx, Geom* g):
-    # Fused cdef functions cannot be indexed by a runtime dtype: one typed
-    # call per dtype.  idx: None, the layer's uint8 cache, or int64 indices.
-    cdef str k = x4.dtype.kind
-    cdef int size = x4.dtype.itemsize
-    cdef uint8_t[:, :, :, ::1] iu
-    cdef int64_t[:, :, :, ::1] il
+cdef void _forward_cl(const Job* j, pool_t* y) noexcept nogil:
+    # Channels-last: one output row (n, od, oh) per task; every channel of a
+    # window element is one contiguous vector folded into the output pixel's.
+    cdef const Geom* g = j.g
+    cdef Py_ssize_t R = j.N * g.OD * g.OH, r
+    cdef bint parallel = j.N * j.C * g.D * g.H * g.W >= _PARALLEL_MIN_WORK and R > 1
+    for r in prange(R, nogil=True, schedule="static", num_threads=_threads(),
+                    use_threads_if=parallel):
+        _forward_cl_row(j, y, r)
+
+
+cdef void _forward_cl_row(const Job* j, pool_t* y, Py_ssize_t r) noexcept nogil:
+    cdef uint8_t acc8[_CHUNK]
+    cdef uint32_t acc32[_CHUNK]
+    if j.cache == NULL and j.flat == NULL:
+        _cl_row(j, y, r, <NoIndex*>NULL)
+    elif _window_size(j.g) > _MAX_LOCAL:
+        _cl_row(j, y, r, <int64_t*>NULL)
+    elif pool_t is float or pool_t is int32_t or pool_t is uint32_t:
+        _cl_row(j, y, r, acc32)
+    else:
+        _cl_row(j, y, r, acc8)
+
+
+cdef void _cl_row(const Job* j, pool_t* y, Py_ssize_t r, idx_t* acc) noexcept nogil:
+    cdef const Geom* g = j.g
+    cdef Py_ssize_t C = j.C, n, od, oh, ow, ds, hs, ws, a, rr, t, d, h, w
+    cdef Py_ssize_t o, c0, c1, cbase
+    cdef const char* px
+    cdef bint seeded
+    cdef idx_t* ix = NULL
+    n = r // (g.OD * g.OH)
+    od = (r - n * g.OD * g.OH) // g.OH
+    oh = r - (n * g.OD + od) * g.OH
+    ds = od * g.sd - g.pd
+    hs = oh * g.sh - g.ph
+    for ow in range(g.OW):
+        ws = ow * g.sw - g.pw
+        o = (r * g.OW + ow) * C       # the output pixel's first channel
+        c0 = 0
+        while c0 < C:
+            c1 = min(c0 + _CHUNK, C)
+            if idx_t is int64_t:
+                ix = j.flat + o + c0
+            elif idx_t is NoIndex:
+                pass
+            else:
+                ix = acc
+            seeded = False
+            for a in range(g.kd):
+                d = ds + a * g.dd
+                if d < 0 or d >= g.D:
+                    continue
+                for rr in range(g.kh):
+                    h = hs + rr * g.dh
+                    if h < 0 or h >= g.H:
+                        continue
+                    for t in range(g.kw):
+                        w = ws + t * g.dw
+                        if w < 0 or w >= g.W:
+                            continue
+                        px = j.x + n * j.xs_n + d * g.xs_d + h * g.xs_h + w * g.xs_w
+                        if idx_t is int64_t:
+                            cbase = (d * g.H + h) * g.W + w
+                        else:
+                            cbase = (a * g.kh + rr) * g.kw + t
+                        if seeded:
+                            _fold_strided(px, j.xs_c, y + o + c0, ix, c0, c1, c0, cbase, 0,
+                                          <Merge*>NULL)
+                        else:
+                            _fold_strided(px, j.xs_c, y + o + c0, ix, c0, c1, c0, cbase, 0,
+                                          <Seed*>NULL)
+                            seeded = True
+            if idx_t is uint8_t or idx_t is uint32_t:
+                _emit(acc, (ds * g.H + hs) * g.W + ws, 0, c0, c1,
+                      j.cache + o if j.cache != NULL else NULL,
+                      j.flat + o if j.flat != NULL else NULL, g)
+            c0 = c1
+
+
+def forward3d(x5, params, out_dhw, indices):
+    """Pool a validated, non-empty (N, C, D, H, W) array.
+
+    ``indices``: None (values only), "flat" (int64 (d * H + h) * W + w,
+    PyTorch's) or "cache" (the layer's argmax cache: uint8 window-local
+    offsets when the window has at most 256 positions, flat int64 otherwise).
+    Outputs are stored channels-last when the input is.  Returns (y,
+    indices or None), both (N, C, OD, OH, OW).
+    """
+    dtype = x5.dtype
+    x5 = _kernel_input(x5)
+    cdef bint cl = _channels_last(x5)
+    cdef Geom g = _geom(x5.shape[2:], x5.strides[2:], x5.itemsize, params, out_dhw)
+    out_shape = x5.shape[:2] + tuple(out_dhw)
+    y = _alloc(out_shape, x5.dtype, cl)
+    idx = None
+    cdef uint8_t[::1] iu
+    cdef int64_t[::1] il
     cdef uint8_t* cache = NULL
     cdef int64_t* flat = NULL
-    if idx is not None and idx.dtype == np.uint8:
-        iu = idx
-        cache = &iu[0, 0, 0, 0]
-    elif idx is not None:
-        il = idx
-        flat = &il[0, 0, 0, 0]
-    if k == "f":
-        if size == 4:
-            _forward[float](x4, y, cache, flat, g)
-        else:
-            _forward[double](x4, y, cache, flat, g)
-    elif k == "i":
-        if size == 1:
-            _forward[int8_t](x4, y, cache, flat, g)
-        elif size == 2:
-            _forward[int16_t](x4, y, cache, flat, g)
-        elif size == 4:
-            _forward[int32_t](x4, y, cache, flat, g)
-        else:
-            _forward[int64_t](x4, y, cache, flat, g)
-    else:
-        if size == 1:
-            _forward[uint8_t](x4, y, cache, flat, g)
-        elif size == 2:
-            _forward[uint16_t](x4, y, cache, flat, g)
-        elif size == 4:
-            _forward[uint32_t](x4, y, cache, flat, g)
-        else:
-            _forward[uint64_t](x4, y, cache, flat, g)
-
-
-def _kernel_input(x4):
-    """The array the fused kernels read: float16 upcast (every float16 is
-    exact in float32, and so is their max; the caller casts the result back),
-    integers viewed as the fixed-width type of their size, so that np.longlong
-    and friends need no specialisation of their own."""
-    dtype = x4.dtype
-    if dtype == np.float16:
-        return x4.astype(np.float32)
-    if dtype.kind in "iu":
-        return x4.view(f"{dtype.kind}{dtype.itemsize}")
-    return x4
-
-
-def forward2d(x4, params, out_hw, indices):
-    """Pool a validated, non-empty (N, C, H, W) array.
-
-    ``indices``: None (values only), "flat" (int64 h * W + w, PyTorch's) or
-    "cache" (the layer's argmax cache: uint8 window-local offsets when the
-    window has at most 256 positions, flat int64 otherwise).
-    Returns (y, indices or None).
-    """
-    dtype = x4.dtype
-    x4 = _kernel_input(x4)
-    cdef Geom g = _geom(x4.shape[2], x4.shape[3], x4.strides[2], x4.strides[3],
-                        x4.itemsize, params, out_hw)
-    out_shape = (x4.shape[0], x4.shape[1], g.OH, g.OW)
-    y = np.empty(out_shape, dtype=x4.dtype)
-    idx = None
-    if indices == "cache" and g.kh * g.kw <= _MAX_LOCAL:
-        idx = np.empty(out_shape, dtype=np.uint8)
+    if indices == "cache" and _window_size(&g) <= _MAX_LOCAL:
+        idx = _alloc(out_shape, np.uint8, cl)
+        cache = <uint8_t*><size_t>idx.ctypes.data
     elif indices is not None:
-        idx = np.empty(out_shape, dtype=np.int64)
-    _run_forward(x4, y, idx, &g)
-    if dtype == np.float16:
-        y = y.astype(np.float16)
-    return y, idx
+        idx = _alloc(out_shape, np.int64, cl)
+        flat = <int64_t*><size_t>idx.ctypes.data
+    cdef Job j = _job(x5, y, cache, flat, &g)
+    _dispatch(OP_FORWARD_CL if cl else OP_FORWARD, &j, y)
+    return _result(y, dtype), idx
 
 
 # ---------------------------------------------------------------- backward
 
-cdef Py_ssize_t _backward_plane(const grad_t* gp, const int64_t* ip, grad_t* gi,
-                                Py_ssize_t HW, Py_ssize_t OHW) noexcept nogil:
+cdef inline grad_t _add(grad_t a, grad_t b) noexcept nogil:
+    if grad_t is uint16_t:
+        return pooling_float_to_half(pooling_half_to_float(a) + pooling_half_to_float(b))
+    else:
+        return a + b
+
+
+cdef Py_ssize_t _scatter_plane(const grad_t* gp, const int64_t* ip, grad_t* gi,
+                               Py_ssize_t S, Py_ssize_t OS) noexcept nogil:
     # Output raster order, as PyTorch accumulates: bit-identical sums where
     # windows overlap.  Out-of-range indices are counted, never written.
     cdef Py_ssize_t o, bad = 0
     cdef int64_t j
-    memset(gi, 0, HW * sizeof(grad_t))
-    for o in range(OHW):
+    memset(gi, 0, S * sizeof(grad_t))
+    for o in range(OS):
         j = ip[o]
-        if j < 0 or j >= HW:
+        if j < 0 or j >= S:
             bad += 1
         else:
-            gi[j] += gp[o]
+            gi[j] = _add(gi[j], gp[o])
     return bad
 
 
-cdef Py_ssize_t _backward_plane_half(const uint16_t* gp, const int64_t* ip,
-                                     uint16_t* gi, Py_ssize_t HW,
-                                     Py_ssize_t OHW) noexcept nogil:
-    # float16 adds round to half after every addition, as NumPy and PyTorch do.
-    cdef Py_ssize_t o, bad = 0
-    cdef int64_t j
-    memset(gi, 0, HW * sizeof(uint16_t))
-    for o in range(OHW):
-        j = ip[o]
-        if j < 0 or j >= HW:
-            bad += 1
-        else:
-            gi[j] = pooling_float_to_half(pooling_half_to_float(gi[j])
-                                          + pooling_half_to_float(gp[o]))
-    return bad
-
-
-cdef Py_ssize_t _backward(const grad_t[:, ::1] go, const int64_t[:, ::1] idx,
-                          grad_t[:, ::1] gi) noexcept nogil:
-    cdef Py_ssize_t P = go.shape[0], OHW = go.shape[1], HW = gi.shape[1], p
+cdef Py_ssize_t _scatter(const grad_t[:, ::1] go, const int64_t[:, ::1] idx,
+                         grad_t[:, ::1] gi) noexcept nogil:
+    cdef Py_ssize_t P = go.shape[0], OS = go.shape[1], S = gi.shape[1], p
     cdef Py_ssize_t bad = 0
-    cdef bint parallel = P * (HW + OHW) >= _PARALLEL_MIN_WORK and P > 1
+    cdef bint parallel = P * (S + OS) >= _PARALLEL_MIN_WORK and P > 1
     for p in prange(P, nogil=True, schedule="static", num_threads=_threads(),
                     use_threads_if=parallel):
-        bad += _backward_plane(&go[p, 0], &idx[p, 0], &gi[p, 0], HW, OHW)
+        bad += _scatter_plane(&go[p, 0], &idx[p, 0], &gi[p, 0], S, OS)
     return bad
 
 
-cdef Py_ssize_t _backward_half(const uint16_t[:, ::1] go, const int64_t[:, ::1] idx,
-                               uint16_t[:, ::1] gi) noexcept nogil:
-    cdef Py_ssize_t P = go.shape[0], OHW = go.shape[1], HW = gi.shape[1], p
-    cdef Py_ssize_t bad = 0
-    cdef bint parallel = P * (HW + OHW) >= _PARALLEL_MIN_WORK and P > 1
-    for p in prange(P, nogil=True, schedule="static", num_threads=_threads(),
-                    use_threads_if=parallel):
-        bad += _backward_plane_half(&go[p, 0], &idx[p, 0], &gi[p, 0], HW, OHW)
+# Channels-last scatters: tasks own a batch item and a block of channels, so
+# no two write the same element, and each element still receives its adds in
+# output raster order.
+
+cdef inline Py_ssize_t _channel_blocks(Py_ssize_t N, Py_ssize_t C) noexcept nogil:
+    # Enough tasks for every thread when the batch is small, each at least 16
+    # channels wide so the inner loops stay long.
+    cdef Py_ssize_t want = (_threads() + N - 1) // N
+    return max(1, min(C // 16, want))
+
+
+cdef Py_ssize_t _scatter_cl(const grad_t[:, :, ::1] go, const int64_t[:, :, ::1] idx,
+                            grad_t[:, :, ::1] gi) noexcept nogil:
+    # go, idx: (N, OS, C); gi: (N, S, C), zero-filled by the caller.
+    cdef Py_ssize_t N = go.shape[0], OS = go.shape[1], C = go.shape[2], S = gi.shape[1]
+    cdef Py_ssize_t B = _channel_blocks(N, C), cb = (C + B - 1) // B
+    cdef Py_ssize_t task, n, c0, c1, o, c, bad = 0
+    cdef int64_t s
+    cdef bint parallel = N * C * (S + OS) >= _PARALLEL_MIN_WORK and N * B > 1
+    for task in prange(N * B, nogil=True, schedule="static", num_threads=_threads(),
+                       use_threads_if=parallel):
+        n = task // B
+        c0 = (task - n * B) * cb
+        c1 = min(C, c0 + cb)
+        for o in range(OS):
+            for c in range(c0, c1):
+                s = idx[n, o, c]
+                if s < 0 or s >= S:
+                    bad += 1
+                else:
+                    gi[n, s, c] = _add(gi[n, s, c], go[n, o, c])
     return bad
 
 
-def backward2d(g4, idx4, Py_ssize_t H, Py_ssize_t W):
+def _planes(a):
+    """(N*C, spatial) rows of an (N, C, ...) array; a copy only if needed."""
+    return np.ascontiguousarray(a).reshape(a.shape[0] * a.shape[1], -1)
+
+
+def _pixels(a, dtype=None):
+    """(N, spatial, C) rows of an (N, C, ...) array stored channels-last."""
+    return np.ascontiguousarray(
+        a.transpose(0, *range(2, a.ndim), 1), dtype=dtype).reshape(a.shape[0], -1, a.shape[1])
+
+
+def _bits(a):
+    return a.view(np.uint16) if a.dtype == np.float16 else a
+
+
+def backward3d(g5, idx5, spatial):
     """(grad_input, number of out-of-range indices) for flat int64 indices."""
-    N, C = g4.shape[0], g4.shape[1]
-    P = N * C
-    go = np.ascontiguousarray(g4).reshape(P, -1)
-    ix = np.ascontiguousarray(idx4, dtype=np.int64).reshape(P, -1)
-    gi = np.empty((P, H * W), dtype=g4.dtype)
+    shape = g5.shape[:2] + tuple(spatial)
+    cdef bint cl = _channels_last(g5) and _channels_last(idx5)
     cdef Py_ssize_t bad
-    if go.dtype == np.float16:
-        bad = _backward_half(go.view(np.uint16), ix, gi.view(np.uint16))
-    elif go.dtype == np.float32:
-        bad = _backward[float](go, ix, gi)
+    if cl:
+        gi = np.zeros(shape[:1] + shape[2:] + shape[1:2], dtype=g5.dtype)
+        go = _pixels(g5)
+        ix = _pixels(idx5, np.int64)
+        gv = gi.reshape(shape[0], -1, shape[1])
+        if g5.dtype == np.float16:
+            bad = _scatter_cl[uint16_t](_bits(go), ix, _bits(gv))
+        elif g5.dtype == np.float32:
+            bad = _scatter_cl[float](go, ix, gv)
+        else:
+            bad = _scatter_cl[double](go, ix, gv)
+        return gi.transpose(0, 4, 1, 2, 3), bad
+    go = _planes(g5)
+    ix = np.ascontiguousarray(_planes(idx5), dtype=np.int64)
+    gi = np.empty((go.shape[0], int(np.prod(spatial))), dtype=g5.dtype)
+    if g5.dtype == np.float16:
+        bad = _scatter[uint16_t](_bits(go), ix, _bits(gi))
+    elif g5.dtype == np.float32:
+        bad = _scatter[float](go, ix, gi)
     else:
-        bad = _backward[double](go, ix, gi)
-    return gi.reshape(N, C, H, W), bad
+        bad = _scatter[double](go, ix, gi)
+    return gi.reshape(shape), bad
 
 
 # -------------------------------------------- backward from the layer's cache
@@ -558,11 +757,10 @@ cdef inline void _unfold_k2(grad_t* row, const grad_t* go, const uint8_t* loc,
 
 
 cdef void _unfold_row(grad_t* row, const grad_t* go, const uint8_t* loc,
-                      Py_ssize_t rr, const Geom* g) noexcept nogil:
-    # Write window row rr of every output column into input row `row`.
+                      int target, const Geom* g) noexcept nogil:
+    # Write the window row whose offsets start at `target` of every output
+    # column into input row `row`.
     cdef Py_ssize_t j, j0 = 0
-    cdef int target = rr * g.kw
-    cdef grad_t zero = 0
     if g.hkind == H_K2S2:
         _unfold_k2(row, go, loc, g.jlo, g.jhi, g.pw, target)
         for j in range(0, g.jlo):
@@ -584,82 +782,142 @@ cdef inline void _unfold_col(grad_t* row, const grad_t* go, const uint8_t* loc,
 
 cdef void _backward_cache_plane(const grad_t* go, const uint8_t* loc, grad_t* gi,
                                 const Geom* g, bint scatter, bint tiled) noexcept nogil:
-    cdef Py_ssize_t oh, ow, rr, h, hs, o
+    cdef Py_ssize_t orow, od, oh, ow, a, rr, d, h, ds, hs, o
+    cdef int64_t base
     if scatter or not tiled:
-        memset(gi, 0, g.H * g.W * sizeof(grad_t))
+        memset(gi, 0, g.D * g.H * g.W * sizeof(grad_t))
     if scatter:
         # Accumulate in output raster order (PyTorch's order, so overlapping
         # windows sum to the same bits) through the offset table.
-        for oh in range(g.OH):
-            hs = (oh * g.sh - g.ph) * g.W - g.pw
+        for orow in range(g.OD * g.OH):
+            od = orow // g.OH
+            oh = orow - od * g.OH
+            base = ((od * g.sd - g.pd) * g.H + oh * g.sh - g.ph) * g.W - g.pw
             for ow in range(g.OW):
-                o = oh * g.OW + ow
-                gi[hs + ow * g.sw + g.delta[loc[o]]] += go[o]
+                o = orow * g.OW + ow
+                gi[base + ow * g.sw + g.delta[loc[o]]] = _add(
+                    gi[base + ow * g.sw + g.delta[loc[o]]], go[o])
         return
-    # Disjoint windows on long rows: every covered element written once.
-    for oh in range(g.OH):
-        hs = oh * g.sh - g.ph
-        for rr in range(g.kh):
-            h = hs + rr * g.dh
-            if 0 <= h < g.H:
-                _unfold_row(gi + h * g.W, go + oh * g.OW, loc + oh * g.OW, rr, g)
+    if grad_t is not uint16_t:
+        # Disjoint windows on long rows: every covered element written once.
+        for orow in range(g.OD * g.OH):
+            od = orow // g.OH
+            oh = orow - od * g.OH
+            ds = od * g.sd - g.pd
+            hs = oh * g.sh - g.ph
+            for a in range(g.kd):
+                d = ds + a * g.dd
+                if d < 0 or d >= g.D:
+                    continue
+                for rr in range(g.kh):
+                    h = hs + rr * g.dh
+                    if 0 <= h < g.H:
+                        _unfold_row(gi + (d * g.H + h) * g.W, go + orow * g.OW,
+                                    loc + orow * g.OW, (a * g.kh + rr) * g.kw, g)
 
 
 cdef void _backward_cache(const grad_t[:, ::1] go, const uint8_t[:, ::1] loc,
                           grad_t[:, ::1] gi, const Geom* g) noexcept nogil:
     cdef Py_ssize_t P = go.shape[0], p
-    cdef bint parallel = P * g.H * g.W >= _PARALLEL_MIN_WORK and P > 1
-    cdef bint overlap = (g.kh - 1) * g.dh + 1 > g.sh or (g.kw - 1) * g.dw + 1 > g.sw
+    cdef bint parallel = P * g.D * g.H * g.W >= _PARALLEL_MIN_WORK and P > 1
+    cdef bint overlap = _overlap(g)
     # Short rows leave the vectorised write-once loop mostly scalar (and
     # branchy); a zero fill plus scatter is branch-free and faster there.
-    cdef bint scatter = overlap or g.OW < _WRITE_ONCE_MIN_OW
-    # Windows tile the plane exactly: no element is left for a zero fill.
-    cdef bint tiled = (not overlap and g.ph == 0 and g.pw == 0 and g.dh == 1
-                       and g.dw == 1 and g.kh == g.sh and g.kw == g.sw
-                       and g.OH * g.sh == g.H and g.OW * g.sw == g.W)
+    # float16 sums round at each addition: always the scatter.
+    cdef bint scatter = overlap or g.OW < _WRITE_ONCE_MIN_OW or grad_t is uint16_t
+    # Windows tile the volume exactly: no element is left for a zero fill.
+    cdef bint tiled = (not overlap and g.pd == 0 and g.ph == 0 and g.pw == 0
+                       and g.dd == 1 and g.dh == 1 and g.dw == 1
+                       and g.kd == g.sd and g.kh == g.sh and g.kw == g.sw
+                       and g.OD * g.sd == g.D and g.OH * g.sh == g.H
+                       and g.OW * g.sw == g.W)
     for p in prange(P, nogil=True, schedule="static", num_threads=_threads(),
                     use_threads_if=parallel):
         _backward_cache_plane(&go[p, 0], &loc[p, 0], &gi[p, 0], g, scatter, tiled)
 
 
-cdef void _backward_cache_half(const uint16_t[:, ::1] go, const uint8_t[:, ::1] loc,
-                               uint16_t[:, ::1] gi, const Geom* g) noexcept nogil:
-    # float16 gradients: zero fill and scatter in raster order, each addition
-    # rounded to half (see _backward_plane_half).
-    cdef Py_ssize_t P = go.shape[0], p, oh, ow, o, hs, pos
-    cdef bint parallel = P * g.H * g.W >= _PARALLEL_MIN_WORK and P > 1
-    for p in prange(P, nogil=True, schedule="static", num_threads=_threads(),
-                    use_threads_if=parallel):
-        memset(&gi[p, 0], 0, g.H * g.W * sizeof(uint16_t))
-        for oh in range(g.OH):
-            hs = (oh * g.sh - g.ph) * g.W - g.pw
+cdef inline bint _overlap(const Geom* g) noexcept nogil:
+    return ((g.kd - 1) * g.dd + 1 > g.sd or (g.kh - 1) * g.dh + 1 > g.sh
+            or (g.kw - 1) * g.dw + 1 > g.sw)
+
+
+cdef void _backward_cache_cl(const grad_t[:, :, ::1] go, const uint8_t[:, :, ::1] loc,
+                             grad_t[:, :, ::1] gi, const Geom* g) noexcept nogil:
+    # Channels-last, gi zero-filled by the caller.  For each output pixel and
+    # each element of its window, a masked add over the channel vector: the
+    # channels whose argmax is that element take the gradient, the others
+    # add +0.0, which leaves every sum bit for bit as it was (the sums start
+    # at +0.0 and so can never be -0.0).
+    cdef Py_ssize_t N = go.shape[0], C = go.shape[2]
+    cdef Py_ssize_t B = _channel_blocks(N, C), cb = (C + B - 1) // B
+    cdef Py_ssize_t task, n, c0, c1, r, ow, od, oh, a, rr, t, d, h, w, o, s
+    cdef int target
+    cdef bint parallel = N * C * g.D * g.H * g.W >= _PARALLEL_MIN_WORK and N * B > 1
+    for task in prange(N * B, nogil=True, schedule="static", num_threads=_threads(),
+                       use_threads_if=parallel):
+        n = task // B
+        c0 = (task - n * B) * cb
+        c1 = min(C, c0 + cb)
+        for r in range(g.OD * g.OH):
+            od = r // g.OH
+            oh = r - od * g.OH
             for ow in range(g.OW):
-                o = oh * g.OW + ow
-                pos = hs + ow * g.sw + g.delta[loc[p, o]]
-                gi[p, pos] = pooling_float_to_half(pooling_half_to_float(gi[p, pos])
-                                                   + pooling_half_to_float(go[p, o]))
+                o = r * g.OW + ow
+                for a in range(g.kd):
+                    d = od * g.sd - g.pd + a * g.dd
+                    if d < 0 or d >= g.D:
+                        continue
+                    for rr in range(g.kh):
+                        h = oh * g.sh - g.ph + rr * g.dh
+                        if h < 0 or h >= g.H:
+                            continue
+                        for t in range(g.kw):
+                            w = ow * g.sw - g.pw + t * g.dw
+                            if w < 0 or w >= g.W:
+                                continue
+                            s = (d * g.H + h) * g.W + w
+                            target = (a * g.kh + rr) * g.kw + t
+                            _masked_add(&gi[n, s, 0], &go[n, o, 0], &loc[n, o, 0],
+                                        target, c0, c1)
 
 
-def backward2d_cache(g4, cache4, params, Py_ssize_t H, Py_ssize_t W):
-    """Input gradient from the layer's cache (see forward2d)."""
-    if cache4.dtype != np.uint8:  # windows over 256 positions: flat indices
-        return backward2d(g4, cache4, H, W)[0]
-    N, C = g4.shape[0], g4.shape[1]
-    P = N * C
-    go = np.ascontiguousarray(g4).reshape(P, -1)
-    loc = np.ascontiguousarray(cache4).reshape(P, -1)
-    gi = np.empty((P, H * W), dtype=g4.dtype)
-    cdef Geom g = _geom(H, W, W, 1, 1, params, cache4.shape[2:])
-    # The kernel table above is about the input layout; for the gradient
-    # plane (contiguous, element units) only the k2s2 unfold exists.
+cdef inline void _masked_add(grad_t* gi, const grad_t* go, const uint8_t* loc,
+                             int target, Py_ssize_t c0, Py_ssize_t c1) noexcept nogil:
+    cdef Py_ssize_t c
+    cdef grad_t zero = 0
+    for c in range(c0, c1):
+        gi[c] = _add(gi[c], go[c] if loc[c] == target else zero)
+
+
+def backward3d_cache(g5, cache5, params, spatial):
+    """Input gradient from the layer's cache (see forward3d)."""
+    if cache5.dtype != np.uint8:  # windows over 256 positions: flat indices
+        return backward3d(g5, cache5, spatial)[0]
+    shape = g5.shape[:2] + tuple(spatial)
+    cdef Geom g = _geom(spatial, (0, 0, 1), 1, params, cache5.shape[2:])
+    if _channels_last(g5) and _channels_last(cache5):
+        gi = np.zeros(shape[:1] + shape[2:] + shape[1:2], dtype=g5.dtype)
+        go, loc = _pixels(g5), _pixels(cache5)
+        gv = gi.reshape(shape[0], -1, shape[1])
+        if g5.dtype == np.float16:
+            _backward_cache_cl[uint16_t](_bits(go), loc, _bits(gv), &g)
+        elif g5.dtype == np.float32:
+            _backward_cache_cl[float](go, loc, gv, &g)
+        else:
+            _backward_cache_cl[double](go, loc, gv, &g)
+        return gi.transpose(0, 4, 1, 2, 3)
+    go, loc = _planes(g5), _planes(cache5)
+    gi = np.empty((go.shape[0], int(np.prod(spatial))), dtype=g5.dtype)
+    # The kernel table in _geom is about the input layout; for the gradient
+    # (contiguous, element units) only the k2s2 unfold exists.
     g.hkind = H_K2S2 if (g.kw == 2 and g.sw == 2 and g.dw == 1) else H_GENERIC
-    if go.dtype == np.float16:
-        _backward_cache_half(go.view(np.uint16), loc, gi.view(np.uint16), &g)
-    elif go.dtype == np.float32:
+    if g5.dtype == np.float16:
+        _backward_cache[uint16_t](_bits(go), loc, _bits(gi), &g)
+    elif g5.dtype == np.float32:
         _backward_cache[float](go, loc, gi, &g)
     else:
         _backward_cache[double](go, loc, gi, &g)
-    return gi.reshape(N, C, H, W)
+    return gi.reshape(shape)
 
 
 # ---------------------------------------------------------------- unpool
@@ -675,124 +933,144 @@ cdef Py_ssize_t _unpool(const bits_t[:, ::1] x, const int64_t[:, ::1] idx,
                         bits_t[:, ::1] out) noexcept nogil:
     # Values are copied, never compared: any dtype moves as raw bits of its
     # width.  Output raster order, so where indices repeat the last one wins.
-    cdef Py_ssize_t P = x.shape[0], n = x.shape[1], HW = out.shape[1], p, o
+    cdef Py_ssize_t P = x.shape[0], n = x.shape[1], S = out.shape[1], p, o
     cdef Py_ssize_t bad = 0
     cdef int64_t j
-    cdef bint parallel = P * (HW + n) >= _PARALLEL_MIN_WORK and P > 1
+    cdef bint parallel = P * (S + n) >= _PARALLEL_MIN_WORK and P > 1
     for p in prange(P, nogil=True, schedule="static", num_threads=_threads(),
                     use_threads_if=parallel):
-        memset(&out[p, 0], 0, HW * sizeof(bits_t))
+        memset(&out[p, 0], 0, S * sizeof(bits_t))
         for o in range(n):
             j = idx[p, o]
-            if j < 0 or j >= HW:
+            if j < 0 or j >= S:
                 bad += 1
             else:
                 out[p, j] = x[p, o]
     return bad
 
 
-def unpool2d(x4, idx4, Py_ssize_t H, Py_ssize_t W):
+cdef Py_ssize_t _unpool_cl(const bits_t[:, :, ::1] x, const int64_t[:, :, ::1] idx,
+                           bits_t[:, :, ::1] out) noexcept nogil:
+    # Channels-last (out zero-filled by the caller); tasks as in _scatter_cl.
+    cdef Py_ssize_t N = x.shape[0], OS = x.shape[1], C = x.shape[2], S = out.shape[1]
+    cdef Py_ssize_t B = _channel_blocks(N, C), cb = (C + B - 1) // B
+    cdef Py_ssize_t task, n, c0, c1, o, c, bad = 0
+    cdef int64_t s
+    cdef bint parallel = N * C * (S + OS) >= _PARALLEL_MIN_WORK and N * B > 1
+    for task in prange(N * B, nogil=True, schedule="static", num_threads=_threads(),
+                       use_threads_if=parallel):
+        n = task // B
+        c0 = (task - n * B) * cb
+        c1 = min(C, c0 + cb)
+        for o in range(OS):
+            for c in range(c0, c1):
+                s = idx[n, o, c]
+                if s < 0 or s >= S:
+                    bad += 1
+                else:
+                    out[n, s, c] = x[n, o, c]
+    return bad
+
+
+def unpool3d(x5, idx5, spatial):
     """(output, number of out-of-range indices) for validated arrays."""
-    N, C = x4.shape[0], x4.shape[1]
-    P = N * C
-    bits = f"u{x4.dtype.itemsize}"
-    xs = np.ascontiguousarray(x4).reshape(P, -1)
-    ix = np.ascontiguousarray(idx4, dtype=np.int64).reshape(P, -1)
-    out = np.empty((P, H * W), dtype=x4.dtype)
+    shape = x5.shape[:2] + tuple(spatial)
+    bits = f"u{x5.dtype.itemsize}"
     cdef Py_ssize_t bad
-    if x4.dtype.itemsize == 1:
-        bad = _unpool[uint8_t](xs.view(bits), ix, out.view(bits))
-    elif x4.dtype.itemsize == 2:
-        bad = _unpool[uint16_t](xs.view(bits), ix, out.view(bits))
-    elif x4.dtype.itemsize == 4:
-        bad = _unpool[uint32_t](xs.view(bits), ix, out.view(bits))
+    cdef int size = x5.dtype.itemsize
+    if _channels_last(x5) and _channels_last(idx5):
+        out = np.zeros(shape[:1] + shape[2:] + shape[1:2], dtype=x5.dtype)
+        xs, ix = _pixels(x5).view(bits), _pixels(idx5, np.int64)
+        ov = out.reshape(shape[0], -1, shape[1]).view(bits)
+        if size == 1:
+            bad = _unpool_cl[uint8_t](xs, ix, ov)
+        elif size == 2:
+            bad = _unpool_cl[uint16_t](xs, ix, ov)
+        elif size == 4:
+            bad = _unpool_cl[uint32_t](xs, ix, ov)
+        else:
+            bad = _unpool_cl[uint64_t](xs, ix, ov)
+        return out.transpose(0, 4, 1, 2, 3), bad
+    xs = _planes(x5).view(bits)
+    ix = np.ascontiguousarray(_planes(idx5), dtype=np.int64)
+    out = np.empty((xs.shape[0], int(np.prod(spatial))), dtype=x5.dtype)
+    ov = out.view(bits)
+    if size == 1:
+        bad = _unpool[uint8_t](xs, ix, ov)
+    elif size == 2:
+        bad = _unpool[uint16_t](xs, ix, ov)
+    elif size == 4:
+        bad = _unpool[uint32_t](xs, ix, ov)
     else:
-        bad = _unpool[uint64_t](xs.view(bits), ix, out.view(bits))
-    return out.reshape(N, C, H, W), bad
+        bad = _unpool[uint64_t](xs, ix, ov)
+    return out.reshape(shape), bad
 
 
 # ---------------------------------------------------------------- adaptive
 
-cdef void _adaptive_plane(const char* xp, Py_ssize_t xs_h, Py_ssize_t xs_w, Py_ssize_t W,
-                          const int64_t* h0, const int64_t* h1, Py_ssize_t OH,
-                          const int64_t* w0, const int64_t* w1, Py_ssize_t OW,
-                          pool_t* yp, int64_t* ip) noexcept nogil:
+cdef void _adaptive_plane(const Job* j, const char* xp, pool_t* yp, int64_t* ip) noexcept nogil:
     # Windows differ in size, so one plain scan per output; the first element
-    # seeds the max, then PyTorch's rule in row-major order.
-    cdef Py_ssize_t oh, ow, h, w, bi
+    # seeds the max, then PyTorch's rule in scan order.
+    cdef const Geom* g = j.g
+    cdef Py_ssize_t od, oh, ow, d, h, w, bi, o
     cdef pool_t best, v
-    for oh in range(OH):
-        for ow in range(OW):
-            best = (<const pool_t*>(xp + h0[oh] * xs_h + w0[ow] * xs_w))[0]
-            bi = h0[oh] * W + w0[ow]
-            for h in range(h0[oh], h1[oh]):
-                for w in range(w0[ow], w1[ow]):
-                    v = (<const pool_t*>(xp + h * xs_h + w * xs_w))[0]
-                    if _takes(v, best):
-                        best = v
-                        bi = h * W + w
-            yp[oh * OW + ow] = best
-            if ip != NULL:
-                ip[oh * OW + ow] = bi
+    for od in range(g.OD):
+        for oh in range(g.OH):
+            for ow in range(g.OW):
+                d, h, w = j.a0[0][od], j.a0[1][oh], j.a0[2][ow]
+                best = (<const pool_t*>(xp + d * g.xs_d + h * g.xs_h + w * g.xs_w))[0]
+                bi = (d * g.H + h) * g.W + w
+                for d in range(j.a0[0][od], j.a1[0][od]):
+                    for h in range(j.a0[1][oh], j.a1[1][oh]):
+                        for w in range(j.a0[2][ow], j.a1[2][ow]):
+                            v = (<const pool_t*>(xp + d * g.xs_d + h * g.xs_h
+                                                 + w * g.xs_w))[0]
+                            if _takes(v, best):
+                                best = v
+                                bi = (d * g.H + h) * g.W + w
+                o = ((od * g.OH + oh) * g.OW + ow) * j.ys_s
+                yp[o] = best
+                if ip != NULL:
+                    ip[o] = bi
 
 
-cdef void _adaptive(const pool_t[:, :, :, :] x, pool_t[:, :, :, ::1] y, int64_t* ib,
-                    const int64_t[::1] h0, const int64_t[::1] h1,
-                    const int64_t[::1] w0, const int64_t[::1] w1) noexcept nogil:
-    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], P = N * C, p, n, c
-    cdef Py_ssize_t OH = h0.shape[0], OW = w0.shape[0], plane_out = OH * OW
-    cdef const char* base = <const char*>&x[0, 0, 0, 0]
-    cdef pool_t* yb = &y[0, 0, 0, 0]
-    cdef bint parallel = P * x.shape[2] * x.shape[3] >= _PARALLEL_MIN_WORK and P > 1
+cdef void _adaptive(const Job* j, pool_t* y) noexcept nogil:
+    cdef const Geom* g = j.g
+    cdef Py_ssize_t P = j.N * j.C, p, n, c, o
+    cdef bint parallel = P * g.D * g.H * g.W >= _PARALLEL_MIN_WORK and P > 1
     for p in prange(P, nogil=True, schedule="static", num_threads=_threads(),
                     use_threads_if=parallel):
-        n = p // C
-        c = p - n * C
-        _adaptive_plane(base + n * x.strides[0] + c * x.strides[1], x.strides[2],
-                        x.strides[3], x.shape[3], &h0[0], &h1[0], OH, &w0[0], &w1[0], OW,
-                        yb + p * plane_out, ib + p * plane_out if ib != NULL else NULL)
+        n = p // j.C
+        c = p - n * j.C
+        o = n * j.ys_n + c * j.ys_c
+        _adaptive_plane(j, j.x + n * j.xs_n + c * j.xs_c, y + o,
+                        j.flat + o if j.flat != NULL else NULL)
 
 
-def adaptive2d(x4, rows, cols, bint want_indices):
-    """(y, int64 indices or None) for windows [rows[0][i], rows[1][i]) x
-    [cols[0][j], cols[1][j]) of a validated, non-empty (N, C, H, W) array."""
-    dtype = x4.dtype
-    x4 = _kernel_input(x4)
-    h0, h1 = (np.ascontiguousarray(a, dtype=np.int64) for a in rows)
-    w0, w1 = (np.ascontiguousarray(a, dtype=np.int64) for a in cols)
-    shape = (x4.shape[0], x4.shape[1], h0.shape[0], w0.shape[0])
-    y = np.empty(shape, dtype=x4.dtype)
-    idx = np.empty(shape, dtype=np.int64) if want_indices else None
-    cdef int64_t[:, :, :, ::1] il
-    cdef int64_t* ib = NULL
-    if idx is not None:
-        il = idx
-        ib = &il[0, 0, 0, 0]
-    cdef str k = x4.dtype.kind
-    cdef int size = x4.dtype.itemsize
-    if k == "f":
-        if size == 4:
-            _adaptive[float](x4, y, ib, h0, h1, w0, w1)
-        else:
-            _adaptive[double](x4, y, ib, h0, h1, w0, w1)
-    elif k == "i":
-        if size == 1:
-            _adaptive[int8_t](x4, y, ib, h0, h1, w0, w1)
-        elif size == 2:
-            _adaptive[int16_t](x4, y, ib, h0, h1, w0, w1)
-        elif size == 4:
-            _adaptive[int32_t](x4, y, ib, h0, h1, w0, w1)
-        else:
-            _adaptive[int64_t](x4, y, ib, h0, h1, w0, w1)
-    else:
-        if size == 1:
-            _adaptive[uint8_t](x4, y, ib, h0, h1, w0, w1)
-        elif size == 2:
-            _adaptive[uint16_t](x4, y, ib, h0, h1, w0, w1)
-        elif size == 4:
-            _adaptive[uint32_t](x4, y, ib, h0, h1, w0, w1)
-        else:
-            _adaptive[uint64_t](x4, y, ib, h0, h1, w0, w1)
-    if dtype == np.float16:
-        y = y.astype(np.float16)
-    return y, idx
+def adaptive3d(x5, windows, bint want_indices):
+    """(y, int64 indices or None) of a validated, non-empty (N, C, D, H, W)
+    array; ``windows`` holds (start, end) arrays for each spatial axis, window
+    i spanning [start[i], end[i])."""
+    dtype = x5.dtype
+    x5 = _kernel_input(x5)
+    cdef bint cl = _channels_last(x5)
+    bounds = [np.ascontiguousarray(a, dtype=np.int64) for pair in windows for a in pair]
+    out = tuple(b.shape[0] for b in bounds[::2])
+    shape = x5.shape[:2] + out
+    y = _alloc(shape, x5.dtype, cl)
+    idx = _alloc(shape, np.int64, cl) if want_indices else None
+    cdef Geom g
+    g.D, g.H, g.W = x5.shape[2:]
+    g.xs_d, g.xs_h, g.xs_w = x5.strides[2:]
+    g.OD, g.OH, g.OW = out
+    cdef Job j = _job(x5, y, NULL,
+                      <int64_t*><size_t>idx.ctypes.data if idx is not None else NULL, &g)
+    cdef int64_t[::1] b
+    cdef int axis
+    for axis in range(3):
+        b = bounds[2 * axis]
+        j.a0[axis] = &b[0]
+        b = bounds[2 * axis + 1]
+        j.a1[axis] = &b[0]
+    _dispatch(OP_ADAPTIVE, &j, y)
+    return _result(y, dtype), idx

@@ -6,30 +6,14 @@ gradients back, with the same values, indices and gradients as PyTorch's
 """
 from ._version import __version__
 from ._backend import get_backend, get_num_threads, set_backend, set_num_threads
-from .functional import (adaptive_max_pool1d, adaptive_max_pool2d, max_pool1d,
-                         max_pool1d_backward, max_pool2d, max_pool2d_backward, max_unpool1d,
-                         max_unpool2d)
-from .layer import (AdaptiveMaxPool1D, AdaptiveMaxPool2D, MaxPool1D, MaxPool2D, MaxUnpool1D,
-                    MaxUnpool2D)
+from .functional import (adaptive_max_pool1d, adaptive_max_pool2d, adaptive_max_pool3d,
+                         max_pool1d, max_pool1d_backward, max_pool2d, max_pool2d_backward,
+                         max_pool3d, max_pool3d_backward, max_unpool1d, max_unpool2d,
+                         max_unpool3d)
+from .layer import (AdaptiveMaxPool1D, AdaptiveMaxPool2D, AdaptiveMaxPool3D, MaxPool1D,
+                    MaxPool2D, MaxPool3D, MaxUnpool1D, MaxUnpool2D, MaxUnpool3D)
 
-__all__ = [
-    "__version__",
-    "AdaptiveMaxPool1D",
-    "AdaptiveMaxPool2D",
-    "MaxPool1D",
-    "MaxPool2D",
-    "MaxUnpool1D",
-    "MaxUnpool2D",
-    "adaptive_max_pool1d",
-    "adaptive_max_pool2d",
-    "get_backend",
-    "get_num_threads",
-    "max_pool1d",
-    "max_pool1d_backward",
-    "max_pool2d",
-    "max_pool2d_backward",
-    "max_unpool1d",
-    "max_unpool2d",
-    "set_backend",
-    "set_num_threads",
-]
+from . import functional as _functional, layer as _layer
+
+__all__ = (["__version__", "get_backend", "get_num_threads", "set_backend", "set_num_threads"]
+           + _functional.__all__ + _layer.__all__)

@@ -1,21 +1,25 @@
 """The public call sequence shared by every backend.
 
-A backend ("core") only sees validated 4-D (N, C, H, W) arrays:
+A backend ("core") only sees validated, non-empty 5-D (N, C, D, H, W) arrays
+and (D, H, W) triples:
 
-- ``forward2d(x4, params, out_hw, indices) -> (y4, idx4 | None)`` with
+- ``forward3d(x5, params, out_dhw, indices) -> (y5, idx5 | None)`` with
   ``indices`` None, "flat" (PyTorch's int64 indices) or "cache" (whatever
-  compact argmax the core's ``backward2d_cache`` reads back);
-- ``backward2d(g4, idx4, H, W) -> (grad4, n_bad_indices)``;
-- ``backward2d_cache(g4, cache4, params, H, W) -> grad4``;
-- ``unpool2d(x4, idx4, H, W) -> (out4, n_bad_indices)``: zeros, then each
+  compact argmax the core's ``backward3d_cache`` reads back);
+- ``backward3d(g5, idx5, spatial) -> (grad5, n_bad_indices)``;
+- ``backward3d_cache(g5, cache5, params, spatial) -> grad5``;
+- ``unpool3d(x5, idx5, spatial) -> (out5, n_bad_indices)``: zeros, then each
   value written at its index in output raster order (the last write wins);
-- ``adaptive2d(x4, (h0, h1), (w0, w1), want_indices) -> (y4, idx4 | None)``:
-  window i of an axis spans [start[i], end[i]).
+- ``adaptive3d(x5, windows, want_indices) -> (y5, idx5 | None)``: per axis
+  a (start, end) pair of arrays, window i spanning [start[i], end[i]).
 
-Everything else (argument parsing, unbatched inputs, empty batches, error
-messages) happens here, once.  1-D pooling is 2-D pooling of a view with a
-unit height (a window of height 1, no vertical padding): the flat index
-``h * W + w`` is then ``w``, PyTorch's 1-D index, and no data moves.
+Everything else (argument parsing, unbatched inputs, empty batches, data
+layouts, error messages) happens here, once.  1-D and 2-D pooling are 3-D
+pooling of a view with unit depth (and height): a window of size 1 there, no
+padding, so the flat index ``(d * H + h) * W + w`` is PyTorch's 1-D or 2-D
+index, and no data moves.  Channels-last data (``data_format="NHWC"`` and
+friends) is handed over as a transposed view, still (N, C, D, H, W) to the
+core, which sees the layout in the strides and keeps it in its outputs.
 """
 from __future__ import annotations
 
@@ -23,142 +27,179 @@ import functools
 
 import numpy as np
 
-from ._params import (PoolParams, adaptive_output_size, adaptive_windows,
-                      check_adaptive_input, check_backward, check_input, check_unpool,
-                      normalize_pool_args, normalize_unpool_args, unpool_output_size)
+from ._params import (PoolParams, adaptive_output_size, adaptive_windows, channels_last,
+                      check_backward, check_input, check_pair, normalize_pool_args,
+                      normalize_unpool_args, unpool_output_size)
 
 
-def max_pool(core, nd, x, kernel_size, stride=None, padding=0, dilation=1,
-             ceil_mode=False, return_indices=False):
-    fn = f"max_pool{nd}d"
-    params = normalize_pool_args(fn, nd, kernel_size, stride, padding, dilation, ceil_mode)
-    x, out_shape = check_input(x, params, fn)
-    y, idx = forward(core, x, params, out_shape, "flat" if return_indices else None)
-    return (y, idx) if return_indices else y
+class _Lift:
+    """How a user's array maps to the cores' (N, C, D, H, W) and back."""
+
+    __slots__ = ("nd", "batched", "last")
+
+    def __init__(self, nd: int, batched: bool, last: bool):
+        self.nd, self.batched, self.last = nd, batched, last
+
+    def to_core(self, a):
+        if a is None:
+            return None
+        if not self.batched:
+            a = a[np.newaxis]
+        if self.last:
+            a = np.moveaxis(a, -1, 1)
+        return a[(slice(None), slice(None)) + (np.newaxis,) * (3 - self.nd)]
+
+    def from_core(self, a):
+        if a is None:
+            return None
+        a = a[(slice(None), slice(None)) + (0,) * (3 - self.nd)]
+        if self.last:
+            a = np.moveaxis(a, 1, -1)
+        return a if self.batched else a[0]
+
+    def shape_to_core(self, shape):
+        """A user-layout shape as (N, C, D, H, W)."""
+        shape = tuple(shape)
+        if not self.batched:
+            shape = (1,) + shape
+        if self.last:
+            shape = shape[:1] + shape[-1:] + shape[1:-1]
+        return shape[:2] + (1,) * (3 - self.nd) + shape[2:]
+
+    def spatial(self, shape):
+        """(D, H, W) of a user-layout shape."""
+        return self.shape_to_core(shape)[2:]
+
+
+def _lift(x, nd, last) -> _Lift:
+    return _Lift(nd, x.ndim == nd + 2, last)
 
 
 @functools.lru_cache(maxsize=256)
-def _as_2d(params: PoolParams) -> PoolParams:
-    if params.ndim == 2:
-        return params
-    return PoolParams((1,) + params.kernel_size, (1,) + params.stride, (0,) + params.padding,
-                      (1,) + params.dilation, params.ceil_mode)
+def _as_3d(params: PoolParams) -> PoolParams:
+    pad = 3 - params.ndim
+    return PoolParams((1,) * pad + params.kernel_size, (1,) * pad + params.stride,
+                      (0,) * pad + params.padding, (1,) * pad + params.dilation,
+                      params.ceil_mode)
 
 
-def _lift(a, nd):
-    """View a (..., L) array as (..., 1, L), the 2-D layout the cores serve."""
-    return a if nd == 2 or a is None else a[..., np.newaxis, :]
+def _spatial_last(shape, nd, last):
+    """The spatial sizes of a user-layout shape."""
+    return tuple(shape[-nd - 1:-1]) if last else tuple(shape[-nd:])
 
 
-def _drop(a, nd):
-    return a if nd == 2 or a is None else a[..., 0, :]
+def max_pool(core, nd, x, kernel_size, stride=None, padding=0, dilation=1,
+             ceil_mode=False, return_indices=False, data_format=None):
+    fn = f"max_pool{nd}d"
+    params = normalize_pool_args(fn, nd, kernel_size, stride, padding, dilation, ceil_mode)
+    x, out_shape, lift = check_pool_input(x, params, fn, data_format)
+    y, idx = forward(core, x, params, out_shape, "flat" if return_indices else None, lift)
+    return (y, idx) if return_indices else y
 
 
-def _lift_shape(shape, nd):
-    return tuple(shape) if nd == 2 else tuple(shape[:-1]) + (1, shape[-1])
+def check_pool_input(x, params, fn, data_format):
+    """(array, output shape in the user's layout, lift) for a pooling input."""
+    last = channels_last(fn, params.ndim, data_format)
+    x, out_shape = check_input(x, params, fn, last)
+    return x, out_shape, _lift(x, params.ndim, last)
 
 
-def forward(core, x, params, out_shape, indices):
-    """Run a validated input (batched or not) through a core."""
+def forward(core, x, params, out_shape, indices, lift):
+    """Run a validated input through a core."""
     if x.size == 0:  # N == 0 or C == 0: nothing to read
         y = np.empty(out_shape, dtype=x.dtype)
         idx = None if indices is None else np.empty(out_shape, dtype=np.int64)
         return y, idx
-    nd = params.ndim
-    x2 = _lift(x, nd)
-    x4 = x2 if x2.ndim == 4 else x2[np.newaxis]
-    y4, idx4 = core.forward2d(x4, _as_2d(params), _lift_shape(out_shape, nd)[-2:], indices)
-    if x2.ndim == 3:
-        y4 = y4[0]
-        idx4 = None if idx4 is None else idx4[0]
-    return _drop(y4, nd), _drop(idx4, nd)
+    y5, idx5 = core.forward3d(lift.to_core(x), _as_3d(params),
+                              lift.spatial(out_shape), indices)
+    return lift.from_core(y5), lift.from_core(idx5)
 
 
-def max_pool_backward(core, nd, grad_output, indices, input_shape):
+def max_pool_backward(core, nd, grad_output, indices, input_shape, data_format=None):
     fn = f"max_pool{nd}d_backward"
-    g, idx, shape = check_backward(grad_output, indices, input_shape, nd, fn)
-    return backward(core, g, idx, shape, nd, fn)
+    last = channels_last(fn, nd, data_format)
+    g, idx, shape = check_backward(grad_output, indices, input_shape, nd, fn, last)
+    return backward(core, g, idx, shape, _lift(g, nd, last), fn)
 
 
-def backward(core, g, idx, shape, nd, fn):
-    """Run validated backward arguments (batched or not) through a core."""
+def backward(core, g, idx, shape, lift, fn):
+    """Run validated backward arguments through a core."""
     if g.size == 0:
         return np.zeros(shape, dtype=g.dtype)
-    g2, idx2, shape2 = _lift(g, nd), _lift(idx, nd), _lift_shape(shape, nd)
-    g4, idx4 = (g2, idx2) if g2.ndim == 4 else (g2[np.newaxis], idx2[np.newaxis])
-    H, W = shape2[-2:]
-    grad4, n_bad = core.backward2d(g4, idx4, H, W)
+    spatial = lift.spatial(shape)
+    grad5, n_bad = core.backward3d(lift.to_core(g), lift.to_core(idx), spatial)
     if n_bad:
-        raise _bad_index_error(fn, idx, shape[-nd:])
-    return _drop(grad4 if g2.ndim == 4 else grad4[0], nd)
+        first, count = _first_bad(idx, spatial)
+        raise ValueError(
+            f"{fn}: indices must lie in [0, {_volume(spatial)}) for an input plane of "
+            f"size {_spatial_last(shape, lift.nd, lift.last)}, but got index {first} "
+            f"({count} out of range)")
+    return lift.from_core(grad5)
 
 
-def backward_cache(core, g, cache, params, shape):
+def backward_cache(core, g, cache, params, shape, lift):
     """Input gradient through a layer's cached argmax (shapes already checked)."""
     if g.size == 0:
         return np.zeros(shape, dtype=g.dtype)
-    nd = params.ndim
-    g2, c2, shape2 = _lift(g, nd), _lift(cache, nd), _lift_shape(shape, nd)
-    g4, c4 = (g2, c2) if g2.ndim == 4 else (g2[np.newaxis], c2[np.newaxis])
-    grad4 = core.backward2d_cache(g4, c4, _as_2d(params), *shape2[-2:])
-    return _drop(grad4 if g2.ndim == 4 else grad4[0], nd)
+    grad5 = core.backward3d_cache(lift.to_core(g), lift.to_core(cache), _as_3d(params),
+                                  lift.spatial(shape))
+    return lift.from_core(grad5)
 
 
-def _bad_index_error(fn, idx, spatial) -> ValueError:
+def _volume(spatial) -> int:
+    return int(np.prod(spatial, dtype=np.int64))
+
+
+def _first_bad(idx, spatial) -> tuple[int, int]:
+    """The first out-of-range index and how many there are."""
     flat = np.asarray(idx).ravel()
-    size = int(np.prod(spatial))
-    bad = flat[(flat < 0) | (flat >= size)]
-    return ValueError(
-        f"{fn}: indices must lie in [0, {size}) for an input plane of size "
-        f"{tuple(spatial)}, but got index {int(bad[0])} ({bad.size} out of range)"
-    )
+    bad = flat[(flat < 0) | (flat >= _volume(spatial))]
+    return int(bad[0]), bad.size
 
 
-def max_unpool(core, nd, x, indices, kernel_size, stride=None, padding=0, output_size=None):
+def max_unpool(core, nd, x, indices, kernel_size, stride=None, padding=0, output_size=None,
+               data_format=None):
     fn = f"max_unpool{nd}d"
     k, s, p = normalize_unpool_args(fn, nd, kernel_size, stride, padding)
-    x, idx = check_unpool(x, indices, nd, fn)
-    spatial = unpool_output_size(fn, x.shape[-nd:], k, s, p, output_size)
-    shape = x.shape[:-nd] + spatial
+    last = channels_last(fn, nd, data_format)
+    x, idx = check_pair(x, indices, nd, fn, last)
+    lift = _lift(x, nd, last)
+    in_spatial = _spatial_last(x.shape, nd, lift.last)
+    spatial = unpool_output_size(fn, in_spatial, k, s, p, output_size)
+    shape = (x.shape[:-nd - 1] + spatial + x.shape[-1:]) if lift.last \
+        else x.shape[:-nd] + spatial
     if x.size == 0:
         return np.zeros(shape, dtype=x.dtype)
-    x2, idx2, shape2 = _lift(x, nd), _lift(idx, nd), _lift_shape(shape, nd)
-    x4, idx4 = (x2, idx2) if x2.ndim == 4 else (x2[np.newaxis], idx2[np.newaxis])
-    out4, n_bad = core.unpool2d(x4, idx4, *shape2[-2:])
+    out5, n_bad = core.unpool3d(lift.to_core(x), lift.to_core(idx), lift.spatial(shape))
     if n_bad:
-        flat = idx.ravel()
-        size = int(np.prod(spatial))
-        bad = flat[(flat < 0) | (flat >= size)]
-        raise ValueError(f"{fn}: Found an invalid max index: {int(bad[0])} (output volumes "
-                         f"are of size {'x'.join(map(str, spatial))}; {bad.size} out of range)")
-    return _drop(out4 if x2.ndim == 4 else out4[0], nd)
+        first, count = _first_bad(idx, spatial)
+        raise ValueError(f"{fn}: Found an invalid max index: {first} (output volumes are "
+                         f"of size {'x'.join(map(str, spatial))}; {count} out of range)")
+    return lift.from_core(out5)
 
 
-def adaptive_max_pool(core, nd, x, output_size, return_indices=False):
+def adaptive_max_pool(core, nd, x, output_size, return_indices=False, data_format=None):
     fn = f"adaptive_max_pool{nd}d"
-    x = check_adaptive_input(x, nd, fn)
-    out = adaptive_output_size(fn, nd, output_size, x.shape[-nd:])
-    shape = x.shape[:-nd] + out
+    last = channels_last(fn, nd, data_format)
+    x = check_pair(x, None, nd, fn, last)[0]
+    lift = _lift(x, nd, last)
+    in_spatial = _spatial_last(x.shape, nd, lift.last)
+    out = adaptive_output_size(fn, nd, output_size, in_spatial)
+    shape = (x.shape[:-nd - 1] + out + x.shape[-1:]) if lift.last else x.shape[:-nd] + out
     if x.size == 0 or min(out) == 0:
         y = np.empty(shape, dtype=x.dtype)
         return (y, np.empty(shape, dtype=np.int64)) if return_indices else y
-    if all(n % o == 0 and n // o <= 16 for n, o in zip(x.shape[-nd:], out)):
+    if all(n % o == 0 and n // o <= 16 for n, o in zip(in_spatial, out)):
         # Equal windows that tile the input: plain max pooling (window n // o,
         # stride the same) and its faster loops, with identical results.  Its
         # pass per window column stops paying off for very wide windows
         # (global pooling), which the adaptive kernel scans faster.
-        k = tuple(n // o for n, o in zip(x.shape[-nd:], out))
+        k = tuple(n // o for n, o in zip(in_spatial, out))
         params = normalize_pool_args(fn, nd, k, k, 0, 1, False)
-        y, idx = forward(core, x, params, shape, "flat" if return_indices else None)
-        return (y, idx) if return_indices else y
-    x2, shape2 = _lift(x, nd), _lift_shape(shape, nd)
-    in2 = _lift_shape(x.shape, nd)
-    rows = adaptive_windows(in2[-2], shape2[-2])
-    cols = adaptive_windows(in2[-1], shape2[-1])
-    x4 = x2 if x2.ndim == 4 else x2[np.newaxis]
-    y4, idx4 = core.adaptive2d(x4, rows, cols, return_indices)
-    if x2.ndim == 3:
-        y4 = y4[0]
-        idx4 = None if idx4 is None else idx4[0]
-    y, idx = _drop(y4, nd), _drop(idx4, nd)
+        y, idx = forward(core, x, params, shape, "flat" if return_indices else None, lift)
+    else:
+        windows = [adaptive_windows(n, o)
+                   for n, o in zip(lift.spatial(x.shape), lift.spatial(shape))]
+        y5, idx5 = core.adaptive3d(lift.to_core(x), windows, return_indices)
+        y, idx = lift.from_core(y5), lift.from_core(idx5)
     return (y, idx) if return_indices else y

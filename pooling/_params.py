@@ -183,28 +183,70 @@ def as_array(x, name: str, fn: str) -> np.ndarray:
     return x
 
 
-def check_input(x, params: PoolParams, fn: str) -> tuple[np.ndarray, tuple[int, ...]]:
+_LAYOUTS = {1: ("NCL", "NLC"), 2: ("NCHW", "NHWC"), 3: ("NCDHW", "NDHWC")}
+
+
+def channels_last(fn: str, nd: int, data_format) -> bool:
+    """Whether ``data_format`` puts channels last (None: channels first)."""
+    first, last = _LAYOUTS[nd]
+    if data_format is None or data_format == first:
+        return False
+    if data_format == last:
+        return True
+    if not isinstance(data_format, str):
+        raise TypeError(f"{fn}: data_format must be a str, {first!r} or {last!r}, but got "
+                        f"data_format={data_format!r} ({type(data_format).__name__})")
+    raise ValueError(f"{fn}: data_format must be {first!r} or {last!r}, but got "
+                     f"data_format={data_format!r}")
+
+
+def spatial_of(shape, nd: int, last: bool) -> tuple[int, ...]:
+    """The spatial sizes of a shape in the user's layout."""
+    return tuple(shape[-nd - 1:-1]) if last else tuple(shape[-nd:])
+
+
+def with_spatial(shape, spatial, last: bool) -> tuple[int, ...]:
+    """``shape`` with its spatial sizes replaced."""
+    nd = len(spatial)
+    return (tuple(shape[:-nd - 1]) + tuple(spatial) + tuple(shape[-1:]) if last
+            else tuple(shape[:-nd]) + tuple(spatial))
+
+
+def _layout_text(nd: int, last: bool) -> str:
+    names = _spatial_names(nd)
+    return f"{names}, C" if last else f"C, {names}"
+
+
+def _check_rank(x, nd: int, fn: str, last: bool, name: str = "input") -> None:
+    """Unbatched or batched, with non-zero spatial sizes."""
+    layout = _layout_text(nd, last)
+    if x.ndim not in (nd + 1, nd + 2):
+        raise ValueError(
+            f"{fn}: expected a {nd + 1}D ({layout}) or {nd + 2}D (N, {layout}) {name}, "
+            f"but got an array of shape {x.shape}"
+        )
+    if min(spatial_of(x.shape, nd, last)) < 1:
+        raise ValueError(
+            f"{fn}: {name} spatial sizes must be non-zero, but got {name} of "
+            f"shape {x.shape}"
+        )
+
+
+def check_input(x, params: PoolParams, fn: str,
+                last: bool = False) -> tuple[np.ndarray, tuple[int, ...]]:
     """Validate the pooling input; return it as an array and the output shape.
 
-    The input is (N, C, *spatial) or unbatched (C, *spatial).  N and C may be
-    zero (the result is then empty); spatial sizes may not.
+    The input is (N, C, *spatial) or unbatched (C, *spatial), or with
+    channels last (N, *spatial, C) or (*spatial, C).  N and C may be zero
+    (the result is then empty); spatial sizes may not.
     """
     x = as_array(x, "input", fn)
     check_dtype(x.dtype, "input", fn)
     nd = params.ndim
-    if x.ndim not in (nd + 1, nd + 2):
-        raise ValueError(
-            f"{fn}: expected a {nd + 1}D (C, {_spatial_names(nd)}) or "
-            f"{nd + 2}D (N, C, {_spatial_names(nd)}) input, but got an array "
-            f"of shape {x.shape}"
-        )
-    spatial = x.shape[-nd:]
-    if min(spatial) < 1:
-        raise ValueError(
-            f"{fn}: input spatial sizes must be non-zero, but got input of "
-            f"shape {x.shape}"
-        )
-    return x, x.shape[:-nd] + _output_spatial(params, spatial, x.shape[-nd - 1], fn)
+    _check_rank(x, nd, fn, last)
+    spatial = spatial_of(x.shape, nd, last)
+    channels = x.shape[-1] if last else x.shape[-nd - 1]
+    return x, with_spatial(x.shape, _output_spatial(params, spatial, channels, fn), last)
 
 
 @functools.lru_cache(maxsize=256)
@@ -250,23 +292,11 @@ def _spatial_names(nd: int) -> str:
     return {1: "L", 2: "H, W", 3: "D, H, W"}[nd]
 
 
-def check_backward(grad_output, indices, input_shape, nd: int, fn: str):
+def check_backward(grad_output, indices, input_shape, nd: int, fn: str, last: bool = False):
     """Validate max_pool backward arguments; return arrays and the input shape."""
-    g = as_array(grad_output, "grad_output", fn)
+    g, idx = _check_same_shape(grad_output, "grad_output", indices, fn)
     check_dtype(g.dtype, "grad_output", fn, floating_only=True)
-    idx = as_array(indices, "indices", fn)
-    if idx.dtype.kind not in "iu":
-        raise TypeError(f"{fn}: indices must have an integer dtype, but got dtype {idx.dtype}")
-    if g.shape != idx.shape:
-        raise ValueError(
-            f"{fn}: grad_output and indices must have the same shape, but got "
-            f"grad_output shape {g.shape} and indices shape {idx.shape}"
-        )
-    if g.ndim not in (nd + 1, nd + 2):
-        raise ValueError(
-            f"{fn}: expected a {nd + 1}D or {nd + 2}D grad_output, but got an "
-            f"array of shape {g.shape}"
-        )
+    _check_rank(g, nd, fn, last, "grad_output")
     try:
         shape = tuple(_as_int(v, "input_shape", fn, nd) for v in input_shape)
     except TypeError:
@@ -275,15 +305,27 @@ def check_backward(grad_output, indices, input_shape, nd: int, fn: str):
         ) from None
     if (
         len(shape) != g.ndim
-        or shape[:-nd] != g.shape[:-nd]
-        or min(shape[-nd:]) < 1
+        or with_spatial(shape, spatial_of(g.shape, nd, last), last) != g.shape
+        or min(spatial_of(shape, nd, last)) < 1
     ):
+        lead = "(N, C)" if not last else "N and C"
         raise ValueError(
             f"{fn}: input_shape {shape} is inconsistent with grad_output shape "
-            f"{g.shape}: expected the same number of dimensions, the same leading "
-            f"(N, C) sizes and non-zero spatial sizes"
+            f"{g.shape}: expected the same number of dimensions, the same {lead} sizes "
+            f"and non-zero spatial sizes"
         )
     return g, idx, shape
+
+
+def _check_same_shape(x, name: str, indices, fn: str):
+    x = as_array(x, name, fn)
+    idx = as_array(indices, "indices", fn)
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"{fn}: indices must have an integer dtype, but got dtype {idx.dtype}")
+    if x.shape != idx.shape:
+        raise ValueError(f"{fn}: {name} and indices must have the same shape, but got {name} "
+                         f"shape {x.shape} and indices shape {idx.shape}")
+    return x, idx
 
 
 def normalize_unpool_args(fn: str, nd: int, kernel_size, stride, padding):
@@ -330,20 +372,15 @@ def unpool_output_size(fn, in_spatial, k, s, p, output_size) -> tuple[int, ...]:
     return out
 
 
-def check_unpool(x, indices, nd: int, fn: str):
-    x = as_array(x, "input", fn)
+def check_pair(x, indices, nd: int, fn: str, last: bool = False):
+    """The input of max_unpool (with its indices) or of adaptive pooling
+    (indices None): (array, indices array or None)."""
+    if indices is None:
+        x, idx = as_array(x, "input", fn), None
+    else:
+        x, idx = _check_same_shape(x, "input", indices, fn)
     check_dtype(x.dtype, "input", fn)
-    idx = as_array(indices, "indices", fn)
-    if idx.dtype.kind not in "iu":
-        raise TypeError(f"{fn}: indices must have an integer dtype, but got dtype {idx.dtype}")
-    if x.shape != idx.shape:
-        raise ValueError(f"{fn}: input and indices must have the same shape, but got input "
-                         f"shape {x.shape} and indices shape {idx.shape}")
-    if x.ndim not in (nd + 1, nd + 2) or min(x.shape[-nd:], default=0) < 1:
-        raise ValueError(
-            f"{fn}: expected a {nd + 1}D (C, {_spatial_names(nd)}) or {nd + 2}D "
-            f"(N, C, {_spatial_names(nd)}) input with non-zero spatial sizes, but got "
-            f"an array of shape {x.shape}")
+    _check_rank(x, nd, fn, last)
     return x, idx
 
 
@@ -360,17 +397,6 @@ def adaptive_output_size(fn: str, nd: int, output_size, spatial) -> tuple[int, .
     if min(out) < 0:
         raise ValueError(f"{fn}: output_size must be non-negative, but got output_size={out}")
     return out
-
-
-def check_adaptive_input(x, nd: int, fn: str) -> np.ndarray:
-    x = as_array(x, "input", fn)
-    check_dtype(x.dtype, "input", fn)
-    if x.ndim not in (nd + 1, nd + 2) or min(x.shape[-nd:], default=0) < 1:
-        raise ValueError(
-            f"{fn}: expected a {nd + 1}D (C, {_spatial_names(nd)}) or {nd + 2}D "
-            f"(N, C, {_spatial_names(nd)}) input with non-zero spatial sizes, but got "
-            f"an array of shape {x.shape}")
-    return x
 
 
 def adaptive_windows(n: int, out: int) -> tuple[np.ndarray, np.ndarray]:

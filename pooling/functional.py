@@ -1,20 +1,31 @@
-"""The functional API, served by the current backend."""
+"""The functional API, served by the current backend.
+
+Every function takes ``data_format``: channels first (PyTorch's layout, the
+default) or channels last ("NLC", "NHWC", "NDHWC"), where the input is
+(N, *spatial, C) or (*spatial, C) and the results come back in the same
+layout, equal to the channels-first results transposed (indices included:
+flat positions within one channel's spatial volume).  Channels-last arrays
+are pooled in place, vectorised over channels, never transposed into a copy.
+"""
 from __future__ import annotations
 
 from . import _api, _backend
 
-__all__ = ["max_pool1d", "max_pool1d_backward", "max_pool2d", "max_pool2d_backward",
-           "max_unpool1d", "max_unpool2d", "adaptive_max_pool1d", "adaptive_max_pool2d"]
+__all__ = ["adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool3d",
+           "max_pool1d", "max_pool1d_backward", "max_pool2d", "max_pool2d_backward",
+           "max_pool3d", "max_pool3d_backward", "max_unpool1d", "max_unpool2d",
+           "max_unpool3d"]
 
 
 def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1,
-               ceil_mode=False, return_indices=False):
+               ceil_mode=False, return_indices=False, data_format="NCHW"):
     """2-D max pooling over an (N, C, H, W) or (C, H, W) array.
 
     Same arguments and results as ``torch.nn.functional.max_pool2d``:
     ``kernel_size``, ``stride`` (None means ``kernel_size``), ``padding`` and
     ``dilation`` are ints or (h, w) pairs; padding is implicit -inf; windows
     follow PyTorch's output-size rule, including ``ceil_mode``.
+    ``data_format="NHWC"`` takes (N, H, W, C) or (H, W, C) arrays instead.
 
     Returns ``y`` (x's dtype), or ``(y, indices)`` with ``return_indices``:
     int64 flat positions ``h * W + w`` of each maximum in its input plane.
@@ -22,36 +33,58 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1,
     NaN gives NaN, indexed at its last NaN.  ``x`` is never modified.
     """
     return _api.max_pool(_backend.core(), 2, x, kernel_size, stride, padding,
-                         dilation, ceil_mode, return_indices)
+                         dilation, ceil_mode, return_indices, data_format)
 
 
-def max_pool2d_backward(grad_output, indices, input_shape):
+def max_pool2d_backward(grad_output, indices, input_shape, data_format="NCHW"):
     """Gradient of max_pool2d with respect to its input.
 
     Adds each ``grad_output`` element at its ``indices`` position in a zero
     array of ``input_shape`` (overlapping windows accumulate, in PyTorch's
     order); the result has grad_output's dtype, which must be floating.
     """
-    return _api.max_pool_backward(_backend.core(), 2, grad_output, indices, input_shape)
+    return _api.max_pool_backward(_backend.core(), 2, grad_output, indices, input_shape,
+                                  data_format)
 
 
 def max_pool1d(x, kernel_size, stride=None, padding=0, dilation=1,
-               ceil_mode=False, return_indices=False):
-    """1-D max pooling over an (N, C, L) or (C, L) array.
+               ceil_mode=False, return_indices=False, data_format="NCL"):
+    """1-D max pooling over an (N, C, L) or (C, L) array ("NLC": (N, L, C)).
 
     Same arguments and results as ``torch.nn.functional.max_pool1d``; indices
     are int64 positions in L.  Same rules as :func:`max_pool2d` otherwise.
     """
     return _api.max_pool(_backend.core(), 1, x, kernel_size, stride, padding,
-                         dilation, ceil_mode, return_indices)
+                         dilation, ceil_mode, return_indices, data_format)
 
 
-def max_pool1d_backward(grad_output, indices, input_shape):
+def max_pool1d_backward(grad_output, indices, input_shape, data_format="NCL"):
     """Gradient of max_pool1d with respect to its input (see max_pool2d_backward)."""
-    return _api.max_pool_backward(_backend.core(), 1, grad_output, indices, input_shape)
+    return _api.max_pool_backward(_backend.core(), 1, grad_output, indices, input_shape,
+                                  data_format)
 
 
-def max_unpool2d(x, indices, kernel_size, stride=None, padding=0, output_size=None):
+def max_pool3d(x, kernel_size, stride=None, padding=0, dilation=1,
+               ceil_mode=False, return_indices=False, data_format="NCDHW"):
+    """3-D max pooling over an (N, C, D, H, W) or (C, D, H, W) array
+    ("NDHWC": (N, D, H, W, C)).
+
+    Same arguments and results as ``torch.nn.functional.max_pool3d``: ints or
+    (d, h, w) triples; indices are int64 flat positions ``(d * H + h) * W + w``
+    in each input volume; ties and NaN as in :func:`max_pool2d`.
+    """
+    return _api.max_pool(_backend.core(), 3, x, kernel_size, stride, padding,
+                         dilation, ceil_mode, return_indices, data_format)
+
+
+def max_pool3d_backward(grad_output, indices, input_shape, data_format="NCDHW"):
+    """Gradient of max_pool3d with respect to its input (see max_pool2d_backward)."""
+    return _api.max_pool_backward(_backend.core(), 3, grad_output, indices, input_shape,
+                                  data_format)
+
+
+def max_unpool2d(x, indices, kernel_size, stride=None, padding=0, output_size=None,
+                 data_format="NCHW"):
     """Partial inverse of max_pool2d, as ``torch.nn.functional.max_unpool2d``.
 
     A zero array of the output size, ``(H_in - 1) * stride + kernel_size -
@@ -60,16 +93,24 @@ def max_unpool2d(x, indices, kernel_size, stride=None, padding=0, output_size=No
     index; where indices repeat, the last write wins.
     """
     return _api.max_unpool(_backend.core(), 2, x, indices, kernel_size, stride, padding,
-                           output_size)
+                           output_size, data_format)
 
 
-def max_unpool1d(x, indices, kernel_size, stride=None, padding=0, output_size=None):
+def max_unpool1d(x, indices, kernel_size, stride=None, padding=0, output_size=None,
+                 data_format="NCL"):
     """Partial inverse of max_pool1d, as ``torch.nn.functional.max_unpool1d``."""
     return _api.max_unpool(_backend.core(), 1, x, indices, kernel_size, stride, padding,
-                           output_size)
+                           output_size, data_format)
 
 
-def adaptive_max_pool2d(x, output_size, return_indices=False):
+def max_unpool3d(x, indices, kernel_size, stride=None, padding=0, output_size=None,
+                 data_format="NCDHW"):
+    """Partial inverse of max_pool3d, as ``torch.nn.functional.max_unpool3d``."""
+    return _api.max_unpool(_backend.core(), 3, x, indices, kernel_size, stride, padding,
+                           output_size, data_format)
+
+
+def adaptive_max_pool2d(x, output_size, return_indices=False, data_format="NCHW"):
     """Adaptive max pooling, as ``torch.nn.functional.adaptive_max_pool2d``.
 
     Output (h, w) = ``output_size`` (an int, or a pair whose None entries keep
@@ -77,10 +118,19 @@ def adaptive_max_pool2d(x, output_size, return_indices=False):
     ``floor(i*L/out)`` to ``ceil((i+1)*L/out)``.  Same tie, NaN and index rules
     as :func:`max_pool2d`; its gradient is :func:`max_pool2d_backward`.
     """
-    return _api.adaptive_max_pool(_backend.core(), 2, x, output_size, return_indices)
+    return _api.adaptive_max_pool(_backend.core(), 2, x, output_size, return_indices,
+                                  data_format)
 
 
-def adaptive_max_pool1d(x, output_size, return_indices=False):
+def adaptive_max_pool1d(x, output_size, return_indices=False, data_format="NCL"):
     """Adaptive 1-D max pooling, as ``torch.nn.functional.adaptive_max_pool1d``;
     its gradient is :func:`max_pool1d_backward`."""
-    return _api.adaptive_max_pool(_backend.core(), 1, x, output_size, return_indices)
+    return _api.adaptive_max_pool(_backend.core(), 1, x, output_size, return_indices,
+                                  data_format)
+
+
+def adaptive_max_pool3d(x, output_size, return_indices=False, data_format="NCDHW"):
+    """Adaptive 3-D max pooling, as ``torch.nn.functional.adaptive_max_pool3d``;
+    its gradient is :func:`max_pool3d_backward`."""
+    return _api.adaptive_max_pool(_backend.core(), 3, x, output_size, return_indices,
+                                  data_format)

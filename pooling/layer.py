@@ -1,21 +1,30 @@
-"""Layer objects with forward/backward for NumPy networks: MaxPool1D/2D,
-AdaptiveMaxPool1D/2D and MaxUnpool1D/2D, each one class parametrised by the
-number of spatial axes."""
+"""Layer objects with forward/backward for NumPy networks: MaxPool1D/2D/3D,
+AdaptiveMaxPool1D/2D/3D and MaxUnpool1D/2D/3D, each one class parametrised by
+the number of spatial axes.  Every layer takes ``data_format`` as the
+functions do (channels first by default, or "NLC", "NHWC", "NDHWC")."""
 from __future__ import annotations
 
 import numpy as np
 
 from . import _api, _backend
-from ._params import (as_array, check_dtype, check_input, normalize_pool_args,
+from ._params import (as_array, channels_last, check_dtype, normalize_pool_args,
                       normalize_unpool_args)
 
-__all__ = ["AdaptiveMaxPool1D", "AdaptiveMaxPool2D", "MaxPool1D", "MaxPool2D", "MaxUnpool1D",
-           "MaxUnpool2D"]
+__all__ = ["AdaptiveMaxPool1D", "AdaptiveMaxPool2D", "AdaptiveMaxPool3D", "MaxPool1D",
+           "MaxPool2D", "MaxPool3D", "MaxUnpool1D", "MaxUnpool2D", "MaxUnpool3D"]
+
+_FIRST = {1: "NCL", 2: "NCHW", 3: "NCDHW"}
 
 
 class _Layer:
     _nd = 2
     _out_shape = None  # the last forward's output shape
+
+    def _layout(self, data_format):
+        """Check and keep the layout argument."""
+        fmt = _FIRST[self._nd] if data_format is None else data_format
+        channels_last(type(self).__name__, self._nd, fmt)
+        self.data_format = fmt
 
     def _grad(self, grad_output):
         """grad_output, checked against the last forward."""
@@ -35,11 +44,13 @@ class _Layer:
 
 class _MaxPool(_Layer):
 
-    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+                 data_format=None):
         self._name = type(self).__name__
         self._params = normalize_pool_args(
             self._name, self._nd, kernel_size, stride, padding, dilation, ceil_mode)
-        self._cache = self._core = self._input_shape = None
+        self._layout(data_format)
+        self._cache = self._core = self._input_shape = self._lift = None
 
     kernel_size = property(lambda self: self._params.kernel_size)
     stride = property(lambda self: self._params.stride)
@@ -50,16 +61,17 @@ class _MaxPool(_Layer):
     def output_shape(self, input_shape):
         """The shape forward returns for an input of ``input_shape``."""
         shape = tuple(input_shape)
-        _, out = check_input(np.empty(shape, dtype=np.uint8), self._params, self._name)
-        return out
+        empty = np.lib.stride_tricks.as_strided(np.empty(1, np.uint8), shape, (0,) * len(shape))
+        return _api.check_pool_input(empty, self._params, self._name, self.data_format)[1]
 
     def forward(self, x):
         """Pool ``x`` and cache the argmax (not the input) for backward."""
-        x, out_shape = check_input(x, self._params, self._name)
+        x, out_shape, lift = _api.check_pool_input(x, self._params, self._name,
+                                                   self.data_format)
         core = _backend.core()
-        y, cache = _api.forward(core, x, self._params, out_shape, "cache")
+        y, cache = _api.forward(core, x, self._params, out_shape, "cache", lift)
         # The cache is only meaningful to the core that wrote it.
-        self._cache, self._core, self._input_shape = cache, core, x.shape
+        self._cache, self._core, self._input_shape, self._lift = cache, core, x.shape, lift
         self._out_shape = y.shape
         return y
 
@@ -69,12 +81,13 @@ class _MaxPool(_Layer):
         """The input gradient of the last forward, for ``grad_output``."""
         g = self._grad(grad_output)
         return _api.backward_cache(self._core, g, self._cache, self._params,
-                                   self._input_shape)
+                                   self._input_shape, self._lift)
 
     def __repr__(self):
         p = self._params
         return (f"{self._name}(kernel_size={p.kernel_size}, stride={p.stride}, "
-                f"padding={p.padding}, dilation={p.dilation}, ceil_mode={p.ceil_mode})")
+                f"padding={p.padding}, dilation={p.dilation}, ceil_mode={p.ceil_mode}, "
+                f"data_format={self.data_format!r})")
 
 
 class MaxPool2D(_MaxPool):
@@ -95,15 +108,24 @@ class MaxPool1D(_MaxPool):
     _nd = 1
 
 
+class MaxPool3D(_MaxPool):
+    """3-D max pooling layer over (N, C, D, H, W) or (C, D, H, W) arrays;
+    arguments as in :func:`pooling.max_pool3d`."""
+
+    _nd = 3
+
+
 class _AdaptiveMaxPool(_Layer):
-    def __init__(self, output_size):
+    def __init__(self, output_size, data_format=None):
         self.output_size = output_size
+        self._layout(data_format)
 
     def forward(self, x):
         """Pool ``x`` adaptively (see :func:`pooling.adaptive_max_pool2d`) and
         cache the argmax for backward."""
         core = _backend.core()
-        y, idx = _api.adaptive_max_pool(core, self._nd, x, self.output_size, True)
+        y, idx = _api.adaptive_max_pool(core, self._nd, x, self.output_size, True,
+                                        self.data_format)
         self._core, self._indices = core, idx
         self._input_shape = np.shape(x)
         self._out_shape = y.shape
@@ -114,10 +136,11 @@ class _AdaptiveMaxPool(_Layer):
     def backward(self, grad_output):
         g = self._grad(grad_output)
         return _api.max_pool_backward(self._core, self._nd, g, self._indices,
-                                      self._input_shape)
+                                      self._input_shape, self.data_format)
 
     def __repr__(self):
-        return f"{type(self).__name__}(output_size={self.output_size!r})"
+        return (f"{type(self).__name__}(output_size={self.output_size!r}, "
+                f"data_format={self.data_format!r})")
 
 
 class AdaptiveMaxPool2D(_AdaptiveMaxPool):
@@ -133,17 +156,24 @@ class AdaptiveMaxPool1D(_AdaptiveMaxPool):
     _nd = 1
 
 
+class AdaptiveMaxPool3D(_AdaptiveMaxPool):
+    """Adaptive 3-D max pooling layer."""
+
+    _nd = 3
+
+
 class _MaxUnpool(_Layer):
-    def __init__(self, kernel_size, stride=None, padding=0):
+    def __init__(self, kernel_size, stride=None, padding=0, data_format=None):
         name = type(self).__name__
         self.kernel_size, self.stride, self.padding = normalize_unpool_args(
             name, self._nd, kernel_size, stride, padding)
+        self._layout(data_format)
 
     def forward(self, x, indices, output_size=None):
         """Unpool (see :func:`pooling.max_unpool2d`); backward then gathers the
         gradient at ``indices``, as PyTorch's max_unpool backward does."""
         y = _api.max_unpool(_backend.core(), self._nd, x, indices, self.kernel_size,
-                            self.stride, self.padding, output_size)
+                            self.stride, self.padding, output_size, self.data_format)
         self._indices = np.asarray(indices)
         self._out_shape = y.shape
         return y
@@ -152,15 +182,20 @@ class _MaxUnpool(_Layer):
 
     def backward(self, grad_output):
         g = self._grad(grad_output)
-        lead = self._indices.shape[:-self._nd]
-        planes = int(np.prod(lead, dtype=np.int64))
+        idx = self._indices
+        if channels_last(type(self).__name__, self._nd, self.data_format):
+            g, idx = np.moveaxis(g, -1, -self._nd - 1), np.moveaxis(idx, -1, -self._nd - 1)
+        planes = int(np.prod(idx.shape[:-self._nd], dtype=np.int64))
         got = np.take_along_axis(g.reshape(planes, -1),
-                                 self._indices.reshape(planes, -1).astype(np.intp), axis=1)
-        return got.reshape(self._indices.shape)
+                                 idx.reshape(planes, -1).astype(np.intp), axis=1)
+        got = got.reshape(idx.shape)
+        if channels_last(type(self).__name__, self._nd, self.data_format):
+            got = np.moveaxis(got, -self._nd - 1, -1)
+        return got
 
     def __repr__(self):
         return (f"{type(self).__name__}(kernel_size={self.kernel_size}, stride={self.stride}, "
-                f"padding={self.padding})")
+                f"padding={self.padding}, data_format={self.data_format!r})")
 
 
 class MaxUnpool2D(_MaxUnpool):
@@ -173,3 +208,9 @@ class MaxUnpool1D(_MaxUnpool):
     """1-D max unpooling layer."""
 
     _nd = 1
+
+
+class MaxUnpool3D(_MaxUnpool):
+    """3-D max unpooling layer."""
+
+    _nd = 3

@@ -11,56 +11,88 @@ Temporaries stay the size of the output.  It never imports the extension.
 """
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from . import _api
 
-__all__ = ["max_pool1d", "max_pool1d_backward", "max_pool2d", "max_pool2d_backward",
-           "max_unpool1d", "max_unpool2d", "adaptive_max_pool1d", "adaptive_max_pool2d"]
-
-
-def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1,
-               ceil_mode=False, return_indices=False):
-    """Reference ``max_pool2d``; same contract as :func:`pooling.max_pool2d`."""
-    return _api.max_pool(_Core, 2, x, kernel_size, stride, padding, dilation,
-                         ceil_mode, return_indices)
-
-
-def max_pool2d_backward(grad_output, indices, input_shape):
-    """Reference ``max_pool2d_backward``; same contract as the kernels'."""
-    return _api.max_pool_backward(_Core, 2, grad_output, indices, input_shape)
+__all__ = ["adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool3d",
+           "max_pool1d", "max_pool1d_backward", "max_pool2d", "max_pool2d_backward",
+           "max_pool3d", "max_pool3d_backward", "max_unpool1d", "max_unpool2d",
+           "max_unpool3d"]
 
 
 def max_pool1d(x, kernel_size, stride=None, padding=0, dilation=1,
-               ceil_mode=False, return_indices=False):
+               ceil_mode=False, return_indices=False, data_format="NCL"):
     """Reference ``max_pool1d``; same contract as :func:`pooling.max_pool1d`."""
     return _api.max_pool(_Core, 1, x, kernel_size, stride, padding, dilation,
-                         ceil_mode, return_indices)
+                         ceil_mode, return_indices, data_format)
 
 
-def max_pool1d_backward(grad_output, indices, input_shape):
+def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1,
+               ceil_mode=False, return_indices=False, data_format="NCHW"):
+    """Reference ``max_pool2d``; same contract as :func:`pooling.max_pool2d`."""
+    return _api.max_pool(_Core, 2, x, kernel_size, stride, padding, dilation,
+                         ceil_mode, return_indices, data_format)
+
+
+def max_pool3d(x, kernel_size, stride=None, padding=0, dilation=1,
+               ceil_mode=False, return_indices=False, data_format="NCDHW"):
+    """Reference ``max_pool3d``; same contract as :func:`pooling.max_pool3d`."""
+    return _api.max_pool(_Core, 3, x, kernel_size, stride, padding, dilation,
+                         ceil_mode, return_indices, data_format)
+
+
+def max_pool1d_backward(grad_output, indices, input_shape, data_format="NCL"):
     """Reference ``max_pool1d_backward``."""
-    return _api.max_pool_backward(_Core, 1, grad_output, indices, input_shape)
+    return _api.max_pool_backward(_Core, 1, grad_output, indices, input_shape, data_format)
 
 
-def max_unpool2d(x, indices, kernel_size, stride=None, padding=0, output_size=None):
-    """Reference ``max_unpool2d``; same contract as :func:`pooling.max_unpool2d`."""
-    return _api.max_unpool(_Core, 2, x, indices, kernel_size, stride, padding, output_size)
+def max_pool2d_backward(grad_output, indices, input_shape, data_format="NCHW"):
+    """Reference ``max_pool2d_backward``."""
+    return _api.max_pool_backward(_Core, 2, grad_output, indices, input_shape, data_format)
 
 
-def max_unpool1d(x, indices, kernel_size, stride=None, padding=0, output_size=None):
+def max_pool3d_backward(grad_output, indices, input_shape, data_format="NCDHW"):
+    """Reference ``max_pool3d_backward``."""
+    return _api.max_pool_backward(_Core, 3, grad_output, indices, input_shape, data_format)
+
+
+def max_unpool1d(x, indices, kernel_size, stride=None, padding=0, output_size=None,
+                 data_format="NCL"):
     """Reference ``max_unpool1d``."""
-    return _api.max_unpool(_Core, 1, x, indices, kernel_size, stride, padding, output_size)
+    return _api.max_unpool(_Core, 1, x, indices, kernel_size, stride, padding, output_size,
+                           data_format)
 
 
-def adaptive_max_pool2d(x, output_size, return_indices=False):
-    """Reference ``adaptive_max_pool2d``."""
-    return _api.adaptive_max_pool(_Core, 2, x, output_size, return_indices)
+def max_unpool2d(x, indices, kernel_size, stride=None, padding=0, output_size=None,
+                 data_format="NCHW"):
+    """Reference ``max_unpool2d``."""
+    return _api.max_unpool(_Core, 2, x, indices, kernel_size, stride, padding, output_size,
+                           data_format)
 
 
-def adaptive_max_pool1d(x, output_size, return_indices=False):
+def max_unpool3d(x, indices, kernel_size, stride=None, padding=0, output_size=None,
+                 data_format="NCDHW"):
+    """Reference ``max_unpool3d``."""
+    return _api.max_unpool(_Core, 3, x, indices, kernel_size, stride, padding, output_size,
+                           data_format)
+
+
+def adaptive_max_pool1d(x, output_size, return_indices=False, data_format="NCL"):
     """Reference ``adaptive_max_pool1d``."""
-    return _api.adaptive_max_pool(_Core, 1, x, output_size, return_indices)
+    return _api.adaptive_max_pool(_Core, 1, x, output_size, return_indices, data_format)
+
+
+def adaptive_max_pool2d(x, output_size, return_indices=False, data_format="NCHW"):
+    """Reference ``adaptive_max_pool2d``."""
+    return _api.adaptive_max_pool(_Core, 2, x, output_size, return_indices, data_format)
+
+
+def adaptive_max_pool3d(x, output_size, return_indices=False, data_format="NCDHW"):
+    """Reference ``adaptive_max_pool3d``."""
+    return _api.adaptive_max_pool(_Core, 3, x, output_size, return_indices, data_format)
 
 
 def _axis_plan(n, out, k, s, p, d):
@@ -80,93 +112,103 @@ def _lowest(dtype):
 
 
 class _Core:
+    """The pure-NumPy backend; every array is (N, C, D, H, W), any strides."""
+
     @staticmethod
-    def forward2d(x4, params, out_hw, indices):
-        N, C, H, W = x4.shape
-        OH, OW = out_hw
-        (kh, kw), (sh, sw) = params.kernel_size, params.stride
-        (ph, pw), (dh, dw) = params.padding, params.dilation
-        best = np.full((N, C, OH, OW), _lowest(x4.dtype), dtype=x4.dtype)
+    def forward3d(x5, params, out_dhw, indices):
+        spatial = x5.shape[2:]
+        best = np.full(x5.shape[:2] + tuple(out_dhw), _lowest(x5.dtype), dtype=x5.dtype)
         want_indices = indices is not None  # the cache is flat indices too
         # Every element is written below: each window either holds its
         # (non-NaN) max somewhere or holds a NaN.
         idx = np.empty(best.shape, dtype=np.int64) if want_indices else None
-        rows, cols = _axis_plan(H, OH, kh, sh, ph, dh), _axis_plan(W, OW, kw, sw, pw, dw)
-        offsets = [(r, c) for r in rows if r[0] < r[1] for c in cols if c[0] < c[1]]
+        plans = [[a for a in _axis_plan(n, o, k, s, p, d) if a[0] < a[1]]
+                 for n, o, k, s, p, d in zip(spatial, out_dhw, params.kernel_size,
+                                             params.stride, params.padding, params.dilation)]
+        offsets = list(itertools.product(*plans))  # scan order: depth, rows, columns
 
-        def view(r, c):
-            (oh0, oh1, h0), (ow0, ow1, w0) = r, c
-            v = x4[:, :, h0:h0 + (oh1 - oh0 - 1) * sh + 1:sh,
-                   w0:w0 + (ow1 - ow0 - 1) * sw + 1:sw]
-            pos = (np.arange(h0, h0 + (oh1 - oh0) * sh, sh)[:, None] * W
-                   + np.arange(w0, w0 + (ow1 - ow0) * sw, sw))
-            return v, (slice(None), slice(None), slice(oh0, oh1), slice(ow0, ow1)), pos
+        def view(offset):
+            """The input elements at one window offset, the outputs they
+            reach, and their flat positions (d * H + h) * W + w."""
+            into, read, pos = [slice(None)] * 2, [slice(None)] * 2, 0
+            for axis, ((o0, o1, i0), s, n) in enumerate(zip(offset, params.stride, spatial)):
+                into.append(slice(o0, o1))
+                read.append(slice(i0, i0 + (o1 - o0 - 1) * s + 1, s))
+                at = np.arange(i0, i0 + (o1 - o0) * s, s)
+                pos = pos * n + at.reshape((-1,) + (1,) * (2 - axis))
+            return x5[tuple(read)], tuple(into), pos
 
         # Values: a NaN-propagating running max, in place.  On ties NumPy
         # returns the second operand, the earlier value (only the sign of a
         # tied zero could tell).
-        for r, c in offsets:
-            v, out, _ = view(r, c)
+        for offset in offsets:
+            v, out, _ = view(offset)
             np.maximum(v, best[out], out=best[out])
         if want_indices:
             # The first position holding the max: write matches in reverse
             # scan order so the earliest lands last.  A NaN max matches no
             # value; there the last NaN in scan order wins, as in PyTorch.
-            for r, c in reversed(offsets):
-                v, out, pos = view(r, c)
+            for offset in reversed(offsets):
+                v, out, pos = view(offset)
                 np.copyto(idx[out], pos, where=v == best[out])
-            if x4.dtype.kind == "f" and np.isnan(best).any():
-                for r, c in offsets:
-                    v, out, pos = view(r, c)
+            if x5.dtype.kind == "f" and np.isnan(best).any():
+                for offset in offsets:
+                    v, out, pos = view(offset)
                     np.copyto(idx[out], pos, where=np.isnan(v))
         return best, idx
 
     @staticmethod
-    def backward2d(g4, idx4, H, W):
-        N, C = g4.shape[:2]
-        idx = idx4.reshape(N * C, -1)
-        bad = int(np.count_nonzero((idx < 0) | (idx >= H * W)))
-        grad = np.zeros((N * C, H * W), dtype=g4.dtype)
+    def backward3d(g5, idx5, spatial):
+        planes, size = g5.shape[0] * g5.shape[1], int(np.prod(spatial))
+        idx = idx5.reshape(planes, -1)
+        bad = int(np.count_nonzero((idx < 0) | (idx >= size)))
+        grad = np.zeros((planes, size), dtype=g5.dtype)
         if not bad:
             # ufunc.at adds sequentially in C order: within a plane, output
             # raster order, which is PyTorch's accumulation order.
-            np.add.at(grad, (np.arange(N * C)[:, None], idx), g4.reshape(N * C, -1))
-        return grad.reshape(N, C, H, W), bad
+            np.add.at(grad, (np.arange(planes)[:, None], idx), g5.reshape(planes, -1))
+        return grad.reshape(g5.shape[:2] + tuple(spatial)), bad
 
     @staticmethod
-    def adaptive2d(x4, rows, cols, want_indices):
-        # Loop over offsets within the longest window; an offset past a
-        # window's end is masked out.  PyTorch's update rule, in scan order.
-        N, C, H, W = x4.shape
-        (h0, h1), (w0, w1) = rows, cols
-        best = np.full((N, C, h0.size, w0.size), _lowest(x4.dtype), dtype=x4.dtype)
-        idx = np.broadcast_to(h0[:, None] * W + w0, best.shape).copy()
-        for a in range(int((h1 - h0).max())):
-            for b in range(int((w1 - w0).max())):
-                valid = ((h0 + a < h1)[:, None]) & ((w0 + b < w1)[None, :])
-                hh, ww = np.minimum(h0 + a, H - 1), np.minimum(w0 + b, W - 1)
-                v = x4[:, :, hh[:, None], ww[None, :]]
-                take = v > best
-                if x4.dtype.kind == "f":
-                    take |= np.isnan(v)
-                take &= valid
-                np.copyto(best, v, where=take)
-                np.copyto(idx, hh[:, None] * W + ww, where=take)
+    def backward3d_cache(g5, cache5, params, spatial):
+        return _Core.backward3d(g5, cache5, spatial)[0]
+
+    @staticmethod
+    def adaptive3d(x5, windows, want_indices):
+        # Loop over offsets within the longest window of each axis; an offset
+        # past a window's end is masked out.  PyTorch's rule, in scan order.
+        spatial = x5.shape[2:]
+        starts = [s for s, _ in windows]
+        best = np.full(x5.shape[:2] + tuple(s.size for s in starts), _lowest(x5.dtype),
+                       dtype=x5.dtype)
+        idx = np.empty(best.shape, dtype=np.int64)
+        grid = np.ix_(*starts)
+        idx[...] = (grid[0] * spatial[1] + grid[1]) * spatial[2] + grid[2]
+        spans = [range(int((e - s).max())) for s, e in windows]
+        for offset in itertools.product(*spans):
+            at = [np.minimum(s + o, n - 1) for (s, _), o, n in zip(windows, offset, spatial)]
+            valid = np.ones(best.shape[2:], dtype=bool)
+            for axis, ((s, e), o) in enumerate(zip(windows, offset)):
+                valid &= np.expand_dims(s + o < e, [a for a in range(3) if a != axis])
+            ad, ah, aw = np.ix_(*at)
+            v = x5[:, :, ad, ah, aw]
+            take = v > best
+            if x5.dtype.kind == "f":
+                take |= np.isnan(v)
+            take &= valid
+            np.copyto(best, v, where=take)
+            np.copyto(idx, (ad * spatial[1] + ah) * spatial[2] + aw, where=take)
         return best, (idx if want_indices else None)
 
     @staticmethod
-    def unpool2d(x4, idx4, H, W):
-        N, C = x4.shape[:2]
-        idx = idx4.reshape(N * C, -1)
-        bad = int(np.count_nonzero((idx < 0) | (idx >= H * W)))
-        out = np.zeros(N * C * H * W, dtype=x4.dtype)
+    def unpool3d(x5, idx5, spatial):
+        planes, size = x5.shape[0] * x5.shape[1], int(np.prod(spatial))
+        idx = idx5.reshape(planes, -1)
+        bad = int(np.count_nonzero((idx < 0) | (idx >= size)))
+        out = np.zeros(planes * size, dtype=x5.dtype)
         if not bad:
-            keys = (idx + (np.arange(N * C) * (H * W))[:, None]).ravel()
+            keys = (idx + (np.arange(planes) * size)[:, None]).ravel()
             # the last write wins: keep each position's last occurrence
             uniq, first_from_end = np.unique(keys[::-1], return_index=True)
-            out[uniq] = x4.reshape(-1)[keys.size - 1 - first_from_end]
-        return out.reshape(N, C, H, W), bad
-
-    @staticmethod
-    def backward2d_cache(g4, cache4, params, H, W):
-        return _Core.backward2d(g4, cache4, H, W)[0]
+            out[uniq] = x5.reshape(-1)[keys.size - 1 - first_from_end]
+        return out.reshape(x5.shape[:2] + tuple(spatial)), bad

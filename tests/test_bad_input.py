@@ -74,7 +74,7 @@ BACKWARD_CASES = [
     ((G, I - 1, (1, 1, 4, 4)), ValueError, r"indices must lie in \[0, 16\).*size \(4, 4\).*index -1"),
     ((G, I + 16, (1, 1, 4, 4)), ValueError, r"indices must lie in \[0, 16\).*index 16"),
     ((G, I + 2**40, (1, 1, 4, 4)), ValueError, r"index 1099511627776"),
-    ((G[0, 0], I[0, 0], (4, 4)), ValueError, r"expected a 3D or 4D grad_output.*\(2, 2\)"),
+    ((G[0, 0], I[0, 0], (4, 4)), ValueError, r"expected a 3D \(C, H, W\) or 4D \(N, C, H, W\) grad_output.*\(2, 2\)"),
     ((G, I, (1, 4, 4)), ValueError, r"input_shape \(1, 4, 4\) is inconsistent with grad_output shape \(1, 1, 2, 2\)"),
     ((G, I, (2, 1, 4, 4)), ValueError, r"input_shape \(2, 1, 4, 4\) is inconsistent"),
     ((G, I, (1, 1, 0, 4)), ValueError, r"input_shape \(1, 1, 0, 4\) is inconsistent"),

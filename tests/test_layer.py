@@ -72,7 +72,7 @@ def test_layer_output_shape_and_repr():
     assert layer.output_shape((16, 15, 15)) == (16, 8, 8)
     assert layer.output_shape((0, 16, 15, 15)) == (0, 16, 8, 8)
     assert repr(layer) == ("MaxPool2D(kernel_size=(3, 3), stride=(2, 2), padding=(1, 1), "
-                           "dilation=(1, 1), ceil_mode=True)")
+                           "dilation=(1, 1), ceil_mode=True, data_format='NCHW')")
     assert (layer.kernel_size, layer.stride, layer.padding) == ((3, 3), (2, 2), (1, 1))
 
 

@@ -88,6 +88,6 @@ def test_refusals(backend, call, exc, pattern):
 def test_layer_repr_and_shapes():
     layer = pooling.MaxPool1D(3, 2, 1, ceil_mode=True)
     assert repr(layer) == ("MaxPool1D(kernel_size=(3,), stride=(2,), padding=(1,), "
-                           "dilation=(1,), ceil_mode=True)")
+                           "dilation=(1,), ceil_mode=True, data_format='NCL')")
     assert layer.output_shape((4, 5, 10)) == (4, 5, 6)
     assert layer.output_shape((5, 10)) == (5, 6)
