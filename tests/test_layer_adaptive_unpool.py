@@ -63,4 +63,4 @@ def test_layer_misuse():
     with pytest.raises(ValueError, match="kernel_size should be greater than zero"):
         pooling.MaxUnpool1D(0)
     assert repr(pooling.MaxUnpool2D(2)) == "MaxUnpool2D(kernel_size=(2, 2), stride=(2, 2), padding=(0, 0), data_format='NCHW')"
-    assert repr(pooling.AdaptiveMaxPool1D(3)) == "AdaptiveMaxPool1D(output_size=3)"
+    assert repr(pooling.AdaptiveMaxPool1D(3)) == "AdaptiveMaxPool1D(output_size=3, data_format='NCL')"
