@@ -181,17 +181,17 @@ class _MaxUnpool(_Layer):
     __call__ = forward
 
     def backward(self, grad_output):
+        """Gather ``grad_output`` at the indices of the last forward."""
         g = self._grad(grad_output)
-        idx = self._indices
-        if channels_last(type(self).__name__, self._nd, self.data_format):
-            g, idx = np.moveaxis(g, -1, -self._nd - 1), np.moveaxis(idx, -1, -self._nd - 1)
-        planes = int(np.prod(idx.shape[:-self._nd], dtype=np.int64))
-        got = np.take_along_axis(g.reshape(planes, -1),
-                                 idx.reshape(planes, -1).astype(np.intp), axis=1)
-        got = got.reshape(idx.shape)
-        if channels_last(type(self).__name__, self._nd, self.data_format):
-            got = np.moveaxis(got, -self._nd - 1, -1)
-        return got
+        nd, idx = self._nd, self._indices
+        last = channels_last(type(self).__name__, nd, self.data_format)
+        if last:  # channels next to the spatial axes, as in the indices' planes
+            g, idx = np.moveaxis(g, -1, -nd - 1), np.moveaxis(idx, -1, -nd - 1)
+        planes = int(np.prod(idx.shape[:-nd], dtype=np.int64))
+        got = np.take_along_axis(g.reshape(planes, int(np.prod(g.shape[-nd:]))),
+                                 idx.reshape(planes, int(np.prod(idx.shape[-nd:])))
+                                 .astype(np.intp), axis=1).reshape(idx.shape)
+        return np.moveaxis(got, -nd - 1, -1) if last else got
 
     def __repr__(self):
         return (f"{type(self).__name__}(kernel_size={self.kernel_size}, stride={self.stride}, "

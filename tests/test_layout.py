@@ -1,0 +1,216 @@
+"""Channels-last data (data_format="NLC"/"NHWC"/"NDHWC"): the native
+kernels against the reference, results equal to the channels-first ones
+transposed, PyTorch's channels_last conformance, and refusals."""
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import pooling
+from pooling import reference
+
+from strategies import ALL_DTYPES, FLOAT_DTYPES, make_values, outcome
+
+SETTINGS = settings(max_examples=250, deadline=None,
+                    suppress_health_check=[HealthCheck.function_scoped_fixture])
+FIRST = {1: "NCL", 2: "NCHW", 3: "NCDHW"}
+LAST = {1: "NLC", 2: "NHWC", 3: "NDHWC"}
+
+
+def fn(name, nd, module=pooling):
+    return getattr(module, name.format(nd))
+
+
+def to_last(a, batched=True):
+    """A channels-first array's values, channels last (a view)."""
+    return np.moveaxis(a, 1 if batched else 0, -1)
+
+
+def stored(x_last, how):
+    """x_last's values in a given memory layout."""
+    if how == "contiguous":
+        return np.ascontiguousarray(x_last)
+    if how == "strided":  # every other channel and pixel of a bigger array
+        big = np.zeros(tuple(2 * n for n in x_last.shape), dtype=x_last.dtype)
+        view = big[tuple(slice(None, None, 2) for _ in x_last.shape)]
+        view[...] = x_last
+        return view
+    return np.asfortranarray(x_last)  # "fortran": channels-first memory
+
+
+@SETTINGS
+@given(nd=st.sampled_from([1, 2, 3]), dtype=st.sampled_from(ALL_DTYPES),
+       k=st.integers(1, 3), s=st.one_of(st.none(), st.integers(1, 3)), d=st.integers(1, 2),
+       pad=st.integers(0, 1), ceil=st.booleans(), batch=st.sampled_from([None, 0, 1, 2]),
+       channels=st.sampled_from([0, 1, 2, 3, 5, 17]), size=st.integers(1, 7),
+       how=st.sampled_from(["contiguous", "strided", "fortran"]),
+       seed=st.integers(0, 2**32 - 1))
+def test_pooling_channels_last(cython_backend, nd, dtype, k, s, d, pad, ceil, batch, channels,
+                               size, how, seed):
+    rng = np.random.default_rng(seed)
+    lead = (channels,) if batch is None else (batch, channels)
+    spatial = tuple(rng.integers(1, size + 1, size=nd))
+    x = make_values(rng, lead + spatial, dtype)
+    xl = stored(to_last(x, batch is not None), how)
+    before = xl.copy()
+    kw = dict(kernel_size=k, stride=s, padding=min(pad, k // 2), dilation=d, ceil_mode=ceil)
+    want, err = outcome(fn("max_pool{}d", nd, reference), x, return_indices=True, **kw)
+    got, got_err = outcome(fn("max_pool{}d", nd), xl, return_indices=True,
+                           data_format=LAST[nd], **kw)
+    assert (err is None) == (got_err is None), (err, got_err)
+    np.testing.assert_array_equal(xl, before)
+    if err:
+        return
+    (y, i), (ry, ri) = got, want
+    eq_nan = y.dtype.kind == "f"
+    b = batch is not None
+    assert y.dtype == x.dtype and y.shape == to_last(ry, b).shape
+    assert np.array_equal(y, to_last(ry, b), equal_nan=eq_nan)
+    assert np.array_equal(i, to_last(ri, b))
+    if how == "contiguous" and y.size:
+        assert y.flags.c_contiguous and i.flags.c_contiguous  # the layout is kept
+    # the reference takes data_format too
+    ref_l = fn("max_pool{}d", nd, reference)(xl, data_format=LAST[nd], **kw)
+    assert np.array_equal(ref_l, y, equal_nan=eq_nan)
+    # backward: flat indices, and the layer's cache
+    g = rng.standard_normal(ry.shape).astype(rng.choice(FLOAT_DTYPES))
+    want_g = fn("max_pool{}d_backward", nd, reference)(g, ri, x.shape)
+    gl = stored(to_last(g, b), how)
+    got_g = fn("max_pool{}d_backward", nd)(gl, i, xl.shape, data_format=LAST[nd])
+    assert np.array_equal(got_g, to_last(want_g, b))
+    layer = getattr(pooling, f"MaxPool{nd}D")(data_format=LAST[nd], **kw)
+    assert np.array_equal(layer.forward(xl), y, equal_nan=eq_nan)
+    assert np.array_equal(layer.backward(gl), to_last(want_g, b))
+
+
+@SETTINGS
+@given(nd=st.sampled_from([1, 2, 3]), dtype=st.sampled_from(ALL_DTYPES),
+       lead=st.sampled_from([(1, 3), (2, 5), (2, 1), (0, 2), (4,)]),
+       size=st.integers(1, 7), out=st.integers(0, 5), k=st.integers(1, 3),
+       seed=st.integers(0, 2**32 - 1))
+def test_adaptive_and_unpool_channels_last(cython_backend, nd, dtype, lead, size, out, k,
+                                           seed):
+    rng = np.random.default_rng(seed)
+    spatial = tuple(rng.integers(1, size + 1, size=nd))
+    x = make_values(rng, lead + spatial, dtype)
+    b = len(lead) == 2
+    xl = np.ascontiguousarray(to_last(x, b))
+    want, err = outcome(fn("adaptive_max_pool{}d", nd, reference), x, out, True)
+    got, got_err = outcome(fn("adaptive_max_pool{}d", nd), xl, out, True,
+                           data_format=LAST[nd])
+    assert (err is None) == (got_err is None)
+    if err is None:
+        assert np.array_equal(got[0], to_last(want[0], b), equal_nan=dtype in FLOAT_DTYPES)
+        assert np.array_equal(got[1], to_last(want[1], b))
+    out_sp = tuple(n * k for n in spatial)
+    idx = rng.integers(0, int(np.prod(out_sp)), size=x.shape)
+    want_u = fn("max_unpool{}d", nd, reference)(x, idx, k, output_size=out_sp)
+    got_u = fn("max_unpool{}d", nd)(xl, np.ascontiguousarray(to_last(idx, b)), k,
+                                    output_size=out_sp, data_format=LAST[nd])
+    assert np.array_equal(got_u, to_last(want_u, b), equal_nan=dtype in FLOAT_DTYPES)
+    layer = getattr(pooling, f"MaxUnpool{nd}D")(k, data_format=LAST[nd])
+    layer.forward(xl, np.ascontiguousarray(to_last(idx, b)), out_sp)
+    g = rng.standard_normal(got_u.shape).astype(np.float32)
+    gather = np.take_along_axis(
+        np.moveaxis(g, -1, -nd - 1).reshape(-1, int(np.prod(out_sp))),
+        idx.reshape(-1, int(np.prod(spatial))), axis=1).reshape(x.shape)
+    assert np.array_equal(layer.backward(g), to_last(gather, b))
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("shape, kw", [
+    ((1, 64, 40, 40), dict(kernel_size=2)),                 # channel blocks over threads
+    ((2, 600, 9, 8), dict(kernel_size=3, stride=2, padding=1)),  # > one 512 chunk
+    ((3, 24, 33, 20), dict(kernel_size=3, stride=1, dilation=2)),
+    ((1, 8, 40, 40), dict(kernel_size=17, stride=8, padding=8)),  # flat int64 accumulators
+])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16, np.int16])
+def test_large_channels_last(cython_backend, threads, shape, kw, dtype):
+    rng = np.random.default_rng(4)
+    x = make_values(rng, shape, dtype)
+    xl = np.ascontiguousarray(to_last(x))
+    ry, ri = reference.max_pool2d(x, return_indices=True, **kw)
+    pooling.set_num_threads(threads)
+    try:
+        y, i = pooling.max_pool2d(xl, return_indices=True, data_format="NHWC", **kw)
+        assert np.array_equal(y, to_last(ry), equal_nan=True)
+        assert np.array_equal(i, to_last(ri))
+        if dtype == np.int16:
+            return
+        g = rng.standard_normal(ry.shape).astype(dtype)
+        want = to_last(reference.max_pool2d_backward(g, ri, x.shape))
+        gl = np.ascontiguousarray(to_last(g))
+        assert np.array_equal(pooling.max_pool2d_backward(gl, i, xl.shape, "NHWC"), want)
+        layer = pooling.MaxPool2D(data_format="NHWC", **kw)
+        layer.forward(xl)
+        assert np.array_equal(layer.backward(gl), want)
+        u = pooling.max_unpool2d(y, i, kw["kernel_size"], kw.get("stride"),
+                                 kw.get("padding", 0), output_size=x.shape[-2:],
+                                 data_format="NHWC") if "dilation" not in kw else None
+        if u is not None:
+            ru = reference.max_unpool2d(ry, ri, kw["kernel_size"], kw.get("stride"),
+                                        kw.get("padding", 0), output_size=x.shape[-2:])
+            assert np.array_equal(u, to_last(ru), equal_nan=True)
+    finally:
+        pooling.set_num_threads(0)
+
+
+@pytest.mark.parametrize("kw", [dict(kernel_size=2), dict(kernel_size=3, stride=2, padding=1),
+                                dict(kernel_size=3, stride=1, padding=1),
+                                dict(kernel_size=(2, 3), stride=(1, 2), dilation=2,
+                                     ceil_mode=True)])
+def test_matches_pytorch_channels_last(backend, kw):
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
+    rng = np.random.default_rng(8)
+    x = rng.integers(-3, 4, size=(2, 9, 7, 10)).astype(np.float32)
+    x[rng.random(x.shape) < 0.1] = np.nan
+    t = torch.from_numpy(x.copy()).contiguous(memory_format=torch.channels_last)
+    t.requires_grad_()
+    ty, ti = F.max_pool2d(t, return_indices=True, **kw)
+    xl = np.ascontiguousarray(to_last(x))
+    y, i = pooling.max_pool2d(xl, return_indices=True, data_format="NHWC", **kw)
+    assert np.array_equal(y, to_last(ty.detach().numpy()), equal_nan=True)
+    assert np.array_equal(i, to_last(ti.numpy()))
+    g = rng.standard_normal(ty.shape).astype(np.float32)
+    ty.backward(torch.from_numpy(g).contiguous(memory_format=torch.channels_last))
+    got = pooling.max_pool2d_backward(np.ascontiguousarray(to_last(g)), i, xl.shape, "NHWC")
+    assert np.array_equal(got, to_last(t.grad.numpy()))
+    assert got.tobytes() == np.ascontiguousarray(to_last(t.grad.numpy())).tobytes()
+
+
+@pytest.mark.parametrize("call, exc, pattern", [
+    (lambda: pooling.max_pool2d(np.zeros((1, 4, 4, 2)), 2, data_format="NCWH"), ValueError,
+     r"max_pool2d: data_format must be 'NCHW' or 'NHWC', but got data_format='NCWH'"),
+    (lambda: pooling.max_pool3d(np.zeros((1, 4, 4, 4, 2)), 2, data_format="NHWC"), ValueError,
+     r"max_pool3d: data_format must be 'NCDHW' or 'NDHWC', but got data_format='NHWC'"),
+    (lambda: pooling.max_pool1d(np.zeros((1, 4, 2)), 2, data_format=1), TypeError,
+     r"max_pool1d: data_format must be a str.*data_format=1 \(int\)"),
+    (lambda: pooling.MaxPool2D(2, data_format="nhwc"), ValueError,
+     r"MaxPool2D: data_format must be 'NCHW' or 'NHWC', but got data_format='nhwc'"),
+    (lambda: pooling.max_pool2d(np.zeros((4, 4)), 2, data_format="NHWC"), ValueError,
+     r"expected a 3D \(H, W, C\) or 4D \(N, H, W, C\) input.*\(4, 4\)"),
+    (lambda: pooling.max_pool2d(np.zeros((1, 1, 4, 2)), 2, data_format="NHWC"), ValueError,
+     r"Output size is too small"),
+    (lambda: pooling.max_pool2d_backward(np.zeros((1, 2, 2, 3)), np.zeros((1, 2, 2, 3), int),
+                                         (1, 4, 4, 2), data_format="NHWC"), ValueError,
+     r"input_shape \(1, 4, 4, 2\) is inconsistent with grad_output shape \(1, 2, 2, 3\)"),
+    (lambda: pooling.adaptive_max_pool2d(np.zeros((1, 4, 0, 2)), 2, data_format="NHWC"),
+     ValueError, r"spatial sizes must be non-zero.*\(1, 4, 0, 2\)"),
+])
+def test_refusals(backend, call, exc, pattern):
+    with pytest.raises(exc, match=pattern):
+        call()
+
+
+def test_channels_last_memory_without_data_format(cython_backend):
+    # An NCHW array that is channels-last in memory (PyTorch's channels_last
+    # format) takes the channels-last kernel and keeps its layout.
+    rng = np.random.default_rng(1)
+    x = make_values(rng, (2, 8, 10, 12), np.float32)
+    xm = to_last(np.ascontiguousarray(to_last(x)), True)
+    xm = np.moveaxis(np.ascontiguousarray(np.moveaxis(x, 1, -1)), -1, 1)
+    y, i = pooling.max_pool2d(xm, 3, 2, 1, return_indices=True)
+    ry, ri = reference.max_pool2d(x, 3, 2, 1, return_indices=True)
+    assert np.array_equal(y, ry, equal_nan=True) and np.array_equal(i, ri)
+    assert np.moveaxis(y, 1, -1).flags.c_contiguous
