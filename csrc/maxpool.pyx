@@ -177,12 +177,13 @@ cdef enum Op:
     OP_ADAPTIVE
 
 
-cdef inline bint _channels_last(a):
+cdef inline bint _channels_last(a, bint prefer):
     # Channel vectors contiguous (and more than one channel): the loops run
     # over channels.  Anything else is read plane by plane through strides.
-    # (With a single spatial element both layouts are one and the same:
-    # outputs then stay channels-first.)
-    return a.shape[1] > 1 and a.strides[1] == a.itemsize and not a.flags.c_contiguous
+    # With a single spatial element both layouts are the same memory; the
+    # caller's layout (``prefer``) then decides the outputs'.
+    return a.shape[1] > 1 and a.strides[1] == a.itemsize and (
+        prefer or not a.flags.c_contiguous)
 
 
 def _alloc(shape, dtype, bint channels_last):
@@ -593,18 +594,19 @@ cdef void _cl_row(const Job* j, pool_t* y, Py_ssize_t r, idx_t* acc) noexcept no
             c0 = c1
 
 
-def forward3d(x5, params, out_dhw, indices):
+def forward3d(x5, params, out_dhw, indices, bint channels_last=False):
     """Pool a validated, non-empty (N, C, D, H, W) array.
 
     ``indices``: None (values only), "flat" (int64 (d * H + h) * W + w,
     PyTorch's) or "cache" (the layer's argmax cache: uint8 window-local
     offsets when the window has at most 256 positions, flat int64 otherwise).
-    Outputs are stored channels-last when the input is.  Returns (y,
+    Outputs are stored channels-last when the input is (``channels_last``:
+    the caller's layout, where the strides cannot tell).  Returns (y,
     indices or None), both (N, C, OD, OH, OW).
     """
     dtype = x5.dtype
     x5 = _kernel_input(x5)
-    cdef bint cl = _channels_last(x5)
+    cdef bint cl = _channels_last(x5, channels_last)
     cdef Geom g = _geom(x5.shape[2:], x5.strides[2:], x5.itemsize, params, out_dhw)
     out_shape = x5.shape[:2] + tuple(out_dhw)
     y = _alloc(out_shape, x5.dtype, cl)
@@ -709,10 +711,10 @@ def _bits(a):
     return a.view(np.uint16) if a.dtype == np.float16 else a
 
 
-def backward3d(g5, idx5, spatial):
+def backward3d(g5, idx5, spatial, bint channels_last=False):
     """(grad_input, number of out-of-range indices) for flat int64 indices."""
     shape = g5.shape[:2] + tuple(spatial)
-    cdef bint cl = _channels_last(g5) and _channels_last(idx5)
+    cdef bint cl = _channels_last(g5, channels_last) and _channels_last(idx5, channels_last)
     cdef Py_ssize_t bad
     if cl:
         gi = np.zeros(shape[:1] + shape[2:] + shape[1:2], dtype=g5.dtype)
@@ -889,13 +891,13 @@ cdef inline void _masked_add(grad_t* gi, const grad_t* go, const uint8_t* loc,
         gi[c] = _add(gi[c], go[c] if loc[c] == target else zero)
 
 
-def backward3d_cache(g5, cache5, params, spatial):
+def backward3d_cache(g5, cache5, params, spatial, bint channels_last=False):
     """Input gradient from the layer's cache (see forward3d)."""
     if cache5.dtype != np.uint8:  # windows over 256 positions: flat indices
-        return backward3d(g5, cache5, spatial)[0]
+        return backward3d(g5, cache5, spatial, channels_last)[0]
     shape = g5.shape[:2] + tuple(spatial)
     cdef Geom g = _geom(spatial, (0, 0, 1), 1, params, cache5.shape[2:])
-    if _channels_last(g5) and _channels_last(cache5):
+    if _channels_last(g5, channels_last) and _channels_last(cache5, channels_last):
         gi = np.zeros(shape[:1] + shape[2:] + shape[1:2], dtype=g5.dtype)
         go, loc = _pixels(g5), _pixels(cache5)
         gv = gi.reshape(shape[0], -1, shape[1])
@@ -972,13 +974,13 @@ cdef Py_ssize_t _unpool_cl(const bits_t[:, :, ::1] x, const int64_t[:, :, ::1] i
     return bad
 
 
-def unpool3d(x5, idx5, spatial):
+def unpool3d(x5, idx5, spatial, bint channels_last=False):
     """(output, number of out-of-range indices) for validated arrays."""
     shape = x5.shape[:2] + tuple(spatial)
     bits = f"u{x5.dtype.itemsize}"
     cdef Py_ssize_t bad
     cdef int size = x5.dtype.itemsize
-    if _channels_last(x5) and _channels_last(idx5):
+    if _channels_last(x5, channels_last) and _channels_last(idx5, channels_last):
         out = np.zeros(shape[:1] + shape[2:] + shape[1:2], dtype=x5.dtype)
         xs, ix = _pixels(x5).view(bits), _pixels(idx5, np.int64)
         ov = out.reshape(shape[0], -1, shape[1]).view(bits)
@@ -1047,13 +1049,13 @@ cdef void _adaptive(const Job* j, pool_t* y) noexcept nogil:
                         j.flat + o if j.flat != NULL else NULL)
 
 
-def adaptive3d(x5, windows, bint want_indices):
+def adaptive3d(x5, windows, bint want_indices, bint channels_last=False):
     """(y, int64 indices or None) of a validated, non-empty (N, C, D, H, W)
     array; ``windows`` holds (start, end) arrays for each spatial axis, window
     i spanning [start[i], end[i])."""
     dtype = x5.dtype
     x5 = _kernel_input(x5)
-    cdef bint cl = _channels_last(x5)
+    cdef bint cl = _channels_last(x5, channels_last)
     bounds = [np.ascontiguousarray(a, dtype=np.int64) for pair in windows for a in pair]
     out = tuple(b.shape[0] for b in bounds[::2])
     shape = x5.shape[:2] + out

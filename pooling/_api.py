@@ -3,15 +3,19 @@
 A backend ("core") only sees validated, non-empty 5-D (N, C, D, H, W) arrays
 and (D, H, W) triples:
 
-- ``forward3d(x5, params, out_dhw, indices) -> (y5, idx5 | None)`` with
+- ``forward3d(x5, params, out_dhw, indices, channels_last) -> (y5, idx5 | None)`` with
   ``indices`` None, "flat" (PyTorch's int64 indices) or "cache" (whatever
   compact argmax the core's ``backward3d_cache`` reads back);
-- ``backward3d(g5, idx5, spatial) -> (grad5, n_bad_indices)``;
-- ``backward3d_cache(g5, cache5, params, spatial) -> grad5``;
-- ``unpool3d(x5, idx5, spatial) -> (out5, n_bad_indices)``: zeros, then each
-  value written at its index in output raster order (the last write wins);
-- ``adaptive3d(x5, windows, want_indices) -> (y5, idx5 | None)``: per axis
-  a (start, end) pair of arrays, window i spanning [start[i], end[i]).
+- ``backward3d(g5, idx5, spatial, channels_last) -> (grad5, n_bad_indices)``;
+- ``backward3d_cache(g5, cache5, params, spatial, channels_last) -> grad5``;
+- ``unpool3d(x5, idx5, spatial, channels_last) -> (out5, n_bad_indices)``:
+  zeros, then each value written at its index in output raster order (the
+  last write wins);
+- ``adaptive3d(x5, windows, want_indices, channels_last) -> (y5, idx5 | None)``:
+  per axis a (start, end) pair of arrays, window i spanning [start[i], end[i]).
+
+``channels_last`` is the caller's layout: a hint for the outputs' memory
+order where the input's strides leave it open.
 
 Everything else (argument parsing, unbatched inputs, empty batches, data
 layouts, error messages) happens here, once.  1-D and 2-D pooling are 3-D
@@ -111,7 +115,7 @@ def forward(core, x, params, out_shape, indices, lift):
         idx = None if indices is None else np.empty(out_shape, dtype=np.int64)
         return y, idx
     y5, idx5 = core.forward3d(lift.to_core(x), _as_3d(params),
-                              lift.spatial(out_shape), indices)
+                              lift.spatial(out_shape), indices, lift.last)
     return lift.from_core(y5), lift.from_core(idx5)
 
 
@@ -127,7 +131,7 @@ def backward(core, g, idx, shape, lift, fn):
     if g.size == 0:
         return np.zeros(shape, dtype=g.dtype)
     spatial = lift.spatial(shape)
-    grad5, n_bad = core.backward3d(lift.to_core(g), lift.to_core(idx), spatial)
+    grad5, n_bad = core.backward3d(lift.to_core(g), lift.to_core(idx), spatial, lift.last)
     if n_bad:
         first, count = _first_bad(idx, spatial)
         raise ValueError(
@@ -142,7 +146,7 @@ def backward_cache(core, g, cache, params, shape, lift):
     if g.size == 0:
         return np.zeros(shape, dtype=g.dtype)
     grad5 = core.backward3d_cache(lift.to_core(g), lift.to_core(cache), _as_3d(params),
-                                  lift.spatial(shape))
+                                  lift.spatial(shape), lift.last)
     return lift.from_core(grad5)
 
 
@@ -170,7 +174,8 @@ def max_unpool(core, nd, x, indices, kernel_size, stride=None, padding=0, output
         else x.shape[:-nd] + spatial
     if x.size == 0:
         return np.zeros(shape, dtype=x.dtype)
-    out5, n_bad = core.unpool3d(lift.to_core(x), lift.to_core(idx), lift.spatial(shape))
+    out5, n_bad = core.unpool3d(lift.to_core(x), lift.to_core(idx), lift.spatial(shape),
+                                 lift.last)
     if n_bad:
         first, count = _first_bad(idx, spatial)
         raise ValueError(f"{fn}: Found an invalid max index: {first} (output volumes are "
@@ -200,6 +205,6 @@ def adaptive_max_pool(core, nd, x, output_size, return_indices=False, data_forma
     else:
         windows = [adaptive_windows(n, o)
                    for n, o in zip(lift.spatial(x.shape), lift.spatial(shape))]
-        y5, idx5 = core.adaptive3d(lift.to_core(x), windows, return_indices)
+        y5, idx5 = core.adaptive3d(lift.to_core(x), windows, return_indices, lift.last)
         y, idx = lift.from_core(y5), lift.from_core(idx5)
     return (y, idx) if return_indices else y

@@ -112,10 +112,11 @@ def _lowest(dtype):
 
 
 class _Core:
-    """The pure-NumPy backend; every array is (N, C, D, H, W), any strides."""
+    """The pure-NumPy backend; every array is (N, C, D, H, W), any strides
+    (``channels_last``, a layout hint for outputs, is not needed here)."""
 
     @staticmethod
-    def forward3d(x5, params, out_dhw, indices):
+    def forward3d(x5, params, out_dhw, indices, channels_last=False):
         spatial = x5.shape[2:]
         best = np.full(x5.shape[:2] + tuple(out_dhw), _lowest(x5.dtype), dtype=x5.dtype)
         want_indices = indices is not None  # the cache is flat indices too
@@ -158,7 +159,7 @@ class _Core:
         return best, idx
 
     @staticmethod
-    def backward3d(g5, idx5, spatial):
+    def backward3d(g5, idx5, spatial, channels_last=False):
         planes, size = g5.shape[0] * g5.shape[1], int(np.prod(spatial))
         idx = idx5.reshape(planes, -1)
         bad = int(np.count_nonzero((idx < 0) | (idx >= size)))
@@ -170,11 +171,11 @@ class _Core:
         return grad.reshape(g5.shape[:2] + tuple(spatial)), bad
 
     @staticmethod
-    def backward3d_cache(g5, cache5, params, spatial):
+    def backward3d_cache(g5, cache5, params, spatial, channels_last=False):
         return _Core.backward3d(g5, cache5, spatial)[0]
 
     @staticmethod
-    def adaptive3d(x5, windows, want_indices):
+    def adaptive3d(x5, windows, want_indices, channels_last=False):
         # Loop over offsets within the longest window of each axis; an offset
         # past a window's end is masked out.  PyTorch's rule, in scan order.
         spatial = x5.shape[2:]
@@ -201,7 +202,7 @@ class _Core:
         return best, (idx if want_indices else None)
 
     @staticmethod
-    def unpool3d(x5, idx5, spatial):
+    def unpool3d(x5, idx5, spatial, channels_last=False):
         planes, size = x5.shape[0] * x5.shape[1], int(np.prod(spatial))
         idx = idx5.reshape(planes, -1)
         bad = int(np.count_nonzero((idx < 0) | (idx >= size)))
