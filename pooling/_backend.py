@@ -30,7 +30,7 @@ except ImportError as exc:  # not compiled, or compiled for another Python
                           f"from another directory, or build in place with "
                           f"'python setup.py build_ext --inplace'")
 
-# A core is anything with forward2d / backward2d / backward2d_cache.
+# A core is anything with the five functions pooling._api describes.
 _CORES: Dict[str, Any] = {"numpy": reference._Core}
 if _maxpool is not None:
     _CORES["cython"] = _maxpool

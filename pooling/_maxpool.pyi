@@ -1,6 +1,6 @@
 # Stubs for the compiled kernels (pooling._maxpool), written by hand: Cython
 # emits none.  Internal API: called by pooling._api with validated arguments.
-from typing import Any, Literal, Optional, Tuple
+from typing import Any, Literal, Optional, Sequence, Tuple
 
 import numpy as np
 import numpy.typing as npt
@@ -8,33 +8,37 @@ import numpy.typing as npt
 def openmp_enabled() -> bool: ...
 def set_num_threads(n: int) -> None: ...
 def get_num_threads() -> int: ...
-def forward2d(
-    x4: npt.NDArray[Any],
+def forward3d(
+    x5: npt.NDArray[Any],
     params: Any,
-    out_hw: Tuple[int, int],
+    out_dhw: Tuple[int, int, int],
     indices: Optional[Literal["flat", "cache"]],
+    channels_last: bool = ...,
 ) -> Tuple[npt.NDArray[Any], Optional[npt.NDArray[Any]]]: ...
-def backward2d(
-    g4: npt.NDArray[np.floating[Any]],
-    idx4: npt.NDArray[np.integer[Any]],
-    H: int,
-    W: int,
+def backward3d(
+    g5: npt.NDArray[np.floating[Any]],
+    idx5: npt.NDArray[np.integer[Any]],
+    spatial: Tuple[int, int, int],
+    channels_last: bool = ...,
 ) -> Tuple[npt.NDArray[np.floating[Any]], int]: ...
-def backward2d_cache(
-    g4: npt.NDArray[np.floating[Any]],
-    cache4: npt.NDArray[Any],
+def backward3d_cache(
+    g5: npt.NDArray[np.floating[Any]],
+    cache5: npt.NDArray[Any],
     params: Any,
-    H: int,
-    W: int,
+    spatial: Tuple[int, int, int],
+    channels_last: bool = ...,
 ) -> npt.NDArray[np.floating[Any]]: ...
+def unpool3d(
+    x5: npt.NDArray[Any],
+    idx5: npt.NDArray[np.integer[Any]],
+    spatial: Tuple[int, int, int],
+    channels_last: bool = ...,
+) -> Tuple[npt.NDArray[Any], int]: ...
+def adaptive3d(
+    x5: npt.NDArray[Any],
+    windows: Sequence[Tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]],
+    want_indices: bool,
+    channels_last: bool = ...,
+) -> Tuple[npt.NDArray[Any], Optional[npt.NDArray[np.int64]]]: ...
 
 __test__: dict[str, str]
-def unpool2d(
-    x4: npt.NDArray[Any], idx4: npt.NDArray[np.integer[Any]], H: int, W: int
-) -> Tuple[npt.NDArray[Any], int]: ...
-def adaptive2d(
-    x4: npt.NDArray[Any],
-    rows: Tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]],
-    cols: Tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]],
-    want_indices: bool,
-) -> Tuple[npt.NDArray[Any], Optional[npt.NDArray[np.int64]]]: ...
