@@ -27,6 +27,7 @@ from cython.parallel cimport prange
 from libc.stdint cimport (int8_t, int16_t, int32_t, int64_t,
                           uint8_t, uint16_t, uint32_t, uint64_t)
 from libc.string cimport memset
+from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_STRIDES
 
 cimport _openmp
 
@@ -194,9 +195,20 @@ def _alloc(shape, dtype, bint channels_last):
     return np.empty(shape, dtype=dtype)
 
 
+cdef char* _data(a) except NULL:
+    # The first element's address (any strides; a non-empty array).  The
+    # buffer protocol costs a fraction of ``a.ctypes.data``, which builds a
+    # Python object per call, a visible cost on small arrays.
+    cdef Py_buffer view
+    PyObject_GetBuffer(a, &view, PyBUF_STRIDES)
+    cdef char* p = <char*>view.buf
+    PyBuffer_Release(&view)
+    return p
+
+
 cdef Job _job(x5, out5, uint8_t* cache, int64_t* flat, const Geom* g):
     cdef Job j
-    j.x = <const char*><size_t>x5.ctypes.data
+    j.x = _data(x5)
     j.N, j.C = x5.shape[0], x5.shape[1]
     j.xs_n, j.xs_c = x5.strides[0], x5.strides[1]
     item = out5.itemsize
@@ -211,7 +223,7 @@ cdef _dispatch(int op, const Job* j, y):
     # place where a dtype becomes a specialisation.
     cdef str k = y.dtype.kind
     cdef int size = y.dtype.itemsize
-    cdef void* yp = <void*><size_t>y.ctypes.data
+    cdef void* yp = _data(y)
     if k == "f":
         if size == 4:
             _run(op, j, <float*>yp)
@@ -438,9 +450,15 @@ cdef void _forward_rows(const char* xp, pool_t* yp, idx_t* acc, uint8_t* cache,
     cdef const char* row
     cdef bint seeded
     cdef idx_t* ix = NULL
+    # (od, oh) counted, not divided out of orow: a division per short row
+    # costs as much as the row's folds.
+    od = 0
+    oh = -1
     for orow in range(g.OD * g.OH):
-        od = orow // g.OH
-        oh = orow - od * g.OH
+        oh += 1
+        if oh == g.OH:
+            oh = 0
+            od += 1
         ds = od * g.sd - g.pd
         hs = oh * g.sh - g.ph
         c0 = 0
@@ -617,10 +635,10 @@ def forward3d(x5, params, out_dhw, indices, bint channels_last=False):
     cdef int64_t* flat = NULL
     if indices == "cache" and _window_size(&g) <= _MAX_LOCAL:
         idx = _alloc(out_shape, np.uint8, cl)
-        cache = <uint8_t*><size_t>idx.ctypes.data
+        cache = <uint8_t*>_data(idx)
     elif indices is not None:
         idx = _alloc(out_shape, np.int64, cl)
-        flat = <int64_t*><size_t>idx.ctypes.data
+        flat = <int64_t*>_data(idx)
     cdef Job j = _job(x5, y, cache, flat, &g)
     _dispatch(OP_FORWARD_CL if cl else OP_FORWARD, &j, y)
     return _result(y, dtype), idx
@@ -696,6 +714,11 @@ cdef Py_ssize_t _scatter_cl(const grad_t[:, :, ::1] go, const int64_t[:, :, ::1]
     return bad
 
 
+cdef inline Py_ssize_t _volume(spatial):
+    d, h, w = spatial
+    return d * h * w
+
+
 def _planes(a):
     """(N*C, spatial) rows of an (N, C, ...) array; a copy only if needed."""
     return np.ascontiguousarray(a).reshape(a.shape[0] * a.shape[1], -1)
@@ -730,7 +753,7 @@ def backward3d(g5, idx5, spatial, bint channels_last=False):
         return gi.transpose(0, 4, 1, 2, 3), bad
     go = _planes(g5)
     ix = np.ascontiguousarray(_planes(idx5), dtype=np.int64)
-    gi = np.empty((go.shape[0], int(np.prod(spatial))), dtype=g5.dtype)
+    gi = np.empty((go.shape[0], _volume(spatial)), dtype=g5.dtype)
     if g5.dtype == np.float16:
         bad = _scatter[uint16_t](_bits(go), ix, _bits(gi))
     elif g5.dtype == np.float32:
@@ -791,14 +814,14 @@ cdef void _backward_cache_plane(const grad_t* go, const uint8_t* loc, grad_t* gi
     if scatter:
         # Accumulate in output raster order (PyTorch's order, so overlapping
         # windows sum to the same bits) through the offset table.
-        for orow in range(g.OD * g.OH):
-            od = orow // g.OH
-            oh = orow - od * g.OH
-            base = ((od * g.sd - g.pd) * g.H + oh * g.sh - g.ph) * g.W - g.pw
-            for ow in range(g.OW):
-                o = orow * g.OW + ow
-                gi[base + ow * g.sw + g.delta[loc[o]]] = _add(
-                    gi[base + ow * g.sw + g.delta[loc[o]]], go[o])
+        o = 0
+        for od in range(g.OD):
+            for oh in range(g.OH):
+                base = ((od * g.sd - g.pd) * g.H + oh * g.sh - g.ph) * g.W - g.pw
+                for ow in range(g.OW):
+                    gi[base + ow * g.sw + g.delta[loc[o + ow]]] = _add(
+                        gi[base + ow * g.sw + g.delta[loc[o + ow]]], go[o + ow])
+                o += g.OW
         return
     if grad_t is not uint16_t:
         # Disjoint windows on long rows: every covered element written once.
@@ -909,7 +932,7 @@ def backward3d_cache(g5, cache5, params, spatial, bint channels_last=False):
             _backward_cache_cl[double](go, loc, gv, &g)
         return gi.transpose(0, 4, 1, 2, 3)
     go, loc = _planes(g5), _planes(cache5)
-    gi = np.empty((go.shape[0], int(np.prod(spatial))), dtype=g5.dtype)
+    gi = np.empty((go.shape[0], _volume(spatial)), dtype=g5.dtype)
     # The kernel table in _geom is about the input layout; for the gradient
     # (contiguous, element units) only the k2s2 unfold exists.
     g.hkind = H_K2S2 if (g.kw == 2 and g.sw == 2 and g.dw == 1) else H_GENERIC
@@ -995,7 +1018,7 @@ def unpool3d(x5, idx5, spatial, bint channels_last=False):
         return out.transpose(0, 4, 1, 2, 3), bad
     xs = _planes(x5).view(bits)
     ix = np.ascontiguousarray(_planes(idx5), dtype=np.int64)
-    out = np.empty((xs.shape[0], int(np.prod(spatial))), dtype=x5.dtype)
+    out = np.empty((xs.shape[0], _volume(spatial)), dtype=x5.dtype)
     ov = out.view(bits)
     if size == 1:
         bad = _unpool[uint8_t](xs, ix, ov)
@@ -1066,7 +1089,7 @@ def adaptive3d(x5, windows, bint want_indices, bint channels_last=False):
     g.xs_d, g.xs_h, g.xs_w = x5.strides[2:]
     g.OD, g.OH, g.OW = out
     cdef Job j = _job(x5, y, NULL,
-                      <int64_t*><size_t>idx.ctypes.data if idx is not None else NULL, &g)
+                      <int64_t*>_data(idx) if idx is not None else NULL, &g)
     cdef int64_t[::1] b
     cdef int axis
     for axis in range(3):

@@ -1,0 +1,110 @@
+"""Time two builds of pooling side by side in one process.
+
+    python benchmarks/compare_builds.py OLD_DIR [--threads N] [--repeats R]
+
+OLD_DIR holds a built copy of another version of the package, renamed
+``pooling_old`` (for example: ``git worktree add /tmp/old REV``, build it in
+place, then ``cp -r /tmp/old/pooling OLD_DIR/pooling_old``).  The current
+checkout's ``pooling`` is the new one.  Calls alternate old/new within each
+repeat so that the shared machine's drift hits both alike; the ratio printed
+is median(old) / median(new), so above 1 means the new build is faster.
+"""
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import statistics
+import sys
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _loops(fn, min_seconds=0.02):
+    fn()
+    loops = 1
+    while True:
+        t0 = time.perf_counter()
+        for _ in range(loops):
+            fn()
+        if time.perf_counter() - t0 >= min_seconds or loops >= 1 << 16:
+            return loops
+        loops *= 2
+
+
+def side_by_side(fns, repeats):
+    loops = max(_loops(f) for f in fns)
+    times = [[] for _ in fns]
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(repeats):
+            for f, t in zip(fns, times):
+                t0 = time.perf_counter()
+                for _ in range(loops):
+                    f()
+                t.append((time.perf_counter() - t0) / loops)
+    finally:
+        gc.enable()
+    return [1e3 * statistics.median(t) for t in times]
+
+
+def cases(m):
+    """(name, callable) pairs of the public API of module m."""
+    rng = np.random.default_rng(0)
+    from pooling.bench import CASES
+    out = []
+    for name, shape, dtype, kw in CASES:
+        x = rng.standard_normal(shape).astype(dtype)
+        layer = m.MaxPool2D(**kw)
+        y = layer.forward(x)
+        g = rng.standard_normal(y.shape).astype(dtype)
+        out += [(f"{name} forward", lambda x=x, kw=kw: m.max_pool2d(x, **kw)),
+                (f"{name} layer forward", lambda x=x, l=layer: l.forward(x)),
+                (f"{name} layer backward", lambda g=g, l=layer: l.backward(g))]
+    x2 = rng.standard_normal((32, 64, 112, 112)).astype(np.float32)
+    x1 = rng.standard_normal((32, 64, 4 * 56 * 56)).astype(np.float32)
+    y2, i2 = m.max_pool2d(x2, 2, return_indices=True)
+    out += [("max_pool2d 4x4/s4", lambda: m.max_pool2d(x2, 4)),
+            ("max_pool2d 7x7/s7", lambda: m.max_pool2d(x2, 7)),
+            ("max_pool1d k2", lambda: m.max_pool1d(x1, 2)),
+            ("max_unpool2d k2", lambda: m.max_unpool2d(y2, i2, 2)),
+            ("adaptive_max_pool2d -> 5", lambda: m.adaptive_max_pool2d(x2, 5)),
+            ("adaptive_max_pool2d -> 1", lambda: m.adaptive_max_pool2d(x2, 1))]
+    return out
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("old_dir")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--repeats", type=int, default=9)
+    ap.add_argument("--cases", default="", help="only cases whose name contains this text")
+    a = ap.parse_args(argv)
+    sys.path.insert(0, os.path.dirname(HERE))
+    sys.path.insert(0, os.path.abspath(a.old_dir))
+    import pooling
+    import pooling_old
+    for m in (pooling, pooling_old):
+        assert m.get_backend() == "cython", f"{m.__name__} is not compiled"
+        m.set_num_threads(a.threads)
+    print(f"old {pooling_old.__file__}\nnew {pooling.__file__}\n"
+          f"threads {a.threads}, median of {a.repeats} alternating runs")
+    print(f"{'case':44} {'old ms':>9} {'new ms':>9} {'old/new':>8}")
+    ratios = []
+    for (name, old), (_, new) in zip(cases(pooling_old), cases(pooling)):
+        if a.cases not in name:
+            continue
+        t_old, t_new = side_by_side([old, new], a.repeats)
+        ratios.append(t_old / t_new)
+        print(f"{name:44} {t_old:9.3f} {t_new:9.3f} {t_old / t_new:8.2f}")
+    geo = float(np.exp(np.mean(np.log(ratios))))
+    print(f"geometric mean old/new: {geo:.2f} (min {min(ratios):.2f}, max {max(ratios):.2f})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
