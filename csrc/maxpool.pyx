@@ -557,59 +557,109 @@ cdef void _forward_cl_row(const Job* j, pool_t* y, Py_ssize_t r) noexcept nogil:
 
 
 cdef void _cl_row(const Job* j, pool_t* y, Py_ssize_t r, idx_t* acc) noexcept nogil:
+    # One output row (n, od, oh), in blocks of whole pixels: interior pixels
+    # (windows inside [0, W)) as many as the accumulator holds, each window
+    # element folded over the block's channel vectors at once, so that few
+    # channels (RGB) still make long loops; border pixels one at a time;
+    # more channels than the accumulator holds in chunks of one pixel.
     cdef const Geom* g = j.g
-    cdef Py_ssize_t C = j.C, n, od, oh, ow, ds, hs, ws, a, rr, t, d, h, w
-    cdef Py_ssize_t o, c0, c1, cbase
-    cdef const char* px
-    cdef bint seeded
-    cdef idx_t* ix = NULL
-    n = r // (g.OD * g.OH)
-    od = (r - n * g.OD * g.OH) // g.OH
-    oh = r - (n * g.OD + od) * g.OH
-    ds = od * g.sd - g.pd
-    hs = oh * g.sh - g.ph
-    for ow in range(g.OW):
-        ws = ow * g.sw - g.pw
-        o = (r * g.OW + ow) * C       # the output pixel's first channel
+    cdef Py_ssize_t C = j.C, q = max(1, _CHUNK // C), ow0, ow1, c0, c1
+    cdef Py_ssize_t n = r // (g.OD * g.OH)
+    cdef Py_ssize_t od = (r - n * g.OD * g.OH) // g.OH
+    cdef Py_ssize_t oh = r - (n * g.OD + od) * g.OH
+    ow0 = 0
+    while ow0 < g.OW:
+        ow1 = min(ow0 + q, g.jhi) if g.jlo <= ow0 < g.jhi else ow0 + 1
         c0 = 0
         while c0 < C:
             c1 = min(c0 + _CHUNK, C)
-            if idx_t is int64_t:
-                ix = j.flat + o + c0
-            elif idx_t is NoIndex:
-                pass
-            else:
-                ix = acc
-            seeded = False
-            for a in range(g.kd):
-                d = ds + a * g.dd
-                if d < 0 or d >= g.D:
-                    continue
-                for rr in range(g.kh):
-                    h = hs + rr * g.dh
-                    if h < 0 or h >= g.H:
-                        continue
-                    for t in range(g.kw):
-                        w = ws + t * g.dw
-                        if w < 0 or w >= g.W:
-                            continue
-                        px = j.x + n * j.xs_n + d * g.xs_d + h * g.xs_h + w * g.xs_w
-                        if idx_t is int64_t:
-                            cbase = (d * g.H + h) * g.W + w
-                        else:
-                            cbase = (a * g.kh + rr) * g.kw + t
-                        if seeded:
-                            _fold_strided(px, j.xs_c, y + o + c0, ix, c0, c1, c0, cbase, 0,
-                                          <Merge*>NULL)
-                        else:
-                            _fold_strided(px, j.xs_c, y + o + c0, ix, c0, c1, c0, cbase, 0,
-                                          <Seed*>NULL)
-                            seeded = True
-            if idx_t is uint8_t or idx_t is uint32_t:
-                _emit(acc, (ds * g.H + hs) * g.W + ws, 0, c0, c1,
-                      j.cache + o if j.cache != NULL else NULL,
-                      j.flat + o if j.flat != NULL else NULL, g)
+            _cl_block(j, y, n, r, od * g.sd - g.pd, oh * g.sh - g.ph, ow0, ow1, c0, c1, acc)
             c0 = c1
+        ow0 = ow1
+
+
+cdef inline void _cl_block(const Job* j, pool_t* y, Py_ssize_t n, Py_ssize_t r, Py_ssize_t ds,
+                    Py_ssize_t hs, Py_ssize_t ow0, Py_ssize_t ow1, Py_ssize_t c0,
+                    Py_ssize_t c1, idx_t* acc) noexcept nogil:
+    # Pixels [ow0, ow1) of output row r, channels [c0, c1) (all of them when
+    # the block has more than one pixel: then the block's outputs, like its
+    # accumulator, are one run of (pixel, channel) entries).
+    cdef const Geom* g = j.g
+    cdef Py_ssize_t C = j.C, q = ow1 - ow0, ws = ow0 * g.sw - g.pw
+    cdef Py_ssize_t o = (r * g.OW + ow0) * C      # the block's first pixel
+    cdef Py_ssize_t a, rr, t, d, h, w, i, cbase, cj
+    cdef const char* px
+    cdef bint seeded = False
+    cdef idx_t* ix = NULL
+    if idx_t is int64_t:
+        ix = j.flat + o + c0
+    elif idx_t is NoIndex:
+        pass
+    else:
+        ix = acc
+    for a in range(g.kd):
+        d = ds + a * g.dd
+        if d < 0 or d >= g.D:
+            continue
+        for rr in range(g.kh):
+            h = hs + rr * g.dh
+            if h < 0 or h >= g.H:
+                continue
+            for t in range(g.kw):
+                w = ws + t * g.dw
+                if w < 0 or w + (q - 1) * g.sw >= g.W:   # only border pixels clip
+                    continue
+                px = j.x + n * j.xs_n + d * g.xs_d + h * g.xs_h + w * g.xs_w + c0 * j.xs_c
+                if idx_t is int64_t:
+                    cbase, cj = (d * g.H + h) * g.W + w, g.sw
+                else:
+                    cbase, cj = (a * g.kh + rr) * g.kw + t, 0
+                if seeded:
+                    _fold_block(px, g.sw * g.xs_w, q, c1 - c0, C, y + o + c0, ix,
+                                cbase, cj, <Merge*>NULL)
+                else:
+                    _fold_block(px, g.sw * g.xs_w, q, c1 - c0, C, y + o + c0, ix,
+                                cbase, cj, <Seed*>NULL)
+                    seeded = True
+    if idx_t is uint8_t or idx_t is uint32_t:
+        if j.cache != NULL:   # one run of entries, not one per pixel
+            _emit(acc, 0, 0, c0, c0 + q * (c1 - c0), j.cache + o, NULL, g)
+        if j.flat != NULL:
+            for i in range(q):
+                _emit(acc + i * C, (ds * g.H + hs) * g.W + ws + i * g.sw, 0, c0, c1,
+                      NULL, j.flat + o + i * C, g)
+
+
+cdef inline void _fold_block(const char* px, Py_ssize_t step, Py_ssize_t q,
+                             Py_ssize_t width, Py_ssize_t C, pool_t* y, idx_t* ix,
+                             Py_ssize_t cbase, Py_ssize_t cj, row_t* mode) noexcept nogil:
+    # Two to four channels (RGB, RGBA, ...) get a literal width: the channel
+    # loop unrolls and the pixel loop can vectorise, where a loop of three
+    # runtime trips stays scalar.
+    if width == 3:
+        _fold_pixels(px, step, q, 3, 3, y, ix, cbase, cj, mode)
+    elif width == 4:
+        _fold_pixels(px, step, q, 4, 4, y, ix, cbase, cj, mode)
+    elif width == 2:
+        _fold_pixels(px, step, q, 2, 2, y, ix, cbase, cj, mode)
+    else:
+        _fold_pixels(px, step, q, width, C, y, ix, cbase, cj, mode)
+
+
+cdef inline void _fold_pixels(const char* px, Py_ssize_t step, Py_ssize_t q,
+                              Py_ssize_t width, Py_ssize_t C, pool_t* y, idx_t* ix,
+                              Py_ssize_t cbase, Py_ssize_t cj, row_t* mode) noexcept nogil:
+    # q pixels `step` bytes apart, `width` contiguous channels each, into
+    # entries i * C + k of y (and ix); candidate index cbase + i * cj.
+    cdef Py_ssize_t i, k
+    cdef const pool_t* v
+    for i in range(q):
+        v = <const pool_t*>(px + i * step)
+        for k in range(width):
+            if idx_t is NoIndex:
+                _put(y + i * C, ix, k, v[k], 0, mode)
+            else:
+                _put(y + i * C, ix + i * C, k, v[k], cbase + i * cj, mode)
 
 
 def forward3d(x5, params, out_dhw, indices, bint channels_last=False):

@@ -42,7 +42,7 @@ def stored(x_last, how):
 @given(nd=st.sampled_from([1, 2, 3]), dtype=st.sampled_from(ALL_DTYPES),
        k=st.integers(1, 3), s=st.one_of(st.none(), st.integers(1, 3)), d=st.integers(1, 2),
        pad=st.integers(0, 1), ceil=st.booleans(), batch=st.sampled_from([None, 0, 1, 2]),
-       channels=st.sampled_from([0, 1, 2, 3, 5, 17]), size=st.integers(1, 7),
+       channels=st.sampled_from([0, 1, 2, 3, 4, 5, 17]), size=st.integers(1, 7),
        how=st.sampled_from(["contiguous", "strided", "fortran"]),
        seed=st.integers(0, 2**32 - 1))
 def test_pooling_channels_last(cython_backend, nd, dtype, k, s, d, pad, ceil, batch, channels,
@@ -123,6 +123,9 @@ def test_adaptive_and_unpool_channels_last(cython_backend, nd, dtype, lead, size
     ((2, 600, 9, 8), dict(kernel_size=3, stride=2, padding=1)),  # > one 512 chunk
     ((3, 24, 33, 20), dict(kernel_size=3, stride=1, dilation=2)),
     ((1, 8, 40, 40), dict(kernel_size=17, stride=8, padding=8)),  # flat int64 accumulators
+    ((2, 3, 6, 700), dict(kernel_size=3, stride=2, padding=1)),  # RGB: rows of pixel blocks
+    ((1, 4, 5, 600), dict(kernel_size=2)),                  # RGBA
+    ((2, 2, 3, 1100), dict(kernel_size=(1, 3), stride=1)),   # two channels
 ])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16, np.int16])
 def test_large_channels_last(cython_backend, threads, shape, kw, dtype):
