@@ -918,15 +918,13 @@ cdef inline bint _overlap(const Geom* g) noexcept nogil:
 
 cdef void _backward_cache_cl(const grad_t[:, :, ::1] go, const uint8_t[:, :, ::1] loc,
                              grad_t[:, :, ::1] gi, const Geom* g) noexcept nogil:
-    # Channels-last, gi zero-filled by the caller.  For each output pixel and
-    # each element of its window, a masked add over the channel vector: the
-    # channels whose argmax is that element take the gradient, the others
-    # add +0.0, which leaves every sum bit for bit as it was (the sums start
-    # at +0.0 and so can never be -0.0).
+    # Channels-last, gi zero-filled by the caller: the scatter of
+    # _scatter_cl, each channel's position read from the offset table.
+    # Output pixels in raster order, so every sum is PyTorch's, bit for bit.
     cdef Py_ssize_t N = go.shape[0], C = go.shape[2]
     cdef Py_ssize_t B = _channel_blocks(N, C), cb = (C + B - 1) // B
-    cdef Py_ssize_t task, n, c0, c1, r, ow, od, oh, a, rr, t, d, h, w, o, s
-    cdef int target
+    cdef Py_ssize_t task, n, c0, c1, r, ow, od, oh, o, c
+    cdef int64_t base, s
     cdef bint parallel = N * C * g.D * g.H * g.W >= _PARALLEL_MIN_WORK and N * B > 1
     for task in prange(N * B, nogil=True, schedule="static", num_threads=_threads(),
                        use_threads_if=parallel):
@@ -938,30 +936,10 @@ cdef void _backward_cache_cl(const grad_t[:, :, ::1] go, const uint8_t[:, :, ::1
             oh = r - od * g.OH
             for ow in range(g.OW):
                 o = r * g.OW + ow
-                for a in range(g.kd):
-                    d = od * g.sd - g.pd + a * g.dd
-                    if d < 0 or d >= g.D:
-                        continue
-                    for rr in range(g.kh):
-                        h = oh * g.sh - g.ph + rr * g.dh
-                        if h < 0 or h >= g.H:
-                            continue
-                        for t in range(g.kw):
-                            w = ow * g.sw - g.pw + t * g.dw
-                            if w < 0 or w >= g.W:
-                                continue
-                            s = (d * g.H + h) * g.W + w
-                            target = (a * g.kh + rr) * g.kw + t
-                            _masked_add(&gi[n, s, 0], &go[n, o, 0], &loc[n, o, 0],
-                                        target, c0, c1)
-
-
-cdef inline void _masked_add(grad_t* gi, const grad_t* go, const uint8_t* loc,
-                             int target, Py_ssize_t c0, Py_ssize_t c1) noexcept nogil:
-    cdef Py_ssize_t c
-    cdef grad_t zero = 0
-    for c in range(c0, c1):
-        gi[c] = _add(gi[c], go[c] if loc[c] == target else zero)
+                base = ((od * g.sd - g.pd) * g.H + oh * g.sh - g.ph) * g.W + ow * g.sw - g.pw
+                for c in range(c0, c1):
+                    s = base + g.delta[loc[n, o, c]]
+                    gi[n, s, c] = _add(gi[n, s, c], go[n, o, c])
 
 
 def backward3d_cache(g5, cache5, params, spatial, bint channels_last=False):
