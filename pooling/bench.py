@@ -275,14 +275,35 @@ def linear_cost(repeats, tiny):
     return out
 
 
+def _nhwc(a):
+    """a's values, channels last and stored so (a copy)."""
+    return np.ascontiguousarray(np.moveaxis(a, 1, -1))
+
+
 def other_ops(repeats, torch, tiny):
-    """Windows without a dedicated loop, 1-D pooling, unpooling and adaptive
-    pooling: ours vs reference and torch."""
+    """Windows without a dedicated loop, 1-D and 3-D pooling, channels-last
+    data, unpooling and adaptive pooling: ours vs reference and torch (torch
+    given the same memory layout: channels_last tensors for NHWC)."""
     rng = np.random.default_rng(0)
     n, c, hw = (2, 3, 12) if tiny else (32, 64, 56)
     x2 = rng.standard_normal((n, c, 2 * hw, 2 * hw)).astype(np.float32)
     x1 = rng.standard_normal((n, c, 4 * hw * hw)).astype(np.float32)
     y2, i2 = pooling.max_pool2d(x2, 2, return_indices=True)
+    d3, c3 = (4, 3) if tiny else (16, 32)
+    x3 = rng.standard_normal((n // 4 or 1, c3, d3, hw, hw)).astype(np.float32)
+    y3, i3 = pooling.max_pool3d(x3, 2, return_indices=True)
+    g3 = rng.standard_normal(y3.shape).astype(np.float32)
+    xh = _nhwc(x2)                                            # (N, H, W, C)
+    rgb = _nhwc(rng.standard_normal((n // 4 or 1, 3, 4 * hw, 4 * hw)).astype(np.float32))
+    yh, ih = pooling.max_pool2d(xh, 3, 2, 1, return_indices=True, data_format="NHWC")
+    gh = rng.standard_normal(yh.shape).astype(np.float32)
+    layer_h = pooling.MaxPool2D(3, 2, 1, data_format="NHWC")
+    layer_h.forward(xh)
+
+    def nhwc(a):   # the channels-last tensor torch gets for an NHWC array
+        return torch.from_numpy(a).permute(0, 3, 1, 2)
+
+    aten = None if torch is None else torch.ops.aten
     cases = [
         (f"max_pool1d {x1.shape} k2", lambda m: m.max_pool1d(x1, 2),
          (lambda F, t: F.max_pool1d(t, 2), x1)),
@@ -298,6 +319,37 @@ def other_ops(repeats, torch, tiny):
          (lambda F, t: F.adaptive_max_pool2d(t, 8), x2)),
         (f"adaptive_max_pool2d {x2.shape} -> (1, 1)", lambda m: m.adaptive_max_pool2d(x2, 1),
          (lambda F, t: F.adaptive_max_pool2d(t, 1), x2)),
+        (f"max_pool3d {x3.shape} 2x2x2", lambda m: m.max_pool3d(x3, 2),
+         (lambda F, t: F.max_pool3d(t, 2), x3)),
+        (f"max_pool3d {x3.shape} 3x3x3/s2/p1", lambda m: m.max_pool3d(x3, 3, 2, 1),
+         (lambda F, t: F.max_pool3d(t, 3, 2, 1), x3)),
+        (f"max_pool3d {x3.shape} 2x2x2 +indices",
+         lambda m: m.max_pool3d(x3, 2, return_indices=True),
+         (lambda F, t: F.max_pool3d(t, 2, return_indices=True), x3)),
+        (f"max_pool3d_backward {y3.shape} 2x2x2",
+         lambda m: m.max_pool3d_backward(g3, i3, x3.shape),
+         (lambda F, t: aten.max_pool3d_with_indices_backward(
+             torch.from_numpy(g3), t, [2] * 3, [2] * 3, [0] * 3, [1] * 3, False,
+             torch.from_numpy(i3)), x3)),
+        (f"adaptive_max_pool3d {x3.shape} -> (3, 5, 5)",
+         lambda m: m.adaptive_max_pool3d(x3, (3, 5, 5)),
+         (lambda F, t: F.adaptive_max_pool3d(t, (3, 5, 5)), x3)),
+        (f"max_unpool3d {y3.shape} k2", lambda m: m.max_unpool3d(y3, i3, 2),
+         (lambda F, t: F.max_unpool3d(t, torch.from_numpy(i3), 2), y3)),
+        (f"NHWC max_pool2d {xh.shape} 2x2/s2",
+         lambda m: m.max_pool2d(xh, 2, data_format="NHWC"),
+         (lambda F, t: F.max_pool2d(nhwc(t.numpy()), 2), xh)),
+        (f"NHWC max_pool2d {xh.shape} 3x3/s2/p1 +indices",
+         lambda m: m.max_pool2d(xh, 3, 2, 1, return_indices=True, data_format="NHWC"),
+         (lambda F, t: F.max_pool2d(nhwc(t.numpy()), 3, 2, 1, return_indices=True), xh)),
+        (f"NHWC MaxPool2D {xh.shape} 3x3/s2/p1 backward",
+         lambda m: layer_h.backward(gh) if m is pooling else m.max_pool2d_backward(
+             gh, ih, xh.shape, "NHWC"),
+         (lambda F, t: aten.max_pool2d_with_indices_backward(
+             nhwc(gh), nhwc(xh), [3, 3], [2, 2], [1, 1], [1, 1], False, nhwc(ih)), xh)),
+        (f"NHWC max_pool2d {rgb.shape} 2x2/s2 (RGB)",
+         lambda m: m.max_pool2d(rgb, 2, data_format="NHWC"),
+         (lambda F, t: F.max_pool2d(nhwc(t.numpy()), 2), rgb)),
     ]
     rows = []
     for name, ours, (theirs, arr) in cases:
@@ -397,7 +449,7 @@ def bench(threads=None, quick=False, cases=None, json_path=None, tiny=False):
     print("\nother operations (ours / reference / torch, ms):")
     for o in others:
         tm = o.get("torch_ms")
-        print(f"  {o['case']:52} {o['ours_ms']:8.3f} {o['reference_ms']:9.3f} "
+        print(f"  {o['case']:60} {o['ours_ms']:8.3f} {o['reference_ms']:9.3f} "
               + ("        -" if tm is None else f"{tm:9.3f}  x{tm / o['ours_ms']:.1f} torch"))
     adapters = adapter_rows(quick)
     if adapters:
