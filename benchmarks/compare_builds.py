@@ -68,7 +68,10 @@ def cases(m):
     x2 = rng.standard_normal((32, 64, 112, 112)).astype(np.float32)
     x1 = rng.standard_normal((32, 64, 4 * 56 * 56)).astype(np.float32)
     y2, i2 = m.max_pool2d(x2, 2, return_indices=True)
+    g2 = rng.standard_normal(y2.shape).astype(np.float32)
     out += [("max_pool2d 4x4/s4", lambda: m.max_pool2d(x2, 4)),
+            ("max_pool2d_backward k2 (indices)",
+             lambda: m.max_pool2d_backward(g2, i2, x2.shape)),
             ("max_pool2d 7x7/s7", lambda: m.max_pool2d(x2, 7)),
             ("max_pool1d k2", lambda: m.max_pool1d(x1, 2)),
             ("max_unpool2d k2", lambda: m.max_unpool2d(y2, i2, 2)),

@@ -67,6 +67,23 @@ ctypedef fused row_t:
     Seed
     Merge
 
+cdef struct Add:          # move_t: a scatter accumulates (gradients)
+    char unused
+cdef struct Put:          # move_t: a scatter overwrites (unpooling)
+    char unused
+
+ctypedef fused move_t:
+    Add
+    Put
+
+ctypedef fused scat_t:    # what a scatter moves: gradients (float, double,
+    float                 # half as uint16_t bits), or any dtype as raw bits
+    double
+    uint8_t
+    uint16_t
+    uint32_t
+    uint64_t
+
 ctypedef fused grad_t:
     float
     double
@@ -696,37 +713,41 @@ def forward3d(x5, params, out_dhw, indices, bint channels_last=False):
 
 # ---------------------------------------------------------------- backward
 
-cdef inline grad_t _add(grad_t a, grad_t b) noexcept nogil:
-    if grad_t is uint16_t:
+cdef inline scat_t _add(scat_t a, scat_t b) noexcept nogil:
+    if scat_t is uint16_t:
         return pooling_float_to_half(pooling_half_to_float(a) + pooling_half_to_float(b))
     else:
         return a + b
 
 
-cdef Py_ssize_t _scatter_plane(const grad_t* gp, const int64_t* ip, grad_t* gi,
-                               Py_ssize_t S, Py_ssize_t OS) noexcept nogil:
-    # Output raster order, as PyTorch accumulates: bit-identical sums where
-    # windows overlap.  Out-of-range indices are counted, never written.
-    cdef Py_ssize_t o, bad = 0
+cdef inline void _move(scat_t* dst, scat_t v, move_t* how) noexcept nogil:
+    if move_t is Add:
+        dst[0] = _add(dst[0], v)
+    else:
+        dst[0] = v
+
+
+# One scatter serves the backward from indices (Add) and unpooling (Put):
+# zeros, then every source value moved to its index in output raster order,
+# so overlapping windows sum to PyTorch's bits and, where indices repeat,
+# the last write wins.  Out-of-range indices are counted, never written.
+
+cdef Py_ssize_t _scatter(const scat_t* src, const int64_t* idx, scat_t* dst,
+                         Py_ssize_t P, Py_ssize_t OS, Py_ssize_t S,
+                         move_t* how) noexcept nogil:
+    # Channels-first: P planes, OS sources and S destinations each.
+    cdef Py_ssize_t p, o, bad = 0
     cdef int64_t j
-    memset(gi, 0, S * sizeof(grad_t))
-    for o in range(OS):
-        j = ip[o]
-        if j < 0 or j >= S:
-            bad += 1
-        else:
-            gi[j] = _add(gi[j], gp[o])
-    return bad
-
-
-cdef Py_ssize_t _scatter(const grad_t[:, ::1] go, const int64_t[:, ::1] idx,
-                         grad_t[:, ::1] gi) noexcept nogil:
-    cdef Py_ssize_t P = go.shape[0], OS = go.shape[1], S = gi.shape[1], p
-    cdef Py_ssize_t bad = 0
     cdef bint parallel = P * (S + OS) >= _PARALLEL_MIN_WORK and P > 1
     for p in prange(P, nogil=True, schedule="static", num_threads=_threads(),
                     use_threads_if=parallel):
-        bad += _scatter_plane(&go[p, 0], &idx[p, 0], &gi[p, 0], S, OS)
+        memset(dst + p * S, 0, S * sizeof(scat_t))
+        for o in range(p * OS, (p + 1) * OS):
+            j = idx[o]
+            if j < 0 or j >= S:
+                bad += 1
+            else:
+                _move(dst + p * S + j, src[o], how)
     return bad
 
 
@@ -741,10 +762,10 @@ cdef inline Py_ssize_t _channel_blocks(Py_ssize_t N, Py_ssize_t C) noexcept nogi
     return max(1, min(C // 16, want))
 
 
-cdef Py_ssize_t _scatter_cl(const grad_t[:, :, ::1] go, const int64_t[:, :, ::1] idx,
-                            grad_t[:, :, ::1] gi) noexcept nogil:
-    # go, idx: (N, OS, C); gi: (N, S, C), zero-filled by the caller.
-    cdef Py_ssize_t N = go.shape[0], OS = go.shape[1], C = go.shape[2], S = gi.shape[1]
+cdef Py_ssize_t _scatter_cl(const scat_t* src, const int64_t* idx, scat_t* dst,
+                            Py_ssize_t N, Py_ssize_t OS, Py_ssize_t S, Py_ssize_t C,
+                            move_t* how) noexcept nogil:
+    # src, idx: (N, OS, C); dst: (N, S, C), zero-filled by the caller.
     cdef Py_ssize_t B = _channel_blocks(N, C), cb = (C + B - 1) // B
     cdef Py_ssize_t task, n, c0, c1, o, c, bad = 0
     cdef int64_t s
@@ -754,14 +775,47 @@ cdef Py_ssize_t _scatter_cl(const grad_t[:, :, ::1] go, const int64_t[:, :, ::1]
         n = task // B
         c0 = (task - n * B) * cb
         c1 = min(C, c0 + cb)
-        for o in range(OS):
+        for o in range(n * OS, (n + 1) * OS):
             for c in range(c0, c1):
-                s = idx[n, o, c]
+                s = idx[o * C + c]
                 if s < 0 or s >= S:
                     bad += 1
                 else:
-                    gi[n, s, c] = _add(gi[n, s, c], go[n, o, c])
+                    _move(dst + (n * S + s) * C + c, src[o * C + c], how)
     return bad
+
+
+cdef Py_ssize_t _scatter_as(scat_t* t, src, idx, dst, bint cl, bint add):
+    # `t` only carries the element type (pass a NULL of it).
+    cdef const scat_t* sp = <const scat_t*>_data(src)
+    cdef scat_t* dp = <scat_t*>_data(dst)
+    cdef const int64_t* ip = <const int64_t*>_data(idx)
+    cdef Py_ssize_t n = src.shape[0], OS = src.shape[1], S = dst.shape[1]
+    cdef Py_ssize_t C = src.shape[2] if cl else 1
+    if cl:   # (N, OS, C) into (N, S, C)
+        if add:
+            return _scatter_cl(sp, ip, dp, n, OS, S, C, <Add*>NULL)
+        return _scatter_cl(sp, ip, dp, n, OS, S, C, <Put*>NULL)
+    if add:  # (P, OS) into (P, S)
+        return _scatter(sp, ip, dp, n, OS, S, <Add*>NULL)
+    return _scatter(sp, ip, dp, n, OS, S, <Put*>NULL)
+
+
+cdef Py_ssize_t _scatter_into(src, idx, dst, bint cl, bint add):
+    # The dtype ladder of the scatters.  Unpooling moves any dtype as raw
+    # bits of its width; gradients add as float, double or half.
+    cdef int size = src.dtype.itemsize
+    if add and size == 4:
+        return _scatter_as(<float*>NULL, src, idx, dst, cl, add)
+    if add and size == 8:
+        return _scatter_as(<double*>NULL, src, idx, dst, cl, add)
+    if size == 1:
+        return _scatter_as(<uint8_t*>NULL, src, idx, dst, cl, add)
+    if size == 2:
+        return _scatter_as(<uint16_t*>NULL, src, idx, dst, cl, add)
+    if size == 4:
+        return _scatter_as(<uint32_t*>NULL, src, idx, dst, cl, add)
+    return _scatter_as(<uint64_t*>NULL, src, idx, dst, cl, add)
 
 
 cdef inline Py_ssize_t _volume(spatial):
@@ -786,31 +840,21 @@ def _bits(a):
 
 def backward3d(g5, idx5, spatial, bint channels_last=False):
     """(grad_input, number of out-of-range indices) for flat int64 indices."""
-    shape = g5.shape[:2] + tuple(spatial)
-    cdef bint cl = _channels_last(g5, channels_last) and _channels_last(idx5, channels_last)
+    return _scatter3d(g5, idx5, spatial, channels_last, True)
+
+
+def _scatter3d(x5, idx5, spatial, bint channels_last, bint add):
+    shape = x5.shape[:2] + tuple(spatial)
     cdef Py_ssize_t bad
-    if cl:
-        gi = np.zeros(shape[:1] + shape[2:] + shape[1:2], dtype=g5.dtype)
-        go = _pixels(g5)
-        ix = _pixels(idx5, np.int64)
-        gv = gi.reshape(shape[0], -1, shape[1])
-        if g5.dtype == np.float16:
-            bad = _scatter_cl[uint16_t](_bits(go), ix, _bits(gv))
-        elif g5.dtype == np.float32:
-            bad = _scatter_cl[float](go, ix, gv)
-        else:
-            bad = _scatter_cl[double](go, ix, gv)
-        return gi.transpose(0, 4, 1, 2, 3), bad
-    go = _planes(g5)
-    ix = np.ascontiguousarray(_planes(idx5), dtype=np.int64)
-    gi = np.empty((go.shape[0], _volume(spatial)), dtype=g5.dtype)
-    if g5.dtype == np.float16:
-        bad = _scatter[uint16_t](_bits(go), ix, _bits(gi))
-    elif g5.dtype == np.float32:
-        bad = _scatter[float](go, ix, gi)
-    else:
-        bad = _scatter[double](go, ix, gi)
-    return gi.reshape(shape), bad
+    if _channels_last(x5, channels_last) and _channels_last(idx5, channels_last):
+        out = np.zeros(shape[:1] + shape[2:] + shape[1:2], dtype=x5.dtype)
+        bad = _scatter_into(_pixels(x5), _pixels(idx5, np.int64),
+                            out.reshape(shape[0], -1, shape[1]), True, add)
+        return out.transpose(0, 4, 1, 2, 3), bad
+    out = np.empty((shape[0] * shape[1], _volume(spatial)), dtype=x5.dtype)
+    bad = _scatter_into(_planes(x5), np.ascontiguousarray(_planes(idx5), dtype=np.int64),
+                        out, False, add)
+    return out.reshape(shape), bad
 
 
 # -------------------------------------------- backward from the layer's cache
@@ -975,88 +1019,9 @@ def backward3d_cache(g5, cache5, params, spatial, bint channels_last=False):
 
 # ---------------------------------------------------------------- unpool
 
-ctypedef fused bits_t:
-    uint8_t
-    uint16_t
-    uint32_t
-    uint64_t
-
-
-cdef Py_ssize_t _unpool(const bits_t[:, ::1] x, const int64_t[:, ::1] idx,
-                        bits_t[:, ::1] out) noexcept nogil:
-    # Values are copied, never compared: any dtype moves as raw bits of its
-    # width.  Output raster order, so where indices repeat the last one wins.
-    cdef Py_ssize_t P = x.shape[0], n = x.shape[1], S = out.shape[1], p, o
-    cdef Py_ssize_t bad = 0
-    cdef int64_t j
-    cdef bint parallel = P * (S + n) >= _PARALLEL_MIN_WORK and P > 1
-    for p in prange(P, nogil=True, schedule="static", num_threads=_threads(),
-                    use_threads_if=parallel):
-        memset(&out[p, 0], 0, S * sizeof(bits_t))
-        for o in range(n):
-            j = idx[p, o]
-            if j < 0 or j >= S:
-                bad += 1
-            else:
-                out[p, j] = x[p, o]
-    return bad
-
-
-cdef Py_ssize_t _unpool_cl(const bits_t[:, :, ::1] x, const int64_t[:, :, ::1] idx,
-                           bits_t[:, :, ::1] out) noexcept nogil:
-    # Channels-last (out zero-filled by the caller); tasks as in _scatter_cl.
-    cdef Py_ssize_t N = x.shape[0], OS = x.shape[1], C = x.shape[2], S = out.shape[1]
-    cdef Py_ssize_t B = _channel_blocks(N, C), cb = (C + B - 1) // B
-    cdef Py_ssize_t task, n, c0, c1, o, c, bad = 0
-    cdef int64_t s
-    cdef bint parallel = N * C * (S + OS) >= _PARALLEL_MIN_WORK and N * B > 1
-    for task in prange(N * B, nogil=True, schedule="static", num_threads=_threads(),
-                       use_threads_if=parallel):
-        n = task // B
-        c0 = (task - n * B) * cb
-        c1 = min(C, c0 + cb)
-        for o in range(OS):
-            for c in range(c0, c1):
-                s = idx[n, o, c]
-                if s < 0 or s >= S:
-                    bad += 1
-                else:
-                    out[n, s, c] = x[n, o, c]
-    return bad
-
-
 def unpool3d(x5, idx5, spatial, bint channels_last=False):
     """(output, number of out-of-range indices) for validated arrays."""
-    shape = x5.shape[:2] + tuple(spatial)
-    bits = f"u{x5.dtype.itemsize}"
-    cdef Py_ssize_t bad
-    cdef int size = x5.dtype.itemsize
-    if _channels_last(x5, channels_last) and _channels_last(idx5, channels_last):
-        out = np.zeros(shape[:1] + shape[2:] + shape[1:2], dtype=x5.dtype)
-        xs, ix = _pixels(x5).view(bits), _pixels(idx5, np.int64)
-        ov = out.reshape(shape[0], -1, shape[1]).view(bits)
-        if size == 1:
-            bad = _unpool_cl[uint8_t](xs, ix, ov)
-        elif size == 2:
-            bad = _unpool_cl[uint16_t](xs, ix, ov)
-        elif size == 4:
-            bad = _unpool_cl[uint32_t](xs, ix, ov)
-        else:
-            bad = _unpool_cl[uint64_t](xs, ix, ov)
-        return out.transpose(0, 4, 1, 2, 3), bad
-    xs = _planes(x5).view(bits)
-    ix = np.ascontiguousarray(_planes(idx5), dtype=np.int64)
-    out = np.empty((xs.shape[0], _volume(spatial)), dtype=x5.dtype)
-    ov = out.view(bits)
-    if size == 1:
-        bad = _unpool[uint8_t](xs, ix, ov)
-    elif size == 2:
-        bad = _unpool[uint16_t](xs, ix, ov)
-    elif size == 4:
-        bad = _unpool[uint32_t](xs, ix, ov)
-    else:
-        bad = _unpool[uint64_t](xs, ix, ov)
-    return out.reshape(shape), bad
+    return _scatter3d(x5, idx5, spatial, channels_last, False)
 
 
 # ---------------------------------------------------------------- adaptive
