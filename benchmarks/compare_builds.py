@@ -23,20 +23,9 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def _loops(fn, min_seconds=0.02):
-    fn()
-    loops = 1
-    while True:
-        t0 = time.perf_counter()
-        for _ in range(loops):
-            fn()
-        if time.perf_counter() - t0 >= min_seconds or loops >= 1 << 16:
-            return loops
-        loops *= 2
-
-
 def side_by_side(fns, repeats):
-    loops = max(_loops(f) for f in fns)
+    from pooling.bench import calibrate
+    loops = max(calibrate(f) for f in fns)
     times = [[] for _ in fns]
     gc.collect()
     gc.disable()

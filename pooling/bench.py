@@ -89,19 +89,25 @@ def im2col_backward(grad, cache):
 
 # ------------------------------------------------------------ timing helpers
 
-def _median_ms(fn, repeats, min_seconds=0.02):
-    """Median time of one call, in ms.  Calls are looped until one repeat
-    lasts min_seconds (as timeit does), so small cases are not lost in timer
-    noise; the garbage collector is off while timing."""
-    fn()  # warm-up: first-touch pages, lazy initialisation
+def calibrate(fn, min_seconds=0.02):
+    """Calls of fn per timed repeat (doubling until one lasts min_seconds),
+    after a warm-up call: first-touch pages, lazy initialisation."""
+    fn()
     loops = 1
     while True:
         t0 = time.perf_counter()
         for _ in range(loops):
             fn()
         if time.perf_counter() - t0 >= min_seconds or loops >= 1 << 16:
-            break
+            return loops
         loops *= 2
+
+
+def _median_ms(fn, repeats, min_seconds=0.02):
+    """Median time of one call, in ms.  Calls are looped until one repeat
+    lasts min_seconds (as timeit does), so small cases are not lost in timer
+    noise; the garbage collector is off while timing."""
+    loops = calibrate(fn, min_seconds)
     times = []
     enabled = gc.isenabled()
     gc.collect()

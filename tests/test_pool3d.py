@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 import pooling
 from pooling import reference
 
-from strategies import ALL_DTYPES, FLOAT_DTYPES, make_values, outcome
+from strategies import ALL_DTYPES, FLOAT_DTYPES, make_values, outcome, with_layout
 
 SETTINGS = settings(max_examples=200, deadline=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -18,10 +18,7 @@ LAYOUTS_3D = ["contiguous", "strided", "flipped", "channels_last"]
 def layout_3d(x, layout):
     """x's values stored another way (the channel axis is -4)."""
     if layout == "strided":
-        big = np.zeros(tuple(2 * n for n in x.shape), dtype=x.dtype)
-        view = big[tuple(slice(None, None, 2) for _ in x.shape)]
-        view[...] = x
-        return view
+        return with_layout(x, "strided", None)
     if layout == "flipped":
         return np.ascontiguousarray(x[..., ::-1, :, ::-1])[..., ::-1, :, ::-1]
     if layout == "channels_last":
