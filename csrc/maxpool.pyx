@@ -587,16 +587,23 @@ cdef void _forward_cl_row(const Job* j, pool_t* y, Py_ssize_t r) noexcept nogil:
     cdef uint8_t acc8[_CHUNK]
     cdef uint32_t acc32[_CHUNK]
     if j.cache == NULL and j.flat == NULL:
-        _cl_row(j, y, r, <NoIndex*>NULL)
+        _cl_row(j, y, r, <NoIndex*>NULL, False)
     elif _window_size(j.g) > _MAX_LOCAL:
-        _cl_row(j, y, r, <int64_t*>NULL)
+        _cl_row(j, y, r, <int64_t*>NULL, False)
+    elif j.cache == NULL and j.C > 4 and (j.g.D * j.g.H * j.g.W) >> 32 == 0:
+        # PyTorch's indices wanted: fold positions in the volume, not window
+        # offsets, so that each index is a widening copy, not a table lookup
+        # per channel (1.1-1.4x faster with 64 or 256 channels; with the
+        # literal widths of 2-4 channels the per-pixel candidates cost more).
+        _cl_row(j, y, r, acc32, True)
     elif pool_t is float or pool_t is int32_t or pool_t is uint32_t:
-        _cl_row(j, y, r, acc32)
+        _cl_row(j, y, r, acc32, False)
     else:
-        _cl_row(j, y, r, acc8)
+        _cl_row(j, y, r, acc8, False)
 
 
-cdef void _cl_row(const Job* j, pool_t* y, Py_ssize_t r, idx_t* acc) noexcept nogil:
+cdef void _cl_row(const Job* j, pool_t* y, Py_ssize_t r, idx_t* acc,
+                  bint positions) noexcept nogil:
     # One output row (n, od, oh), in blocks of whole pixels: interior pixels
     # (windows inside [0, W)) as many as the accumulator holds, each window
     # element folded over the block's channel vectors at once, so that few
@@ -613,17 +620,19 @@ cdef void _cl_row(const Job* j, pool_t* y, Py_ssize_t r, idx_t* acc) noexcept no
         c0 = 0
         while c0 < C:
             c1 = min(c0 + _CHUNK, C)
-            _cl_block(j, y, n, r, od * g.sd - g.pd, oh * g.sh - g.ph, ow0, ow1, c0, c1, acc)
+            _cl_block(j, y, n, r, od * g.sd - g.pd, oh * g.sh - g.ph, ow0, ow1, c0, c1, acc,
+                      positions)
             c0 = c1
         ow0 = ow1
 
 
 cdef inline void _cl_block(const Job* j, pool_t* y, Py_ssize_t n, Py_ssize_t r, Py_ssize_t ds,
                     Py_ssize_t hs, Py_ssize_t ow0, Py_ssize_t ow1, Py_ssize_t c0,
-                    Py_ssize_t c1, idx_t* acc) noexcept nogil:
+                    Py_ssize_t c1, idx_t* acc, bint positions) noexcept nogil:
     # Pixels [ow0, ow1) of output row r, channels [c0, c1) (all of them when
     # the block has more than one pixel: then the block's outputs, like its
-    # accumulator, are one run of (pixel, channel) entries).
+    # accumulator, are one run of (pixel, channel) entries).  The accumulator
+    # holds window offsets, or with `positions` flat positions in the volume.
     cdef const Geom* g = j.g
     cdef Py_ssize_t C = j.C, q = ow1 - ow0, ws = ow0 * g.sw - g.pw
     cdef Py_ssize_t o = (r * g.OW + ow0) * C      # the block's first pixel
@@ -650,7 +659,7 @@ cdef inline void _cl_block(const Job* j, pool_t* y, Py_ssize_t n, Py_ssize_t r, 
                 if w < 0 or w + (q - 1) * g.sw >= g.W:   # only border pixels clip
                     continue
                 px = j.x + n * j.xs_n + d * g.xs_d + h * g.xs_h + w * g.xs_w + c0 * j.xs_c
-                if idx_t is int64_t:
+                if idx_t is int64_t or positions:
                     cbase, cj = (d * g.H + h) * g.W + w, g.sw
                 else:
                     cbase, cj = (a * g.kh + rr) * g.kw + t, 0
@@ -664,7 +673,10 @@ cdef inline void _cl_block(const Job* j, pool_t* y, Py_ssize_t n, Py_ssize_t r, 
     if idx_t is uint8_t or idx_t is uint32_t:
         if j.cache != NULL:   # one run of entries, not one per pixel
             _emit(acc, 0, 0, c0, c0 + q * (c1 - c0), j.cache + o, NULL, g)
-        if j.flat != NULL:
+        if j.flat != NULL and positions:
+            for i in range(q * (c1 - c0)):
+                j.flat[o + c0 + i] = acc[i]
+        elif j.flat != NULL:
             for i in range(q):
                 _emit(acc + i * C, (ds * g.H + hs) * g.W + ws + i * g.sw, 0, c0, c1,
                       NULL, j.flat + o + i * C, g)
