@@ -540,16 +540,16 @@ cdef void _forward_plane(const char* xp, pool_t* yp, uint8_t* cache, int64_t* fl
     cdef uint8_t acc8[_CHUNK]
     cdef uint32_t acc32[_CHUNK]
     if cache == NULL and flat == NULL:
-        _forward_deep(xp, yp, <NoIndex*>NULL, NULL, NULL, g)
+        _forward_by_depth(xp, yp, <NoIndex*>NULL, NULL, NULL, g)
     elif _window_size(g) > _MAX_LOCAL:
-        _forward_deep(xp, yp, <int64_t*>NULL, NULL, flat, g)
+        _forward_by_depth(xp, yp, <int64_t*>NULL, NULL, flat, g)
     elif pool_t is float or pool_t is int32_t or pool_t is uint32_t:
-        _forward_deep(xp, yp, acc32, cache, flat, g)
+        _forward_by_depth(xp, yp, acc32, cache, flat, g)
     else:
-        _forward_deep(xp, yp, acc8, cache, flat, g)
+        _forward_by_depth(xp, yp, acc8, cache, flat, g)
 
 
-cdef inline void _forward_deep(const char* xp, pool_t* yp, idx_t* acc, uint8_t* cache,
+cdef inline void _forward_by_depth(const char* xp, pool_t* yp, idx_t* acc, uint8_t* cache,
                                int64_t* flat, const Geom* g) noexcept nogil:
     if g.kd == 1:
         _forward_rows(xp, yp, acc, cache, flat, g, <Flat*>NULL)
@@ -718,7 +718,7 @@ def forward3d(x5, params, out_dhw, indices, bint channels_last=False):
     """Pool a validated, non-empty (N, C, D, H, W) array.
 
     ``indices``: None (values only), "flat" (int64 (d * H + h) * W + w,
-    PyTorch's) or "cache" (the layer's argmax cache: uint8 window-local
+    PyTorch's) or "compact" (the layer's argmax cache: uint8 window-local
     offsets when the window has at most 256 positions, flat int64 otherwise).
     Outputs are stored channels-last when the input is (``channels_last``:
     the caller's layout, where the strides cannot tell).  Returns (y,
@@ -735,7 +735,7 @@ def forward3d(x5, params, out_dhw, indices, bint channels_last=False):
     cdef int64_t[::1] il
     cdef uint8_t* cache = NULL
     cdef int64_t* flat = NULL
-    if indices == "cache" and _window_size(&g) <= _MAX_LOCAL:
+    if indices == "compact" and _window_size(&g) <= _MAX_LOCAL:
         idx = _alloc(out_shape, np.uint8, cl)
         cache = <uint8_t*>_data(idx)
     elif indices is not None:
@@ -1021,7 +1021,7 @@ cdef void _backward_cache_cl(const grad_t[:, :, ::1] go, const uint8_t[:, :, ::1
                     gi[n, s, c] = _add(gi[n, s, c], go[n, o, c])
 
 
-def backward3d_cache(g5, cache5, params, spatial, bint channels_last=False):
+def backward3d_compact(g5, cache5, params, spatial, bint channels_last=False):
     """Input gradient from the layer's cache (see forward3d)."""
     if cache5.dtype != np.uint8:  # windows over 256 positions: flat indices
         return backward3d(g5, cache5, spatial, channels_last)[0]

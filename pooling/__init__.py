@@ -10,10 +10,11 @@ from .functional import (adaptive_max_pool1d, adaptive_max_pool2d, adaptive_max_
                          max_pool1d, max_pool1d_backward, max_pool2d, max_pool2d_backward,
                          max_pool3d, max_pool3d_backward, max_unpool1d, max_unpool2d,
                          max_unpool3d)
-from .layer import (AdaptiveMaxPool1D, AdaptiveMaxPool2D, AdaptiveMaxPool3D, MaxPool1D,
-                    MaxPool2D, MaxPool3D, MaxUnpool1D, MaxUnpool2D, MaxUnpool3D)
+from .numpy_layers import (AdaptiveMaxPool1D, AdaptiveMaxPool2D, AdaptiveMaxPool3D,
+                           MaxPool1D, MaxPool2D, MaxPool3D, MaxUnpool1D,
+                           MaxUnpool2D, MaxUnpool3D)
 
-from . import functional as _functional, layer as _layer
+from . import functional as _functional, numpy_layers as _layers
 
 __all__ = (["__version__", "get_backend", "get_num_threads", "set_backend", "set_num_threads"]
-           + _functional.__all__ + _layer.__all__)
+           + _functional.__all__ + _layers.__all__)

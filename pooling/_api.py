@@ -4,10 +4,10 @@ A backend ("core") only sees validated, non-empty 5-D (N, C, D, H, W) arrays
 and (D, H, W) triples:
 
 - ``forward3d(x5, params, out_dhw, indices, channels_last) -> (y5, idx5 | None)`` with
-  ``indices`` None, "flat" (PyTorch's int64 indices) or "cache" (whatever
-  compact argmax the core's ``backward3d_cache`` reads back);
+  ``indices`` None, "flat" (PyTorch's int64 indices) or "compact" (whatever
+  compact argmax the core's ``backward3d_compact`` reads back);
 - ``backward3d(g5, idx5, spatial, channels_last) -> (grad5, n_bad_indices)``;
-- ``backward3d_cache(g5, cache5, params, spatial, channels_last) -> grad5``;
+- ``backward3d_compact(g5, cache5, params, spatial, channels_last) -> grad5``;
 - ``unpool3d(x5, idx5, spatial, channels_last) -> (out5, n_bad_indices)``:
   zeros, then each value written at its index in output raster order (the
   last write wins);
@@ -141,11 +141,11 @@ def backward(core, g, idx, shape, lift, fn):
     return lift.from_core(grad5)
 
 
-def backward_cache(core, g, cache, params, shape, lift):
+def backward_compact(core, g, cache, params, shape, lift):
     """Input gradient through a layer's cached argmax (shapes already checked)."""
     if g.size == 0:
         return np.zeros(shape, dtype=g.dtype)
-    grad5 = core.backward3d_cache(lift.to_core(g), lift.to_core(cache), _as_3d(params),
+    grad5 = core.backward3d_compact(lift.to_core(g), lift.to_core(cache), _as_3d(params),
                                   lift.spatial(shape), lift.last)
     return lift.from_core(grad5)
 

@@ -12,7 +12,7 @@ def forward3d(
     x5: npt.NDArray[Any],
     params: Any,
     out_dhw: Tuple[int, int, int],
-    indices: Optional[Literal["flat", "cache"]],
+    indices: Optional[Literal["flat", "compact"]],
     channels_last: bool = ...,
 ) -> Tuple[npt.NDArray[Any], Optional[npt.NDArray[Any]]]: ...
 def backward3d(
@@ -21,7 +21,7 @@ def backward3d(
     spatial: Tuple[int, int, int],
     channels_last: bool = ...,
 ) -> Tuple[npt.NDArray[np.floating[Any]], int]: ...
-def backward3d_cache(
+def backward3d_compact(
     g5: npt.NDArray[np.floating[Any]],
     cache5: npt.NDArray[Any],
     params: Any,

@@ -183,12 +183,12 @@ def as_array(x, name: str, fn: str) -> np.ndarray:
     return x
 
 
-_LAYOUTS = {1: ("NCL", "NLC"), 2: ("NCHW", "NHWC"), 3: ("NCDHW", "NDHWC")}
+LAYOUTS = {1: ("NCL", "NLC"), 2: ("NCHW", "NHWC"), 3: ("NCDHW", "NDHWC")}
 
 
 def channels_last(fn: str, nd: int, data_format) -> bool:
     """Whether ``data_format`` puts channels last (None: channels first)."""
-    first, last = _LAYOUTS[nd]
+    first, last = LAYOUTS[nd]
     if data_format is None or data_format == first:
         return False
     if data_format == last:

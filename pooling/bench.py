@@ -186,8 +186,8 @@ def _impls(x, kw, torch):
             "backward": lambda: torch.ops.aten.max_pool2d_with_indices_backward(
                 tg, t, *args, ti)}
     sizes = {"forward": x.nbytes + y.nbytes,
-             "forward+indices": x.nbytes + y.nbytes + y.size * layer._cache.itemsize,
-             "backward": g.nbytes + y.size * layer._cache.itemsize + x.size * g.itemsize}
+             "forward+indices": x.nbytes + y.nbytes + y.size * layer._argmax.itemsize,
+             "backward": g.nbytes + y.size * layer._argmax.itemsize + x.size * g.itemsize}
     return impls, sizes, y.nbytes
 
 

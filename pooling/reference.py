@@ -171,7 +171,7 @@ class _Core:
         return grad.reshape(g5.shape[:2] + tuple(spatial)), bad
 
     @staticmethod
-    def backward3d_cache(g5, cache5, params, spatial, channels_last=False):
+    def backward3d_compact(g5, cache5, params, spatial, channels_last=False):
         return _Core.backward3d(g5, cache5, spatial)[0]
 
     @staticmethod

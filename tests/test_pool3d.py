@@ -171,7 +171,7 @@ def test_windows_wider_than_the_uint8_cache(cython_backend):
         assert np.array_equal(y, ry, equal_nan=True) and np.array_equal(i, ri)
         layer = pooling.MaxPool3D(7, stride=2, padding=3)
         layer.forward(data)
-        assert layer._cache.dtype == np.int64
+        assert layer._argmax.dtype == np.int64
         g = rng.standard_normal(y.shape).astype(np.float32)
         assert np.array_equal(layer.backward(g), reference.max_pool3d_backward(g, ri, x.shape))
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import functional as F
-from ..layer import MaxPool2D as _CoreMaxPool2D
+from ..numpy_layers import MaxPool2D as _CoreMaxPool2D
 
 try:
     from tinyml.layers import MaxPool2D as _Base

@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 
 from .. import functional as F
-from ..layer import MaxPool2D as _CoreMaxPool2D
+from ..numpy_layers import MaxPool2D as _CoreMaxPool2D
 
 __all__ = ["MaxPool2d", "max_pool2d"]
 

@@ -50,7 +50,7 @@ class _MaxPool(_Layer):
         self._params = normalize_pool_args(
             self._name, self._nd, kernel_size, stride, padding, dilation, ceil_mode)
         self._layout(data_format)
-        self._cache = self._core = self._input_shape = self._lift = None
+        self._argmax = self._core = self._input_shape = self._lift = None
 
     kernel_size = property(lambda self: self._params.kernel_size)
     stride = property(lambda self: self._params.stride)
@@ -69,9 +69,9 @@ class _MaxPool(_Layer):
         x, out_shape, lift = _api.check_pool_input(x, self._params, self._name,
                                                    self.data_format)
         core = _backend.core()
-        y, cache = _api.forward(core, x, self._params, out_shape, "cache", lift)
+        y, cache = _api.forward(core, x, self._params, out_shape, "compact", lift)
         # The cache is only meaningful to the core that wrote it.
-        self._cache, self._core, self._input_shape, self._lift = cache, core, x.shape, lift
+        self._argmax, self._core, self._input_shape, self._lift = cache, core, x.shape, lift
         self._out_shape = y.shape
         return y
 
@@ -80,7 +80,7 @@ class _MaxPool(_Layer):
     def backward(self, grad_output):
         """The input gradient of the last forward, for ``grad_output``."""
         g = self._grad(grad_output)
-        return _api.backward_cache(self._core, g, self._cache, self._params,
+        return _api.backward_compact(self._core, g, self._argmax, self._params,
                                    self._input_shape, self._lift)
 
     def __repr__(self):
