@@ -33,7 +33,7 @@ import numpy as np
 
 from ._params import (PoolParams, adaptive_output_size, adaptive_windows, channels_last,
                       check_backward, check_input, check_pair, normalize_pool_args,
-                      normalize_unpool_args, unpool_output_size)
+                      normalize_unpool_args, spatial_of, unpool_output_size, with_spatial)
 
 
 class _Lift:
@@ -74,6 +74,14 @@ class _Lift:
         """(D, H, W) of a user-layout shape."""
         return self.shape_to_core(shape)[2:]
 
+    def user_spatial(self, shape):
+        """The nd spatial sizes of a user-layout shape."""
+        return spatial_of(shape, self.nd, self.last)
+
+    def with_user_spatial(self, shape, spatial):
+        """A user-layout shape with its spatial sizes replaced."""
+        return with_spatial(shape, spatial, self.last)
+
 
 def _lift(x, nd, last) -> _Lift:
     return _Lift(nd, x.ndim == nd + 2, last)
@@ -85,11 +93,6 @@ def _as_3d(params: PoolParams) -> PoolParams:
     return PoolParams((1,) * pad + params.kernel_size, (1,) * pad + params.stride,
                       (0,) * pad + params.padding, (1,) * pad + params.dilation,
                       params.ceil_mode)
-
-
-def _spatial_last(shape, nd, last):
-    """The spatial sizes of a user-layout shape."""
-    return tuple(shape[-nd - 1:-1]) if last else tuple(shape[-nd:])
 
 
 def max_pool(core, nd, x, kernel_size, stride=None, padding=0, dilation=1,
@@ -136,7 +139,7 @@ def backward(core, g, idx, shape, lift, fn):
         first, count = _first_bad(idx, spatial)
         raise ValueError(
             f"{fn}: indices must lie in [0, {_volume(spatial)}) for an input plane of "
-            f"size {_spatial_last(shape, lift.nd, lift.last)}, but got index {first} "
+            f"size {lift.user_spatial(shape)}, but got index {first} "
             f"({count} out of range)")
     return lift.from_core(grad5)
 
@@ -168,10 +171,8 @@ def max_unpool(core, nd, x, indices, kernel_size, stride=None, padding=0, output
     last = channels_last(fn, nd, data_format)
     x, idx = check_pair(x, indices, nd, fn, last)
     lift = _lift(x, nd, last)
-    in_spatial = _spatial_last(x.shape, nd, lift.last)
-    spatial = unpool_output_size(fn, in_spatial, k, s, p, output_size)
-    shape = (x.shape[:-nd - 1] + spatial + x.shape[-1:]) if lift.last \
-        else x.shape[:-nd] + spatial
+    spatial = unpool_output_size(fn, lift.user_spatial(x.shape), k, s, p, output_size)
+    shape = lift.with_user_spatial(x.shape, spatial)
     if x.size == 0:
         return np.zeros(shape, dtype=x.dtype)
     out5, n_bad = core.unpool3d(lift.to_core(x), lift.to_core(idx), lift.spatial(shape),
@@ -188,9 +189,9 @@ def adaptive_max_pool(core, nd, x, output_size, return_indices=False, data_forma
     last = channels_last(fn, nd, data_format)
     x = check_pair(x, None, nd, fn, last)[0]
     lift = _lift(x, nd, last)
-    in_spatial = _spatial_last(x.shape, nd, lift.last)
+    in_spatial = lift.user_spatial(x.shape)
     out = adaptive_output_size(fn, nd, output_size, in_spatial)
-    shape = (x.shape[:-nd - 1] + out + x.shape[-1:]) if lift.last else x.shape[:-nd] + out
+    shape = lift.with_user_spatial(x.shape, out)
     if x.size == 0 or min(out) == 0:
         y = np.empty(shape, dtype=x.dtype)
         return (y, np.empty(shape, dtype=np.int64)) if return_indices else y

@@ -119,22 +119,12 @@ def _normalize_cached(fn, nd, kernel_size, stride, padding, dilation, ceil_mode)
 
 
 def _normalize(fn, nd, kernel_size, stride, padding, dilation, ceil_mode) -> PoolParams:
-    k = _ntuple(kernel_size, "kernel_size", fn, nd)
-    if stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0):
-        s = k  # PyTorch: stride omitted (None or []) means kernel_size
-    else:
-        s = _ntuple(stride, "stride", fn, nd, omitted=True)
-    p = _ntuple(padding, "padding", fn, nd)
+    k, s, p = _parse_window(fn, nd, kernel_size, stride_or_kernel(stride, kernel_size),
+                            padding)
     d = _ntuple(dilation, "dilation", fn, nd)
     if not isinstance(ceil_mode, (bool, np.bool_)):
         raise TypeError(f"{fn}: ceil_mode must be a bool, but got ceil_mode={ceil_mode!r}")
-    for name, vals in (("kernel_size", k), ("stride", s), ("dilation", d)):
-        if min(vals) < 1:
-            raise ValueError(
-                f"{fn}: {name} should be greater than zero, but got {name}={_show(vals)}"
-            )
-    if min(p) < 0:
-        raise ValueError(f"{fn}: pad must be non-negative, but got padding={_show(p)}")
+    _check_window(fn, k, s, p, d)
     # PyTorch's max_pool checks pad <= kernel_size // 2 (the stricter of its two
     # pad checks; the other uses the dilated kernel).  It also guarantees that
     # every window reaches at least one position >= 0.
@@ -144,6 +134,39 @@ def _normalize(fn, nd, kernel_size, stride, padding, dilation, ceil_mode) -> Poo
             f"but got padding={_show(p)}, kernel_size={_show(k)}"
         )
     return PoolParams(k, s, p, d, bool(ceil_mode))
+
+
+def stride_or_kernel(stride, kernel_size):
+    """PyTorch's pooling default: an omitted stride (None or []) means
+    kernel_size.  (Its max_unpool omits only None: see normalize_unpool_args.)"""
+    if stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0):
+        return kernel_size
+    return stride
+
+
+def normalize_unpool_args(fn: str, nd: int, kernel_size, stride, padding):
+    """(kernel, stride, padding) for max_unpool, checked as PyTorch checks
+    them (no more): stride None means kernel_size."""
+    k, s, p = _parse_window(fn, nd, kernel_size,
+                            kernel_size if stride is None else stride, padding)
+    _check_window(fn, k, s, p)
+    return k, s, p
+
+
+def _parse_window(fn: str, nd: int, kernel_size, stride, padding):
+    return (_ntuple(kernel_size, "kernel_size", fn, nd),
+            _ntuple(stride, "stride", fn, nd, omitted=True),
+            _ntuple(padding, "padding", fn, nd))
+
+
+def _check_window(fn: str, k, s, p, d=None) -> None:
+    """Sizes greater than zero, then padding non-negative (PyTorch's order)."""
+    for name, vals in (("kernel_size", k), ("stride", s), ("dilation", d)):
+        if vals is not None and min(vals) < 1:
+            raise ValueError(
+                f"{fn}: {name} should be greater than zero, but got {name}={_show(vals)}")
+    if min(p) < 0:
+        raise ValueError(f"{fn}: pad must be non-negative, but got padding={_show(p)}")
 
 
 def _show(vals: tuple[int, ...]) -> str:
@@ -326,20 +349,6 @@ def _check_same_shape(x, name: str, indices, fn: str):
         raise ValueError(f"{fn}: {name} and indices must have the same shape, but got {name} "
                          f"shape {x.shape} and indices shape {idx.shape}")
     return x, idx
-
-
-def normalize_unpool_args(fn: str, nd: int, kernel_size, stride, padding):
-    """(kernel, stride, padding) for max_unpool; PyTorch checks no more."""
-    k = _ntuple(kernel_size, "kernel_size", fn, nd)
-    s = k if stride is None else _ntuple(stride, "stride", fn, nd, omitted=True)
-    p = _ntuple(padding, "padding", fn, nd)
-    for name, vals in (("kernel_size", k), ("stride", s)):
-        if min(vals) < 1:
-            raise ValueError(
-                f"{fn}: {name} should be greater than zero, but got {name}={_show(vals)}")
-    if min(p) < 0:
-        raise ValueError(f"{fn}: pad must be non-negative, but got padding={_show(p)}")
-    return k, s, p
 
 
 def unpool_output_size(fn, in_spatial, k, s, p, output_size) -> tuple[int, ...]:

@@ -7,14 +7,11 @@ from __future__ import annotations
 import numpy as np
 
 from . import _api, _backend
-from ._params import (as_array, channels_last, check_dtype, normalize_pool_args,
+from ._params import (LAYOUTS, as_array, channels_last, check_dtype, normalize_pool_args,
                       normalize_unpool_args)
 
 __all__ = ["AdaptiveMaxPool1D", "AdaptiveMaxPool2D", "AdaptiveMaxPool3D", "MaxPool1D",
            "MaxPool2D", "MaxPool3D", "MaxUnpool1D", "MaxUnpool2D", "MaxUnpool3D"]
-
-_FIRST = {1: "NCL", 2: "NCHW", 3: "NCDHW"}
-
 
 class _Layer:
     _nd = 2
@@ -22,7 +19,7 @@ class _Layer:
 
     def _layout(self, data_format):
         """Check and keep the layout argument."""
-        fmt = _FIRST[self._nd] if data_format is None else data_format
+        fmt = LAYOUTS[self._nd][0] if data_format is None else data_format
         channels_last(type(self).__name__, self._nd, fmt)
         self.data_format = fmt
 
@@ -183,15 +180,13 @@ class _MaxUnpool(_Layer):
     def backward(self, grad_output):
         """Gather ``grad_output`` at the indices of the last forward."""
         g = self._grad(grad_output)
-        nd, idx = self._nd, self._indices
-        last = channels_last(type(self).__name__, nd, self.data_format)
-        if last:  # channels next to the spatial axes, as in the indices' planes
-            g, idx = np.moveaxis(g, -1, -nd - 1), np.moveaxis(idx, -1, -nd - 1)
-        planes = int(np.prod(idx.shape[:-nd], dtype=np.int64))
-        got = np.take_along_axis(g.reshape(planes, int(np.prod(g.shape[-nd:]))),
-                                 idx.reshape(planes, int(np.prod(idx.shape[-nd:])))
-                                 .astype(np.intp), axis=1).reshape(idx.shape)
-        return np.moveaxis(got, -nd - 1, -1) if last else got
+        last = channels_last(type(self).__name__, self._nd, self.data_format)
+        lift = _api._lift(g, self._nd, last)
+        g5, idx5 = lift.to_core(g), lift.to_core(self._indices)
+        planes = (g5.shape[0] * g5.shape[1], -1) if g5.size else (0, 0)
+        got = np.take_along_axis(g5.reshape(planes),
+                                 idx5.reshape(planes).astype(np.intp), axis=1)
+        return lift.from_core(got.reshape(idx5.shape))
 
     def __repr__(self):
         return (f"{type(self).__name__}(kernel_size={self.kernel_size}, stride={self.stride}, "

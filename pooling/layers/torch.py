@@ -14,6 +14,7 @@ from __future__ import annotations
 import torch
 
 from .. import functional as F
+from .._params import stride_or_kernel
 from ..numpy_layers import MaxPool2D as _CoreMaxPool2D
 
 __all__ = ["MaxPool2d", "max_pool2d"]
@@ -74,9 +75,8 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
         return torch.nn.functional.max_pool2d(input, kernel_size, stride, padding, dilation,
                                               ceil_mode=ceil_mode,
                                               return_indices=return_indices)
-    if stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0):
-        stride = kernel_size
-    args = (input, kernel_size, stride, padding, dilation, ceil_mode)
+    args = (input, kernel_size, stride_or_kernel(stride, kernel_size), padding, dilation,
+            ceil_mode)
     if return_indices:
         return _MaxPool2dIndices.apply(*args)
     return _MaxPool2dValues.apply(*args)
@@ -89,7 +89,7 @@ class MaxPool2d(torch.nn.Module):
                  return_indices=False, ceil_mode=False):
         super().__init__()
         self.kernel_size = kernel_size
-        self.stride = stride if (stride is not None and stride != []) else kernel_size
+        self.stride = stride_or_kernel(stride, kernel_size)
         self.padding = padding
         self.dilation = dilation
         self.return_indices = return_indices
