@@ -1,7 +1,20 @@
 """The benchmark runs and reports what it promises (no timing assertions)."""
 import json
+import os
+import subprocess
+import sys
 
+import pooling
 from pooling import bench
+
+
+def _run(args, cwd):
+    """python args in a fresh interpreter that imports this pooling."""
+    env = dict(os.environ)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(pooling.__file__)))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
+    return subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, check=True)
 
 
 def test_bench_tiny_writes_json(tmp_path, capsys):
@@ -19,10 +32,18 @@ def test_bench_tiny_writes_json(tmp_path, capsys):
     assert len(data["other_ops"]) == 17 and all(o["ours_ms"] > 0 for o in data["other_ops"])
 
 
+def test_import_leaves_frameworks_alone(tmp_path):
+    """Importing the benchmark imports neither the frameworks nor their
+    adapters: only measuring the framework rows does."""
+    lazy = ("torch", "tinyml", "pooling.layers.torch", "pooling.layers.tinyml")
+    out = _run(["-c", f"import sys, pooling.bench; print([m for m in {lazy!r} if m in sys.modules])"],
+               tmp_path).stdout
+    assert out.strip() == "[]"
+
+
 def test_im2col_baseline_is_correct():
     import numpy as np
 
-    import pooling
     x = np.random.default_rng(0).standard_normal((2, 3, 9, 9)).astype(np.float32)
     for k, s, p in ((2, 2, 0), (3, 2, 1), (3, 1, 1)):
         y, cache = bench.im2col_forward(x, k, s, p)
