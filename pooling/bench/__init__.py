@@ -65,7 +65,7 @@ def bench(threads=None, quick=False, cases=None, json_path=None, tiny=False):
         rows += run_case(name, shape, dtype, kw, repeats, quick, torch)
     print()
     print_table(rows, copy_gbps)
-    scaling = thread_scaling(max(threads, 2), repeats, quick, selected) if threads > 1 or tiny else []
+    scaling = thread_scaling(max(threads, 2), repeats, selected) if threads > 1 or tiny else []
     print_scaling(scaling, max(threads, 2))
     linear = [] if quick and not tiny else linear_cost(repeats, tiny)
     print_linear(linear)

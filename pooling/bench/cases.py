@@ -25,7 +25,6 @@ TINY_CASES = [
     ("2x3x15x15 3x3/s2/p1", (2, 3, 15, 15), "float32", dict(kernel_size=3, stride=2, padding=1)),
 ]
 OPS = ("forward", "forward+indices", "backward")
-IMPLS = ("ours", "reference", "im2col", "torch")
 # im2col and the reference are slow: above this many (elements x window
 # positions) --quick skips them.
 QUICK_LIMIT = 50_000_000

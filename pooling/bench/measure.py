@@ -36,7 +36,7 @@ def run_case(name, shape, dtype, kw, repeats, quick, torch):
     return rows
 
 
-def thread_scaling(threads, repeats, quick, cases):
+def thread_scaling(threads, repeats, cases):
     """Ours at 1 thread and at `threads` on the 32x64x112x112 cases."""
     out = []
     for name, shape, dtype, kw in cases:
