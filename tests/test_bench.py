@@ -4,8 +4,11 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 import pooling
 from pooling import bench
+from pooling.bench.cases import largest
 
 
 def _run(args, cwd):
@@ -17,9 +20,22 @@ def _run(args, cwd):
                           text=True, check=True)
 
 
-def test_bench_tiny_writes_json(tmp_path, capsys):
+@pytest.fixture
+def keep_threads():
+    """The thread counts of pooling (and torch, if imported) are restored."""
+    torch = sys.modules.get("torch")
+    before = pooling.get_num_threads(), torch and torch.get_num_threads()
+    yield
+    pooling.set_num_threads(before[0])
+    if torch is not None:
+        torch.set_num_threads(before[1])
+
+
+def test_bench_tiny_writes_json(tmp_path, capsys, keep_threads):
     path = tmp_path / "bench.json"
     assert bench.main(["--tiny", "--threads", "1", "--json", str(path)]) == 0
+    # thread scaling ran at 2 threads and gave the run its one thread back
+    assert pooling.get_num_threads() == 1
     out = capsys.readouterr().out
     assert "copy bandwidth" in out and "targets:" in out
     data = json.loads(path.read_text())
@@ -30,6 +46,19 @@ def test_bench_tiny_writes_json(tmp_path, capsys):
         assert {"ours", "reference", "im2col"} <= set(row["ms"])
     assert len(data["linear_cost"]) == 3 and data["copy_gbps"] > 0
     assert len(data["other_ops"]) == 17 and all(o["ours_ms"] > 0 for o in data["other_ops"])
+    # --tiny scales its largest case
+    assert ({(s["case"], s["op"]) for s in data["thread_scaling"]}
+            == {(bench.TINY_CASES[0][0], op) for op in bench.OPS})
+    assert all(s["ms_1"] > 0 and s["ms_n"] > 0 for s in data["thread_scaling"])
+
+
+def test_thread_scaling_takes_the_largest_cases():
+    assert [c[0] for c in largest(bench.CASES)] == ["32x64x112x112 3x3/s2/p1",
+                                                    "32x64x112x112 2x2/s2"]
+    assert largest(bench.TINY_CASES) == bench.TINY_CASES[:1]
+    assert [c[0] for c in largest([c for c in bench.CASES if "f64" in c[0] or "16x512" in c[0]])
+            ] == ["64x32x32x32 f64 2x2/s2"]
+    assert largest([]) == []
 
 
 def test_import_leaves_frameworks_alone(tmp_path):

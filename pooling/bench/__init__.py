@@ -26,7 +26,7 @@ import pooling
 
 from .adapters import adapter_rows
 from .baselines import im2col_backward, im2col_forward
-from .cases import CASES, OPS, TINY_CASES
+from .cases import CASES, OPS, TINY_CASES, input_bytes, largest
 from .measure import linear_cost, other_ops, run_case, thread_scaling
 from .report import (print_adapters, print_linear, print_other_ops, print_scaling, print_table,
                      print_targets, summary, write_json)
@@ -58,14 +58,16 @@ def bench(threads=None, quick=False, cases=None, json_path=None, tiny=False):
     print(f"pooling {pooling.__version__} ({pooling.get_backend()}), numpy {np.__version__}, "
           f"torch {getattr(torch, '__version__', 'not installed')}, threads {threads}, "
           f"{platform.machine()}, median of {repeats} runs")
-    biggest = max((int(np.prod(c[1])) * np.dtype(c[2]).itemsize for c in selected), default=1 << 20)
-    copy_gbps = copy_bandwidth(biggest, repeats)
+    copy_gbps = copy_bandwidth(max(map(input_bytes, selected), default=1 << 20), repeats)
     rows = []
     for name, shape, dtype, kw in selected:
         rows += run_case(name, shape, dtype, kw, repeats, quick, torch)
     print()
     print_table(rows, copy_gbps)
-    scaling = thread_scaling(max(threads, 2), repeats, selected) if threads > 1 or tiny else []
+    # the largest selected cases, at 1 thread and at `threads` (at 2 for --tiny,
+    # so that the tests see the section even at one thread)
+    scaling = (thread_scaling(max(threads, 2), repeats, largest(selected))
+               if threads > 1 or tiny else [])
     print_scaling(scaling, max(threads, 2))
     linear = [] if quick and not tiny else linear_cost(repeats, tiny)
     print_linear(linear)

@@ -35,6 +35,18 @@ LINEAR_SHAPES = [(2, 32, 56, 56), (8, 32, 56, 56), (8, 64, 56, 56), (8, 64, 112,
 TINY_LINEAR_SHAPES = [(1, 2, 8, 8), (2, 4, 16, 16), (4, 8, 32, 32)]
 
 
+def input_bytes(case):
+    """Bytes of a case's input."""
+    _, shape, dtype, _ = case
+    return int(np.prod(shape)) * np.dtype(dtype).itemsize
+
+
+def largest(cases):
+    """The cases whose input is the largest (all of them if several tie)."""
+    most = max(map(input_bytes, cases), default=0)
+    return [c for c in cases if input_bytes(c) == most]
+
+
 def impls(x, kw, torch):
     """{impl: {op: callable}} for one input, the bytes each op reads and
     writes, and the output's bytes."""
