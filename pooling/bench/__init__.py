@@ -73,7 +73,7 @@ def bench(threads=None, quick=False, cases=None, json_path=None, tiny=False):
     print_linear(linear)
     others = other_ops(repeats, torch, tiny)
     print_other_ops(others)
-    adapters = adapter_rows(quick)
+    adapters = adapter_rows(repeats)
     print_adapters(adapters)
     lines = summary(rows, scaling, linear, copy_gbps)
     print_targets(lines)

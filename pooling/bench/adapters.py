@@ -10,13 +10,12 @@ from .timing import median_ms
 SHAPES = [((32, 16, 28, 28), 2), ((8, 64, 56, 56), 2)]
 
 
-def _row(case, ours, theirs, quick):
-    reps = 3 if quick else 7
-    a, b = median_ms(ours, reps), median_ms(theirs, reps)
+def _row(case, ours, theirs, repeats):
+    a, b = median_ms(ours, repeats), median_ms(theirs, repeats)
     return {"case": case, "ours_ms": a, "theirs_ms": b, "speedup": b / a}
 
 
-def tinyml_rows(quick=False):
+def tinyml_rows(repeats):
     """pooling.layers.tinyml.MaxPool2D vs tinyml.layers.MaxPool2D."""
     from tinyml.layers import MaxPool2D as Theirs
 
@@ -31,11 +30,11 @@ def tinyml_rows(quick=False):
         def step(layer):
             return lambda: (layer.forward(x), layer.backward(g))
         rows.append(_row(f"tinyml MaxPool2D {shape} {k}x{k}/s{k} fwd+bwd",
-                         step(ours), step(theirs), quick))
+                         step(ours), step(theirs), repeats))
     return rows
 
 
-def torch_rows(quick=False):
+def torch_rows(repeats):
     """pooling.layers.torch.MaxPool2d vs torch.nn.MaxPool2d, forward+backward."""
     import torch
 
@@ -50,16 +49,16 @@ def torch_rows(quick=False):
                 layer(x).sum().backward()
             return run
         rows.append(_row(f"torch MaxPool2d {shape} {k}x{k}/s{k} fwd+bwd",
-                         step(Ours(k)), step(torch.nn.MaxPool2d(k)), quick))
+                         step(Ours(k)), step(torch.nn.MaxPool2d(k)), repeats))
     return rows
 
 
-def adapter_rows(quick):
+def adapter_rows(repeats):
     """The rows of every framework that imports; none for one that does not."""
     rows = []
     for fn in (tinyml_rows, torch_rows):
         try:
-            rows += fn(quick)
+            rows += fn(repeats)
         except ImportError:
             continue
     return rows
