@@ -24,7 +24,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def side_by_side(fns, repeats):
-    from pooling.bench import calibrate
+    from pooling.bench.timing import calibrate
     loops = max(calibrate(f) for f in fns)
     times = [[] for _ in fns]
     gc.collect()
@@ -44,7 +44,7 @@ def side_by_side(fns, repeats):
 def cases(m):
     """(name, callable) pairs of the public API of module m."""
     rng = np.random.default_rng(0)
-    from pooling.bench import CASES
+    from pooling.bench.cases import CASES
     out = []
     for name, shape, dtype, kw in CASES:
         x = rng.standard_normal(shape).astype(dtype)

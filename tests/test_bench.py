@@ -1,15 +1,51 @@
 """The benchmark runs and reports what it promises (no timing assertions)."""
+import importlib.util
 import json
+import os
+import subprocess
+import sys
 
+import pytest
+
+import pooling
 from pooling import bench
+from pooling.bench.cases import largest
+from pooling.bench.measure import thread_scaling
 
 
-def test_bench_tiny_writes_json(tmp_path, capsys):
-    path = tmp_path / "bench.json"
-    assert bench.main(["--tiny", "--threads", "1", "--json", str(path)]) == 0
-    out = capsys.readouterr().out
+def _run(args, cwd):
+    """python args in a fresh interpreter that imports this pooling."""
+    env = dict(os.environ)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(pooling.__file__)))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
+    proc = subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True,
+                          text=True)
+    assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """`python -m pooling.bench --tiny --threads 1 --json PATH`: its output
+    and the JSON it wrote (one run, shared by the tests that read it)."""
+    tmp = tmp_path_factory.mktemp("bench")
+    path = tmp / "bench.json"
+    out = _run(["-m", "pooling.bench", "--tiny", "--threads", "1", "--json", str(path)],
+               tmp).stdout
+    return out, json.loads(path.read_text())
+
+
+@pytest.fixture
+def keep_threads():
+    """Pooling's thread count is restored."""
+    before = pooling.get_num_threads()
+    yield
+    pooling.set_num_threads(before)
+
+
+def test_bench_tiny_writes_json(tiny_run):
+    out, data = tiny_run
     assert "copy bandwidth" in out and "targets:" in out
-    data = json.loads(path.read_text())
     ops = {(r["case"], r["op"]) for r in data["rows"]}
     assert len(ops) == len(bench.TINY_CASES) * len(bench.OPS)
     for row in data["rows"]:
@@ -17,12 +53,59 @@ def test_bench_tiny_writes_json(tmp_path, capsys):
         assert {"ours", "reference", "im2col"} <= set(row["ms"])
     assert len(data["linear_cost"]) == 3 and data["copy_gbps"] > 0
     assert len(data["other_ops"]) == 17 and all(o["ours_ms"] > 0 for o in data["other_ops"])
+    # --tiny scales its largest case
+    assert ({(s["case"], s["op"]) for s in data["thread_scaling"]}
+            == {(bench.TINY_CASES[0][0], op) for op in bench.OPS})
+    assert all(s["ms_1"] > 0 and s["ms_n"] > 0 for s in data["thread_scaling"])
+
+
+def test_bench_prints_every_section(tiny_run):
+    out, data = tiny_run
+    frameworks = [m for m in ("tinyml", "torch") if importlib.util.find_spec(m)]
+    heads = ["pooling ", "case ", "copy bandwidth", "thread scaling (ours):",
+             "linear cost (ours", "other operations", "framework layers", "targets:"]
+    if not frameworks:
+        heads.remove("framework layers")
+    found = [next((i for i, line in enumerate(out.splitlines()) if line.startswith(h)), None)
+             for h in heads]
+    assert None not in found and found == sorted(found), dict(zip(heads, found))
+    assert set(data) == {"version", "threads", "copy_gbps", "rows", "thread_scaling",
+                         "linear_cost", "other_ops", "adapters", "summary"}
+    assert data["threads"] == 1
+    assert ({a["case"].split()[0] for a in data["adapters"]} == set(frameworks)
+            and all(a["ours_ms"] > 0 and a["theirs_ms"] > 0 for a in data["adapters"]))
+    assert [line for line in data["summary"] if line.startswith("threads: ")]
+    assert [line for line in data["summary"] if line.startswith("linear cost: ")]
+
+
+def test_thread_scaling_restores_the_thread_count(keep_threads):
+    pooling.set_num_threads(1)
+    rows = thread_scaling(2, 1, bench.TINY_CASES[:1])
+    assert pooling.get_num_threads() == 1
+    assert [r["op"] for r in rows] == list(bench.OPS)
+
+
+def test_thread_scaling_takes_the_largest_cases():
+    assert [c[0] for c in largest(bench.CASES)] == ["32x64x112x112 3x3/s2/p1",
+                                                    "32x64x112x112 2x2/s2"]
+    assert largest(bench.TINY_CASES) == bench.TINY_CASES[:1]
+    assert [c[0] for c in largest([c for c in bench.CASES if "f64" in c[0] or "16x512" in c[0]])
+            ] == ["64x32x32x32 f64 2x2/s2"]
+    assert largest([]) == []
+
+
+def test_import_leaves_frameworks_alone(tmp_path):
+    """Importing the benchmark imports neither the frameworks nor their
+    adapters: only measuring the framework rows does."""
+    lazy = ("torch", "tinyml", "pooling.layers.torch", "pooling.layers.tinyml")
+    out = _run(["-c", f"import sys, pooling.bench; print([m for m in {lazy!r} if m in sys.modules])"],
+               tmp_path).stdout
+    assert out.strip() == "[]"
 
 
 def test_im2col_baseline_is_correct():
     import numpy as np
 
-    import pooling
     x = np.random.default_rng(0).standard_normal((2, 3, 9, 9)).astype(np.float32)
     for k, s, p in ((2, 2, 0), (3, 2, 1), (3, 1, 1)):
         y, cache = bench.im2col_forward(x, k, s, p)

@@ -1,25 +1,25 @@
-"""Benchmark rows for the framework layers (used by ``python -m pooling.bench``):
-each adapter against the framework's own layer, forward + backward."""
+"""Rows for the framework layers in ``pooling.layers``: each adapter against
+the framework's own layer, forward + backward.  The frameworks are imported
+only when their rows are measured."""
 from __future__ import annotations
 
 import numpy as np
 
-from ..bench import _median_ms
+from .timing import median_ms
 
 SHAPES = [((32, 16, 28, 28), 2), ((8, 64, 56, 56), 2)]
 
 
-def _row(case, ours, theirs, quick):
-    reps = 3 if quick else 7
-    a, b = _median_ms(ours, reps), _median_ms(theirs, reps)
+def _row(case, ours, theirs, repeats):
+    a, b = median_ms(ours, repeats), median_ms(theirs, repeats)
     return {"case": case, "ours_ms": a, "theirs_ms": b, "speedup": b / a}
 
 
-def tinyml_rows(quick=False):
+def tinyml_rows(repeats):
     """pooling.layers.tinyml.MaxPool2D vs tinyml.layers.MaxPool2D."""
     from tinyml.layers import MaxPool2D as Theirs
 
-    from .tinyml import MaxPool2D as Ours
+    from ..layers.tinyml import MaxPool2D as Ours
     rows = []
     for shape, k in SHAPES:
         x = np.random.default_rng(0).standard_normal(shape)
@@ -30,15 +30,15 @@ def tinyml_rows(quick=False):
         def step(layer):
             return lambda: (layer.forward(x), layer.backward(g))
         rows.append(_row(f"tinyml MaxPool2D {shape} {k}x{k}/s{k} fwd+bwd",
-                         step(ours), step(theirs), quick))
+                         step(ours), step(theirs), repeats))
     return rows
 
 
-def torch_rows(quick=False):
+def torch_rows(repeats):
     """pooling.layers.torch.MaxPool2d vs torch.nn.MaxPool2d, forward+backward."""
     import torch
 
-    from .torch import MaxPool2d as Ours
+    from ..layers.torch import MaxPool2d as Ours
     rows = []
     for shape, k in SHAPES:
         x = torch.randn(shape, requires_grad=True)
@@ -49,5 +49,16 @@ def torch_rows(quick=False):
                 layer(x).sum().backward()
             return run
         rows.append(_row(f"torch MaxPool2d {shape} {k}x{k}/s{k} fwd+bwd",
-                         step(Ours(k)), step(torch.nn.MaxPool2d(k)), quick))
+                         step(Ours(k)), step(torch.nn.MaxPool2d(k)), repeats))
+    return rows
+
+
+def adapter_rows(repeats):
+    """The rows of every framework that imports; none for one that does not."""
+    rows = []
+    for fn in (tinyml_rows, torch_rows):
+        try:
+            rows += fn(repeats)
+        except ImportError:
+            continue
     return rows

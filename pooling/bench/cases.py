@@ -1,0 +1,167 @@
+"""What the benchmark measures: the case tables, and for each case the
+callables of every implementation (ours, the reference, im2col, torch)."""
+from __future__ import annotations
+
+import numpy as np
+
+import pooling
+from pooling import reference
+
+from .baselines import im2col_backward, im2col_forward
+
+# (name, shape, dtype, pooling arguments)
+CASES = [
+    ("32x64x112x112 3x3/s2/p1", (32, 64, 112, 112), "float32",
+     dict(kernel_size=3, stride=2, padding=1)),
+    ("32x64x112x112 2x2/s2", (32, 64, 112, 112), "float32", dict(kernel_size=2, stride=2)),
+    ("8x256x56x56 2x2/s2", (8, 256, 56, 56), "float32", dict(kernel_size=2, stride=2)),
+    ("16x512x14x14 2x2/s2", (16, 512, 14, 14), "float32", dict(kernel_size=2, stride=2)),
+    ("64x32x32x32 f64 2x2/s2", (64, 32, 32, 32), "float64", dict(kernel_size=2, stride=2)),
+    ("8x64x64x64 3x3/s1/p1", (8, 64, 64, 64), "float32",
+     dict(kernel_size=3, stride=1, padding=1)),
+]
+TINY_CASES = [
+    ("2x3x16x16 2x2/s2", (2, 3, 16, 16), "float32", dict(kernel_size=2, stride=2)),
+    ("2x3x15x15 3x3/s2/p1", (2, 3, 15, 15), "float32", dict(kernel_size=3, stride=2, padding=1)),
+]
+OPS = ("forward", "forward+indices", "backward")
+# im2col and the reference are slow: above this many (elements x window
+# positions) --quick skips them.
+QUICK_LIMIT = 50_000_000
+# 100x in size.  The largest output stays under 32 MB: above that glibc maps
+# fresh pages for every output and page faults, not pooling, set the pace.
+LINEAR_SHAPES = [(2, 32, 56, 56), (8, 32, 56, 56), (8, 64, 56, 56), (8, 64, 112, 112),
+                 (16, 64, 112, 112), (20, 80, 112, 112)]
+TINY_LINEAR_SHAPES = [(1, 2, 8, 8), (2, 4, 16, 16), (4, 8, 32, 32)]
+
+
+def input_bytes(case):
+    """Bytes of a case's input."""
+    _, shape, dtype, _ = case
+    return int(np.prod(shape)) * np.dtype(dtype).itemsize
+
+
+def largest(cases):
+    """The cases whose input is the largest (all of them if several tie)."""
+    most = max(map(input_bytes, cases), default=0)
+    return [c for c in cases if input_bytes(c) == most]
+
+
+def impls(x, kw, torch):
+    """{impl: {op: callable}} for one input, the bytes each op reads and
+    writes, and the output's bytes."""
+    k = kw["kernel_size"]
+    s = kw.get("stride", k)
+    p = kw.get("padding", 0)
+    layer = pooling.MaxPool2D(**kw)
+    y = layer.forward(x)
+    g = np.random.default_rng(1).standard_normal(y.shape).astype(x.dtype)
+    _, ref_idx = reference.max_pool2d(x, return_indices=True, **kw)
+    _, i2c_cache = im2col_forward(x, k, s, p)
+    fns = {
+        "ours": {"forward": lambda: pooling.max_pool2d(x, **kw),
+                 "forward+indices": lambda: layer.forward(x),
+                 "backward": lambda: layer.backward(g)},
+        "reference": {"forward": lambda: reference.max_pool2d(x, **kw),
+                      "forward+indices": lambda: reference.max_pool2d(
+                          x, return_indices=True, **kw),
+                      "backward": lambda: reference.max_pool2d_backward(g, ref_idx, x.shape)},
+        "im2col": {"forward": lambda: im2col_forward(x, k, s, p)[0],
+                   "forward+indices": lambda: im2col_forward(x, k, s, p),
+                   "backward": lambda: im2col_backward(g, i2c_cache)},
+    }
+    if torch is not None:
+        t = torch.from_numpy(x)
+        tg = torch.from_numpy(g)
+        _, ti = torch.nn.functional.max_pool2d(t, return_indices=True, **kw)
+        args = (k, s, p, 1, False)
+        fns["torch"] = {
+            "forward": lambda: torch.nn.functional.max_pool2d(t, **kw),
+            "forward+indices": lambda: torch.nn.functional.max_pool2d(
+                t, return_indices=True, **kw),
+            "backward": lambda: torch.ops.aten.max_pool2d_with_indices_backward(
+                tg, t, *args, ti)}
+    sizes = {"forward": x.nbytes + y.nbytes,
+             "forward+indices": x.nbytes + y.nbytes + y.size * layer._argmax.itemsize,
+             "backward": g.nbytes + y.size * layer._argmax.itemsize + x.size * g.itemsize}
+    return fns, sizes, y.nbytes
+
+
+def _nhwc(a):
+    """a's values, channels last and stored so (a copy)."""
+    return np.ascontiguousarray(np.moveaxis(a, 1, -1))
+
+
+def other_ops_cases(torch, tiny):
+    """Windows without a dedicated loop, 1-D and 3-D pooling, channels-last
+    data, unpooling and adaptive pooling, as (name, ours, (theirs, array)):
+    ours(m) runs the operation with m = pooling or pooling.reference,
+    theirs(torch.nn.functional, torch.from_numpy(array)) runs torch's (given
+    the same memory layout: channels_last tensors for NHWC)."""
+    rng = np.random.default_rng(0)
+    n, c, hw = (2, 3, 12) if tiny else (32, 64, 56)
+    x2 = rng.standard_normal((n, c, 2 * hw, 2 * hw)).astype(np.float32)
+    x1 = rng.standard_normal((n, c, 4 * hw * hw)).astype(np.float32)
+    y2, i2 = pooling.max_pool2d(x2, 2, return_indices=True)
+    d3, c3 = (4, 3) if tiny else (16, 32)
+    x3 = rng.standard_normal((n // 4 or 1, c3, d3, hw, hw)).astype(np.float32)
+    y3, i3 = pooling.max_pool3d(x3, 2, return_indices=True)
+    g3 = rng.standard_normal(y3.shape).astype(np.float32)
+    xh = _nhwc(x2)                                            # (N, H, W, C)
+    rgb = _nhwc(rng.standard_normal((n // 4 or 1, 3, 4 * hw, 4 * hw)).astype(np.float32))
+    yh, ih = pooling.max_pool2d(xh, 3, 2, 1, return_indices=True, data_format="NHWC")
+    gh = rng.standard_normal(yh.shape).astype(np.float32)
+    layer_h = pooling.MaxPool2D(3, 2, 1, data_format="NHWC")
+    layer_h.forward(xh)
+
+    def nhwc(a):   # the channels-last tensor torch gets for an NHWC array
+        return torch.from_numpy(a).permute(0, 3, 1, 2)
+
+    aten = None if torch is None else torch.ops.aten
+    return [
+        (f"max_pool1d {x1.shape} k2", lambda m: m.max_pool1d(x1, 2),
+         (lambda F, t: F.max_pool1d(t, 2), x1)),
+        (f"max_unpool2d {y2.shape} k2", lambda m: m.max_unpool2d(y2, i2, 2),
+         (lambda F, t: F.max_unpool2d(t, torch.from_numpy(i2), 2), y2)),
+        (f"max_pool2d {x2.shape} 4x4/s4", lambda m: m.max_pool2d(x2, 4),
+         (lambda F, t: F.max_pool2d(t, 4), x2)),
+        (f"max_pool2d {x2.shape} 7x7/s7", lambda m: m.max_pool2d(x2, 7),
+         (lambda F, t: F.max_pool2d(t, 7), x2)),
+        (f"adaptive_max_pool2d {x2.shape} -> (5, 5)", lambda m: m.adaptive_max_pool2d(x2, 5),
+         (lambda F, t: F.adaptive_max_pool2d(t, 5), x2)),
+        (f"adaptive_max_pool2d {x2.shape} -> (8, 8)", lambda m: m.adaptive_max_pool2d(x2, 8),
+         (lambda F, t: F.adaptive_max_pool2d(t, 8), x2)),
+        (f"adaptive_max_pool2d {x2.shape} -> (1, 1)", lambda m: m.adaptive_max_pool2d(x2, 1),
+         (lambda F, t: F.adaptive_max_pool2d(t, 1), x2)),
+        (f"max_pool3d {x3.shape} 2x2x2", lambda m: m.max_pool3d(x3, 2),
+         (lambda F, t: F.max_pool3d(t, 2), x3)),
+        (f"max_pool3d {x3.shape} 3x3x3/s2/p1", lambda m: m.max_pool3d(x3, 3, 2, 1),
+         (lambda F, t: F.max_pool3d(t, 3, 2, 1), x3)),
+        (f"max_pool3d {x3.shape} 2x2x2 +indices",
+         lambda m: m.max_pool3d(x3, 2, return_indices=True),
+         (lambda F, t: F.max_pool3d(t, 2, return_indices=True), x3)),
+        (f"max_pool3d_backward {y3.shape} 2x2x2",
+         lambda m: m.max_pool3d_backward(g3, i3, x3.shape),
+         (lambda F, t: aten.max_pool3d_with_indices_backward(
+             torch.from_numpy(g3), t, [2] * 3, [2] * 3, [0] * 3, [1] * 3, False,
+             torch.from_numpy(i3)), x3)),
+        (f"adaptive_max_pool3d {x3.shape} -> (3, 5, 5)",
+         lambda m: m.adaptive_max_pool3d(x3, (3, 5, 5)),
+         (lambda F, t: F.adaptive_max_pool3d(t, (3, 5, 5)), x3)),
+        (f"max_unpool3d {y3.shape} k2", lambda m: m.max_unpool3d(y3, i3, 2),
+         (lambda F, t: F.max_unpool3d(t, torch.from_numpy(i3), 2), y3)),
+        (f"NHWC max_pool2d {xh.shape} 2x2/s2",
+         lambda m: m.max_pool2d(xh, 2, data_format="NHWC"),
+         (lambda F, t: F.max_pool2d(nhwc(t.numpy()), 2), xh)),
+        (f"NHWC max_pool2d {xh.shape} 3x3/s2/p1 +indices",
+         lambda m: m.max_pool2d(xh, 3, 2, 1, return_indices=True, data_format="NHWC"),
+         (lambda F, t: F.max_pool2d(nhwc(t.numpy()), 3, 2, 1, return_indices=True), xh)),
+        (f"NHWC MaxPool2D {xh.shape} 3x3/s2/p1 backward",
+         lambda m: layer_h.backward(gh) if m is pooling else m.max_pool2d_backward(
+             gh, ih, xh.shape, "NHWC"),
+         (lambda F, t: aten.max_pool2d_with_indices_backward(
+             nhwc(gh), nhwc(xh), [3, 3], [2, 2], [1, 1], [1, 1], False, nhwc(ih)), xh)),
+        (f"NHWC max_pool2d {rgb.shape} 2x2/s2 (RGB)",
+         lambda m: m.max_pool2d(rgb, 2, data_format="NHWC"),
+         (lambda F, t: F.max_pool2d(nhwc(t.numpy()), 2), rgb)),
+    ]

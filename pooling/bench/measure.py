@@ -1,0 +1,85 @@
+"""The measurements of each section: the main table's rows, thread scaling,
+linear cost and the other operations."""
+from __future__ import annotations
+
+import statistics
+
+import numpy as np
+
+import pooling
+from pooling import reference
+
+from .cases import LINEAR_SHAPES, OPS, QUICK_LIMIT, TINY_LINEAR_SHAPES, impls, other_ops_cases
+from .timing import median_ms, peak_mb
+
+
+def run_case(name, shape, dtype, kw, repeats, quick, torch):
+    """One row per op: every implementation's median ms and (except torch's)
+    peak memory, our effective bandwidth and the output's size."""
+    x = np.random.default_rng(0).standard_normal(shape).astype(dtype)
+    fns, sizes, out_bytes = impls(x, kw, torch)
+    k = kw["kernel_size"]
+    slow_ok = not quick or x.size * k * k <= QUICK_LIMIT
+    rows = []
+    for op in OPS:
+        row = {"case": name, "op": op, "ms": {}, "peak_mb": {}}
+        for impl, by_op in fns.items():
+            if impl in ("reference", "im2col") and not slow_ok:
+                continue
+            reps = repeats if impl in ("ours", "torch") else max(3, repeats // 3)
+            row["ms"][impl] = median_ms(by_op[op], reps)
+            if impl != "torch":
+                row["peak_mb"][impl] = peak_mb(by_op[op])
+        row["gbps"] = sizes[op] / row["ms"]["ours"] / 1e6
+        row["out_mb"] = out_bytes / 1e6
+        rows.append(row)
+    return rows
+
+
+def thread_scaling(threads, repeats, cases):
+    """Ours at 1 thread and at `threads` on each of cases; pooling's thread
+    count is restored afterwards."""
+    out = []
+    before = pooling.get_num_threads()
+    try:
+        for name, shape, dtype, kw in cases:
+            x = np.random.default_rng(0).standard_normal(shape).astype(dtype)
+            fns, _, _ = impls(x, kw, None)
+            for op in OPS:
+                t = {}
+                for n in (1, threads):
+                    pooling.set_num_threads(n)
+                    t[n] = median_ms(fns["ours"][op], repeats)
+                out.append({"case": name, "op": op, "ms_1": t[1], "ms_n": t[threads],
+                            "speedup": t[1] / t[threads]})
+    finally:
+        pooling.set_num_threads(before)
+    return out
+
+
+def linear_cost(repeats, tiny):
+    """ns per element of a 2x2/s2 forward across sizes, and each size's ratio
+    to the median."""
+    out = []
+    for shape in TINY_LINEAR_SHAPES if tiny else LINEAR_SHAPES:
+        x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+        ms = median_ms(lambda: pooling.max_pool2d(x, 2), repeats)
+        out.append({"shape": shape, "elements": x.size, "ms": ms,
+                    "ns_per_element": 1e6 * ms / x.size})
+    med = statistics.median(r["ns_per_element"] for r in out)
+    for r in out:
+        r["ratio_to_median"] = r["ns_per_element"] / med
+    return out
+
+
+def other_ops(repeats, torch, tiny):
+    """Ours vs reference and torch on cases.other_ops_cases."""
+    rows = []
+    for name, ours, (theirs, arr) in other_ops_cases(torch, tiny):
+        row = {"case": name, "ours_ms": median_ms(lambda: ours(pooling), repeats),
+               "reference_ms": median_ms(lambda: ours(reference), max(3, repeats // 3))}
+        if torch is not None:
+            t = torch.from_numpy(arr)
+            row["torch_ms"] = median_ms(lambda: theirs(torch.nn.functional, t), repeats)
+        rows.append(row)
+    return rows

@@ -1,0 +1,121 @@
+"""What the benchmark prints and writes: the tables of each section, the
+project's performance targets with the measured values, and the JSON file."""
+from __future__ import annotations
+
+import json
+import math
+
+from .cases import OPS
+
+
+def _fmt_ms(v):
+    return "skipped" if v is None else (f"{v:8.3f}" if v < 1 else f"{v:8.2f}" if v < 1000 else f"{v:8.0f}")
+
+
+def _ratio(row, other):
+    a, b = row["ms"].get("ours"), row["ms"].get(other)
+    return None if a is None or b is None else b / a
+
+
+def _geomean(vals):
+    vals = [v for v in vals if v]
+    return math.exp(sum(map(math.log, vals)) / len(vals)) if vals else None
+
+
+def print_table(rows, copy_gbps):
+    head = (f"{'case':26} {'op':16} {'ours ms':>8} {'ref ms':>8} {'im2col':>8} "
+            f"{'torch ms':>8} {'x ref':>6} {'x i2c':>6} {'x torch':>7} {'GB/s':>6} "
+            f"{'peak MB ours/ref/i2c (x out)':>30}")
+    print(head)
+    print("-" * len(head))
+    for r in rows:
+        ratios = [_ratio(r, o) for o in ("reference", "im2col", "torch")]
+        peaks = "/".join("-" if r["peak_mb"].get(i) is None else
+                         f"{r['peak_mb'][i]:.0f}({r['peak_mb'][i] / r['out_mb']:.1f})"
+                         for i in ("ours", "reference", "im2col"))
+        print(f"{r['case']:26} {r['op']:16} {_fmt_ms(r['ms'].get('ours'))} "
+              f"{_fmt_ms(r['ms'].get('reference'))} {_fmt_ms(r['ms'].get('im2col'))} "
+              f"{_fmt_ms(r['ms'].get('torch'))} "
+              + " ".join("     -" if v is None else f"{v:6.1f}" for v in ratios[:2])
+              + ("       -" if ratios[2] is None else f" {ratios[2]:7.1f}")
+              + f" {r['gbps']:6.1f} {peaks:>30}")
+    print(f"copy bandwidth (np.copyto, read + write): {copy_gbps:.1f} GB/s")
+
+
+def print_scaling(scaling, threads):
+    if scaling:
+        print("\nthread scaling (ours):")
+        for s in scaling:
+            print(f"  {s['case']:26} {s['op']:16} 1 thread {s['ms_1']:8.2f} ms   "
+                  f"{threads} threads {s['ms_n']:8.2f} ms   {s['speedup']:.2f}x")
+
+
+def print_linear(linear):
+    if linear:
+        print("\nlinear cost (ours, forward 2x2/s2 float32):")
+        for r in linear:
+            print(f"  {str(r['shape']):22} {r['elements']:>11,} elements {r['ms']:9.3f} ms "
+                  f"{r['ns_per_element']:7.3f} ns/element  x{r['ratio_to_median']:.2f} of median")
+
+
+def print_other_ops(others):
+    print("\nother operations (ours / reference / torch, ms):")
+    for o in others:
+        tm = o.get("torch_ms")
+        print(f"  {o['case']:60} {o['ours_ms']:8.3f} {o['reference_ms']:9.3f} "
+              + ("        -" if tm is None else f"{tm:9.3f}  x{tm / o['ours_ms']:.1f} torch"))
+
+
+def print_adapters(adapters):
+    if adapters:
+        print("\nframework layers (ours vs theirs):")
+        for a in adapters:
+            print(f"  {a['case']:40} ours {a['ours_ms']:8.2f} ms  theirs {a['theirs_ms']:8.2f} ms"
+                  f"  {a['speedup']:.1f}x")
+
+
+def summary(rows, scaling, linear, copy_gbps):
+    """The project's performance targets, with the measured values."""
+    lines = []
+    by = {(r["case"], r["op"]): r for r in rows}
+    fwd = [r for r in rows if r["op"] == "forward" and "2x2/s2" in r["case"]]
+    for r in fwd:
+        v = _ratio(r, "torch")
+        if v:
+            lines.append(f"forward (no indices) vs torch, {r['case']}: {v:.1f}x (target >= 10x)")
+    big = by.get(("32x64x112x112 2x2/s2", "forward"))
+    if big:
+        lines.append(f"forward 32x64x112x112 2x2/s2: {big['gbps']:.1f} GB/s = "
+                     f"{100 * big['gbps'] / copy_gbps:.0f}% of copy bandwidth (target >= 60%)")
+    for op, target in (("forward+indices", 5), ("backward", 3)):
+        g = _geomean([_ratio(r, "torch") for r in rows if r["op"] == op])
+        if g:
+            lines.append(f"layer {op} vs torch, geometric mean: {g:.1f}x (target >= {target}x)")
+    for s in scaling:
+        lines.append(f"threads: {s['case']} {s['op']}: {s['speedup']:.2f}x (target >= 1.7x)")
+    for op in OPS:
+        g = _geomean([r["ms"]["im2col"] / r["ms"]["reference"] for r in rows
+                      if r["op"] == op and "im2col" in r["ms"] and "reference" in r["ms"]])
+        if g:
+            lines.append(f"reference vs im2col, {op}, geometric mean: {g:.1f}x (target >= 3x)")
+    peaks = [r["peak_mb"]["reference"] / r["out_mb"] for r in rows
+             if r["op"] == "forward" and "reference" in r["peak_mb"]]
+    if peaks:
+        lines.append(f"reference forward peak memory: at most {max(peaks):.1f}x the output")
+    if linear:
+        spread = max(abs(r["ratio_to_median"] - 1) for r in linear)
+        lines.append(f"linear cost: ns/element within +-{100 * spread:.0f}% of the median across "
+                     f"{linear[-1]['elements'] / linear[0]['elements']:.0f}x sizes "
+                     f"(target +-25%)")
+    return lines
+
+
+def print_targets(lines):
+    print("\ntargets:")
+    for line in lines:
+        print("  " + line)
+
+
+def write_json(result, path):
+    with open(path, "w") as f:
+        json.dump(result, f, indent=1, default=str)

@@ -1,0 +1,65 @@
+"""How the benchmark times and sizes a call: loop calibration, the median
+timer, tracemalloc's peak, and a plain copy's bandwidth to compare against."""
+from __future__ import annotations
+
+import gc
+import statistics
+import time
+import tracemalloc
+
+import numpy as np
+
+
+def calibrate(fn, min_seconds=0.02):
+    """Calls of fn per timed repeat (doubling until one lasts min_seconds),
+    after a warm-up call: first-touch pages, lazy initialisation."""
+    fn()
+    loops = 1
+    while True:
+        t0 = time.perf_counter()
+        for _ in range(loops):
+            fn()
+        if time.perf_counter() - t0 >= min_seconds or loops >= 1 << 16:
+            return loops
+        loops *= 2
+
+
+def median_ms(fn, repeats, min_seconds=0.02):
+    """Median time of one call, in ms.  Calls are looped until one repeat
+    lasts min_seconds (as timeit does), so small cases are not lost in timer
+    noise; the garbage collector is off while timing."""
+    loops = calibrate(fn, min_seconds)
+    times = []
+    enabled = gc.isenabled()
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            for _ in range(loops):
+                fn()
+            times.append((time.perf_counter() - t0) / loops)
+    finally:
+        if enabled:
+            gc.enable()
+    return 1e3 * statistics.median(times)
+
+
+def peak_mb(fn):
+    """tracemalloc's peak during one call of fn, in MB (NumPy reports its
+    allocations to tracemalloc; PyTorch's are not seen)."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        fn()
+        return tracemalloc.get_traced_memory()[1] / 1e6
+    finally:
+        tracemalloc.stop()
+
+
+def copy_bandwidth(nbytes, repeats):
+    """GB/s of np.copyto between preallocated arrays (read + write)."""
+    src = np.ones(nbytes // 8, dtype=np.float64)
+    dst = np.empty_like(src)
+    ms = median_ms(lambda: np.copyto(dst, src), repeats)
+    return 2 * src.nbytes / ms / 1e6
