@@ -74,8 +74,17 @@ def test_bench_prints_every_section(tiny_run):
     assert data["threads"] == 1
     assert ({a["case"].split()[0] for a in data["adapters"]} == set(frameworks)
             and all(a["ours_ms"] > 0 and a["theirs_ms"] > 0 for a in data["adapters"]))
-    assert [line for line in data["summary"] if line.startswith("threads: ")]
+    # the thread target names the large cases: none for the tiny ones
+    assert not [line for line in data["summary"] if line.startswith("threads: ")]
     assert [line for line in data["summary"] if line.startswith("linear cost: ")]
+
+
+def test_thread_target_only_for_the_cases_it_names():
+    from pooling.bench.report import summary
+    rows = [{"case": name, "op": "forward", "ms_1": 2.0, "ms_n": 1.0, "speedup": 2.0}
+            for name in ("32x64x112x112 2x2/s2", "2x3x16x16 2x2/s2")]
+    lines = [line for line in summary([], rows, [], 1.0) if line.startswith("threads: ")]
+    assert lines == ["threads: 32x64x112x112 2x2/s2 forward: 2.00x (target >= 1.7x)"]
 
 
 def test_thread_scaling_restores_the_thread_count(keep_threads):

@@ -92,7 +92,10 @@ def summary(rows, scaling, linear, copy_gbps):
         if g:
             lines.append(f"layer {op} vs torch, geometric mean: {g:.1f}x (target >= {target}x)")
     for s in scaling:
-        lines.append(f"threads: {s['case']} {s['op']}: {s['speedup']:.2f}x (target >= 1.7x)")
+        # The target was set for the large cases only; small ones are
+        # reported in the scaling section without a target.
+        if s["case"].startswith("32x64x112x112"):
+            lines.append(f"threads: {s['case']} {s['op']}: {s['speedup']:.2f}x (target >= 1.7x)")
     for op in OPS:
         g = _geomean([r["ms"]["im2col"] / r["ms"]["reference"] for r in rows
                       if r["op"] == op and "im2col" in r["ms"] and "reference" in r["ms"]])
