@@ -1,6 +1,7 @@
 """Hypothesis strategies shared by the property tests: pooling arguments,
 arrays with ties, NaN and infinities, and every memory layout."""
 import numpy as np
+from hypothesis import settings
 from hypothesis import strategies as st
 
 FLOAT_DTYPES = [np.float16, np.float32, np.float64]
@@ -71,6 +72,12 @@ def with_layout(x, layout, rng):
         x.setflags(write=False)
         return x
     return np.ascontiguousarray(x)
+
+
+def more_examples(factor, **kw):
+    """@settings for a test that runs `factor` times as many examples as the
+    loaded profile (tests/conftest.py); everything else comes from the profile."""
+    return settings(max_examples=round(factor * settings.default.max_examples), **kw)
 
 
 def outcome(fn, *args, **kw):

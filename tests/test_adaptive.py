@@ -3,7 +3,7 @@ kernel and the route through max pooling when windows tile), PyTorch
 conformance, refusals."""
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 import pooling
@@ -11,11 +11,7 @@ from pooling import reference
 
 from strategies import ALL_DTYPES, make_values, outcome, with_layout
 
-SETTINGS = settings(max_examples=200, deadline=None,
-                    suppress_health_check=[HealthCheck.function_scoped_fixture])
 
-
-@SETTINGS
 @given(nd=st.sampled_from([1, 2]), dtype=st.sampled_from(ALL_DTYPES),
        lead=st.sampled_from([(1,), (2, 3), (0, 2)]),
        sp=st.tuples(st.integers(1, 12), st.integers(1, 12)),

@@ -1,20 +1,17 @@
 """Property tests: the compiled kernels equal the NumPy reference exactly."""
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 import pooling
 from pooling import reference
 
-from strategies import (ALL_DTYPES, FLOAT_DTYPES, LAYOUTS, make_values, outcome, pool_args,
-                        with_layout)
-
-SETTINGS = settings(max_examples=300, deadline=None,
-                    suppress_health_check=[HealthCheck.function_scoped_fixture])
+from strategies import (ALL_DTYPES, FLOAT_DTYPES, LAYOUTS, make_values, more_examples, outcome,
+                        pool_args, with_layout)
 
 
-@SETTINGS
+@more_examples(1.5)  # 300 examples with the standard profile
 @given(args=pool_args(), dtype=st.sampled_from(ALL_DTYPES),
        batch=st.sampled_from([None, 0, 1, 2, 3]), channels=st.integers(0, 3),
        hw=st.tuples(st.integers(1, 13), st.integers(1, 13)),
@@ -41,7 +38,7 @@ def test_forward_matches_reference(cython_backend, args, dtype, batch, channels,
     assert np.array_equal(y2, ry, equal_nan=y.dtype.kind == "f")
 
 
-@SETTINGS
+@more_examples(1.5)  # 300 examples with the standard profile
 @given(args=pool_args(), gdtype=st.sampled_from(FLOAT_DTYPES),
        batch=st.sampled_from([None, 1, 2]), channels=st.integers(1, 3),
        hw=st.tuples(st.integers(1, 11), st.integers(1, 11)),
@@ -128,7 +125,7 @@ def fast_path_args(draw):
                 dilation=(draw(st.integers(1, 2)), 1), ceil_mode=draw(st.booleans()))
 
 
-@SETTINGS
+@more_examples(1.5)  # 300 examples with the standard profile
 @given(args=fast_path_args(), dtype=st.sampled_from(ALL_DTYPES),
        shape=st.tuples(st.integers(1, 3), st.integers(1, 3), st.integers(1, 9),
                        st.integers(1, 40)),

@@ -3,16 +3,14 @@ kernels against the reference, results equal to the channels-first ones
 transposed, PyTorch's channels_last conformance, and refusals."""
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 import pooling
 from pooling import reference
 
-from strategies import ALL_DTYPES, FLOAT_DTYPES, make_values, outcome
+from strategies import ALL_DTYPES, FLOAT_DTYPES, make_values, more_examples, outcome
 
-SETTINGS = settings(max_examples=250, deadline=None,
-                    suppress_health_check=[HealthCheck.function_scoped_fixture])
 FIRST = {1: "NCL", 2: "NCHW", 3: "NCDHW"}
 LAST = {1: "NLC", 2: "NHWC", 3: "NDHWC"}
 
@@ -38,7 +36,7 @@ def stored(x_last, how):
     return np.asfortranarray(x_last)  # "fortran": channels-first memory
 
 
-@SETTINGS
+@more_examples(1.25)  # 250 examples with the standard profile
 @given(nd=st.sampled_from([1, 2, 3]), dtype=st.sampled_from(ALL_DTYPES),
        k=st.integers(1, 3), s=st.one_of(st.none(), st.integers(1, 3)), d=st.integers(1, 2),
        pad=st.integers(0, 1), ceil=st.booleans(), batch=st.sampled_from([None, 0, 1, 2]),
@@ -83,7 +81,7 @@ def test_pooling_channels_last(cython_backend, nd, dtype, k, s, d, pad, ceil, ba
     assert np.array_equal(layer.backward(gl), to_last(want_g, b))
 
 
-@SETTINGS
+@more_examples(1.25)  # 250 examples with the standard profile
 @given(nd=st.sampled_from([1, 2, 3]), dtype=st.sampled_from(ALL_DTYPES),
        lead=st.sampled_from([(1, 3), (2, 5), (2, 1), (0, 2), (4,)]),
        size=st.integers(1, 7), out=st.integers(0, 5), k=st.integers(1, 3),

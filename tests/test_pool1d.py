@@ -2,7 +2,7 @@
 layer, and refusals."""
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 import pooling
@@ -10,11 +10,7 @@ from pooling import reference
 
 from strategies import ALL_DTYPES, make_values
 
-SETTINGS = settings(max_examples=200, deadline=None,
-                    suppress_health_check=[HealthCheck.function_scoped_fixture])
 
-
-@SETTINGS
 @given(k=st.integers(1, 5), s=st.one_of(st.none(), st.integers(1, 4)), d=st.integers(1, 3),
        pad=st.integers(0, 2), ceil=st.booleans(), dtype=st.sampled_from(ALL_DTYPES),
        shape=st.one_of(st.tuples(st.integers(0, 3), st.integers(0, 3), st.integers(1, 40)),

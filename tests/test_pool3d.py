@@ -2,7 +2,7 @@
 the reference, PyTorch conformance, the layers, and refusals."""
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 import pooling
@@ -10,8 +10,6 @@ from pooling import reference
 
 from strategies import ALL_DTYPES, FLOAT_DTYPES, make_values, outcome, with_layout
 
-SETTINGS = settings(max_examples=200, deadline=None,
-                    suppress_health_check=[HealthCheck.function_scoped_fixture])
 LAYOUTS_3D = ["contiguous", "strided", "flipped", "channels_last"]
 
 
@@ -38,7 +36,6 @@ def pool3d_args(draw):
                 ceil_mode=draw(st.booleans()))
 
 
-@SETTINGS
 @given(args=pool3d_args(), dtype=st.sampled_from(ALL_DTYPES),
        lead=st.sampled_from([(2,), (1, 3), (2, 2), (0, 2), (2, 0)]),
        dhw=st.tuples(st.integers(1, 6), st.integers(1, 6), st.integers(1, 7)),
@@ -123,7 +120,6 @@ def test_adaptive_matches_pytorch(backend, size):
     assert layer.backward(g).tobytes() == t.grad.numpy().tobytes()
 
 
-@SETTINGS
 @given(dtype=st.sampled_from(ALL_DTYPES), lead=st.sampled_from([(1,), (2, 3), (0, 2)]),
        sp=st.tuples(st.integers(1, 6), st.integers(1, 6), st.integers(1, 6)),
        out=st.tuples(st.one_of(st.none(), st.integers(0, 8)), st.integers(1, 8),
@@ -142,7 +138,6 @@ def test_adaptive_kernels_match_reference(cython_backend, dtype, lead, sp, out, 
         assert np.array_equal(y, ry, equal_nan=y.dtype.kind == "f") and np.array_equal(i, ri)
 
 
-@SETTINGS
 @given(k=st.integers(1, 3), s=st.integers(1, 3), p=st.integers(0, 1),
        dtype=st.sampled_from(ALL_DTYPES), lead=st.sampled_from([(2,), (2, 3), (0, 2)]),
        sp=st.tuples(st.integers(1, 4), st.integers(1, 4), st.integers(1, 4)),

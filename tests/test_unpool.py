@@ -2,7 +2,7 @@
 refusals (output sizes, invalid indices)."""
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 import pooling
@@ -10,11 +10,7 @@ from pooling import reference
 
 from strategies import ALL_DTYPES, make_values, outcome
 
-SETTINGS = settings(max_examples=200, deadline=None,
-                    suppress_health_check=[HealthCheck.function_scoped_fixture])
 
-
-@SETTINGS
 @given(nd=st.sampled_from([1, 2]), k=st.integers(1, 3), s=st.integers(1, 3),
        p=st.integers(0, 1), dtype=st.sampled_from(ALL_DTYPES),
        lead=st.sampled_from([(), (2,), (2, 3), (0, 2)]),
