@@ -20,7 +20,7 @@ from strategies import ALL_DTYPES, make_values, outcome, with_layout
        seed=st.integers(0, 2**32 - 1))
 def test_kernels_match_reference(cython_backend, nd, dtype, lead, sp, out, layout, seed):
     rng = np.random.default_rng(seed)
-    x = with_layout(make_values(rng, lead + sp[:nd], dtype), layout, rng)
+    x = with_layout(make_values(rng, lead + sp[:nd], dtype), layout, nd)
     size = out[1] if nd == 1 else out
     fn, ref = (pooling.adaptive_max_pool1d, reference.adaptive_max_pool1d) if nd == 1 else \
         (pooling.adaptive_max_pool2d, reference.adaptive_max_pool2d)

@@ -8,11 +8,12 @@ from hypothesis import strategies as st
 
 import pooling
 from pooling import reference
+from pooling._params import LAYOUTS
 
-from strategies import ALL_DTYPES, FLOAT_DTYPES, make_values, more_examples, outcome
+from strategies import (ALL_DTYPES, FLOAT_DTYPES, make_values, more_examples, outcome,
+                        with_layout)
 
-FIRST = {1: "NCL", 2: "NCHW", 3: "NCDHW"}
-LAST = {1: "NLC", 2: "NHWC", 3: "NDHWC"}
+LAST = {nd: formats[1] for nd, formats in LAYOUTS.items()}  # NLC, NHWC, NDHWC
 
 
 def fn(name, nd, module=pooling):
@@ -22,18 +23,6 @@ def fn(name, nd, module=pooling):
 def to_last(a, batched=True):
     """A channels-first array's values, channels last (a view)."""
     return np.moveaxis(a, 1 if batched else 0, -1)
-
-
-def stored(x_last, how):
-    """x_last's values in a given memory layout."""
-    if how == "contiguous":
-        return np.ascontiguousarray(x_last)
-    if how == "strided":  # every other channel and pixel of a bigger array
-        big = np.zeros(tuple(2 * n for n in x_last.shape), dtype=x_last.dtype)
-        view = big[tuple(slice(None, None, 2) for _ in x_last.shape)]
-        view[...] = x_last
-        return view
-    return np.asfortranarray(x_last)  # "fortran": channels-first memory
 
 
 @more_examples(1.25)  # 250 examples with the standard profile
@@ -49,7 +38,7 @@ def test_pooling_channels_last(cython_backend, nd, dtype, k, s, d, pad, ceil, ba
     lead = (channels,) if batch is None else (batch, channels)
     spatial = tuple(rng.integers(1, size + 1, size=nd))
     x = make_values(rng, lead + spatial, dtype)
-    xl = stored(to_last(x, batch is not None), how)
+    xl = with_layout(to_last(x, batch is not None), how, nd, LAST[nd])
     before = xl.copy()
     kw = dict(kernel_size=k, stride=s, padding=min(pad, k // 2), dilation=d, ceil_mode=ceil)
     want, err = outcome(fn("max_pool{}d", nd, reference), x, return_indices=True, **kw)
@@ -73,7 +62,7 @@ def test_pooling_channels_last(cython_backend, nd, dtype, k, s, d, pad, ceil, ba
     # backward: flat indices, and the layer's cache
     g = rng.standard_normal(ry.shape).astype(rng.choice(FLOAT_DTYPES))
     want_g = fn("max_pool{}d_backward", nd, reference)(g, ri, x.shape)
-    gl = stored(to_last(g, b), how)
+    gl = with_layout(to_last(g, b), how, nd, LAST[nd])
     got_g = fn("max_pool{}d_backward", nd)(gl, i, xl.shape, data_format=LAST[nd])
     assert np.array_equal(got_g, to_last(want_g, b))
     layer = getattr(pooling, f"MaxPool{nd}D")(data_format=LAST[nd], **kw)
@@ -209,8 +198,7 @@ def test_channels_last_memory_without_data_format(cython_backend):
     # format) takes the channels-last kernel and keeps its layout.
     rng = np.random.default_rng(1)
     x = make_values(rng, (2, 8, 10, 12), np.float32)
-    xm = to_last(np.ascontiguousarray(to_last(x)), True)
-    xm = np.moveaxis(np.ascontiguousarray(np.moveaxis(x, 1, -1)), -1, 1)
+    xm = with_layout(x, "channels_last")
     y, i = pooling.max_pool2d(xm, 3, 2, 1, return_indices=True)
     ry, ri = reference.max_pool2d(x, 3, 2, 1, return_indices=True)
     assert np.array_equal(y, ry, equal_nan=True) and np.array_equal(i, ri)

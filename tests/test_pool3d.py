@@ -13,17 +13,6 @@ from strategies import ALL_DTYPES, FLOAT_DTYPES, make_values, outcome, with_layo
 LAYOUTS_3D = ["contiguous", "strided", "flipped", "channels_last"]
 
 
-def layout_3d(x, layout):
-    """x's values stored another way (the channel axis is -4)."""
-    if layout == "strided":
-        return with_layout(x, "strided", None)
-    if layout == "flipped":
-        return np.ascontiguousarray(x[..., ::-1, :, ::-1])[..., ::-1, :, ::-1]
-    if layout == "channels_last":
-        return np.moveaxis(np.ascontiguousarray(np.moveaxis(x, -4, -1)), -1, -4)
-    return np.ascontiguousarray(x)
-
-
 @st.composite
 def pool3d_args(draw):
     k = tuple(draw(st.integers(1, 3)) for _ in range(3))
@@ -42,7 +31,7 @@ def pool3d_args(draw):
        layout=st.sampled_from(LAYOUTS_3D), seed=st.integers(0, 2**32 - 1))
 def test_kernels_match_reference(cython_backend, args, dtype, lead, dhw, layout, seed):
     rng = np.random.default_rng(seed)
-    x = layout_3d(make_values(rng, lead + dhw, dtype), layout)
+    x = with_layout(make_values(rng, lead + dhw, dtype), layout, 3)
     before = x.copy()
     got, err = outcome(pooling.max_pool3d, x, return_indices=True, **args)
     want, want_err = outcome(reference.max_pool3d, x, return_indices=True, **args)
@@ -128,7 +117,7 @@ def test_adaptive_matches_pytorch(backend, size):
 def test_adaptive_kernels_match_reference(cython_backend, dtype, lead, sp, out, layout, seed):
     rng = np.random.default_rng(seed)
     x = make_values(rng, lead + sp, dtype)
-    x = layout_3d(x, layout) if len(lead) == 2 else x
+    x = with_layout(x, layout, 3) if len(lead) == 2 else x
     got, err = outcome(pooling.adaptive_max_pool3d, x, out, return_indices=True)
     want, want_err = outcome(reference.adaptive_max_pool3d, x, out, return_indices=True)
     assert err == want_err
@@ -160,7 +149,7 @@ def test_windows_wider_than_the_uint8_cache(cython_backend):
     # layer caches them instead of uint8 offsets.
     rng = np.random.default_rng(2)
     x = make_values(rng, (2, 3, 9, 10, 11), np.float32)
-    for data in (x, layout_3d(x, "channels_last")):
+    for data in (x, with_layout(x, "channels_last", 3)):
         y, i = pooling.max_pool3d(data, 7, stride=2, padding=3, return_indices=True)
         ry, ri = reference.max_pool3d(data, 7, stride=2, padding=3, return_indices=True)
         assert np.array_equal(y, ry, equal_nan=True) and np.array_equal(i, ri)
