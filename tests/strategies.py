@@ -50,6 +50,18 @@ def make_values(rng, shape, dtype, special=True):
     return x
 
 
+def conformance_values(shape, dtype, rng):
+    """The PyTorch conformance tests' data: small integers (many ties); floats
+    also 5% NaN, 3% +inf and 3% -inf."""
+    x = rng.integers(-3, 4, size=shape).astype(dtype)  # many ties
+    if np.dtype(dtype).kind == "f":
+        r = rng.random(shape)
+        x[r < 0.05] = np.nan
+        x[(r >= 0.05) & (r < 0.08)] = np.inf
+        x[(r >= 0.08) & (r < 0.11)] = -np.inf
+    return x
+
+
 def with_layout(x, layout, nd=2, data_format=None):
     """The same values as x, stored with another memory layout.
 

@@ -1,9 +1,12 @@
-"""MaxPool2D and the functional API on known answers."""
+"""The layer classes: MaxPool2D on known answers, finite-difference gradients,
+the layer's contract, and MaxPool2D against PyTorch autograd."""
 import numpy as np
 import pytest
 
 import pooling
 from pooling import MaxPool2D
+
+from strategies import conformance_values
 
 
 def test_worked_example(backend):
@@ -15,16 +18,6 @@ def test_worked_example(backend):
     assert np.array_equal(layer(A[None, None])[0, 0], C)
     grad = layer.backward(np.ones((1, 1, 2, 2)))
     assert np.array_equal(grad[0, 0], [[0, 0, 0], [0, 1, 1], [0, 1, 1]])
-
-
-def test_unbatched_equals_batched(backend):
-    x = np.random.default_rng(1).standard_normal((3, 7, 8))
-    y, i = pooling.max_pool2d(x, 3, 2, 1, return_indices=True)
-    yb, ib = pooling.max_pool2d(x[None], 3, 2, 1, return_indices=True)
-    assert np.array_equal(y, yb[0]) and np.array_equal(i, ib[0])
-    g = np.ones_like(y)
-    assert np.array_equal(pooling.max_pool2d_backward(g, i, x.shape),
-                          pooling.max_pool2d_backward(g[None], ib, (1,) + x.shape)[0])
 
 
 def _loss(layer, x, r):
@@ -85,8 +78,18 @@ def test_layer_backward_dtype_follows_grad(backend):
     assert g.dtype == np.float32 and g.shape == x.shape and g.sum() == 9
 
 
-def test_known_indices():
-    # PyTorch's test: arange(1..64).view(2,2,4,4), kernel 2
-    x = np.arange(1, 65, dtype=np.float32).reshape(2, 2, 4, 4)
-    _, i = pooling.max_pool2d(x, 2, return_indices=True)
-    assert (i == np.array([[5, 7], [13, 15]])).all()
+@pytest.mark.parametrize("kw", [dict(kernel_size=2), dict(kernel_size=3, stride=2, padding=1),
+                                dict(kernel_size=3, stride=1), dict(kernel_size=(3, 2), stride=(1, 2),
+                                                                     dilation=(2, 1), ceil_mode=True)])
+def test_max_pool2d_layer_matches_autograd(backend, kw):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(8)
+    x = conformance_values((4, 5, 12, 13), np.float32, rng)
+    layer = pooling.MaxPool2D(**kw)
+    y = layer.forward(x)
+    g = rng.standard_normal(y.shape).astype(np.float32)
+    t = torch.from_numpy(x.copy()).requires_grad_(True)
+    ty, _ = torch.nn.functional.max_pool2d(t, return_indices=True, **kw)
+    ty.backward(torch.from_numpy(g))
+    assert np.array_equal(y, ty.detach().numpy(), equal_nan=True)
+    assert np.array_equal(layer.backward(g).view(np.uint32), t.grad.numpy().view(np.uint32))

@@ -1,5 +1,6 @@
-"""3-D max pooling (and 3-D unpooling and adaptive pooling): kernels against
-the reference, PyTorch conformance, the layers, and refusals."""
+"""3-D unpooling and adaptive pooling (kernels against the reference, PyTorch
+conformance), refusals and the layer's repr (3-D max pooling is in
+test_max_pool.py)."""
 import numpy as np
 import pytest
 from hypothesis import given
@@ -8,86 +9,7 @@ from hypothesis import strategies as st
 import pooling
 from pooling import reference
 
-from strategies import ALL_DTYPES, FLOAT_DTYPES, make_values, outcome, with_layout
-
-LAYOUTS_3D = ["contiguous", "strided", "flipped", "channels_last"]
-
-
-@st.composite
-def pool3d_args(draw):
-    k = tuple(draw(st.integers(1, 3)) for _ in range(3))
-    kernel = k if len(set(k)) > 1 or draw(st.booleans()) else k[0]
-    stride = draw(st.one_of(st.none(), st.integers(1, 3),
-                            st.tuples(*[st.integers(1, 3)] * 3)))
-    padding = tuple(draw(st.integers(0, ki // 2)) for ki in k)
-    dilation = draw(st.one_of(st.integers(1, 2), st.tuples(*[st.integers(1, 2)] * 3)))
-    return dict(kernel_size=kernel, stride=stride, padding=padding, dilation=dilation,
-                ceil_mode=draw(st.booleans()))
-
-
-@given(args=pool3d_args(), dtype=st.sampled_from(ALL_DTYPES),
-       lead=st.sampled_from([(2,), (1, 3), (2, 2), (0, 2), (2, 0)]),
-       dhw=st.tuples(st.integers(1, 6), st.integers(1, 6), st.integers(1, 7)),
-       layout=st.sampled_from(LAYOUTS_3D), seed=st.integers(0, 2**32 - 1))
-def test_kernels_match_reference(cython_backend, args, dtype, lead, dhw, layout, seed):
-    rng = np.random.default_rng(seed)
-    x = with_layout(make_values(rng, lead + dhw, dtype), layout, 3)
-    before = x.copy()
-    got, err = outcome(pooling.max_pool3d, x, return_indices=True, **args)
-    want, want_err = outcome(reference.max_pool3d, x, return_indices=True, **args)
-    assert err == want_err
-    np.testing.assert_array_equal(x, before)
-    if err:
-        return
-    (y, i), (ry, ri) = got, want
-    eq_nan = y.dtype.kind == "f"
-    assert y.dtype == x.dtype and y.shape == ry.shape == i.shape
-    assert np.array_equal(y, ry, equal_nan=eq_nan) and np.array_equal(i, ri)
-    assert np.array_equal(pooling.max_pool3d(x, **args), ry, equal_nan=eq_nan)
-    g = rng.standard_normal(y.shape).astype(rng.choice(FLOAT_DTYPES))
-    want_g = reference.max_pool3d_backward(g, ri, x.shape)
-    assert np.array_equal(pooling.max_pool3d_backward(g, i, x.shape), want_g)
-    layer = pooling.MaxPool3D(**args)
-    assert np.array_equal(layer.forward(x), ry, equal_nan=eq_nan)
-    assert np.array_equal(layer.backward(g), want_g)
-
-
-@pytest.mark.parametrize("kw", [
-    dict(kernel_size=2), dict(kernel_size=3, stride=2, padding=1),
-    dict(kernel_size=(2, 3, 2), stride=(1, 2, 1), dilation=(2, 1, 1), ceil_mode=True),
-    dict(kernel_size=3, stride=1, padding=1),  # overlapping windows
-    dict(kernel_size=(1, 2, 2)),  # 2-D pooling of every slice
-])
-@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
-def test_matches_pytorch(backend, kw, dtype):
-    torch = pytest.importorskip("torch")
-    F = torch.nn.functional
-    rng = np.random.default_rng(5)
-    for shape in ((2, 3, 5, 6, 7), (3, 4, 5, 6)):
-        x = rng.integers(-3, 4, size=shape).astype(dtype)
-        x[rng.random(shape) < 0.1] = np.nan
-        t = torch.from_numpy(x.copy()).requires_grad_()
-        ty, ti = F.max_pool3d(t, return_indices=True, **kw)
-        y, i = pooling.max_pool3d(x, return_indices=True, **kw)
-        assert np.array_equal(y, ty.detach().numpy(), equal_nan=True)
-        assert np.array_equal(i, ti.numpy())
-        g = rng.standard_normal(y.shape).astype(dtype)
-        ty.backward(torch.from_numpy(g))
-        got = pooling.max_pool3d_backward(g, i, x.shape)
-        assert got.tobytes() == t.grad.numpy().tobytes()  # bit for bit
-        layer = pooling.MaxPool3D(**kw)
-        layer.forward(x)
-        assert layer.backward(g).tobytes() == got.tobytes()
-        # and back: unpooling to the input size
-        ukw = {k: v for k, v in kw.items() if k in ("kernel_size", "stride", "padding")}
-        try:
-            want = F.max_unpool3d(ty.detach(), ti, output_size=x.shape[-3:], **ukw).numpy()
-        except (RuntimeError, ValueError):  # output size out of reach of these arguments
-            with pytest.raises(ValueError, match="invalid output_size"):
-                pooling.max_unpool3d(y, i, output_size=x.shape[-3:], **ukw)
-            continue
-        u = pooling.max_unpool3d(y, i, output_size=x.shape[-3:], **ukw)
-        assert np.array_equal(u, want, equal_nan=True)
+from strategies import ALL_DTYPES, make_values, outcome, with_layout
 
 
 @pytest.mark.parametrize("size", [(2, 3, 4), (3, None, 2), 1, (5, 7, 9), (2, 2, 2)])
@@ -113,7 +35,8 @@ def test_adaptive_matches_pytorch(backend, size):
        sp=st.tuples(st.integers(1, 6), st.integers(1, 6), st.integers(1, 6)),
        out=st.tuples(st.one_of(st.none(), st.integers(0, 8)), st.integers(1, 8),
                      st.integers(1, 8)),
-       layout=st.sampled_from(LAYOUTS_3D), seed=st.integers(0, 2**32 - 1))
+       layout=st.sampled_from(["contiguous", "strided", "flipped", "channels_last"]),
+       seed=st.integers(0, 2**32 - 1))
 def test_adaptive_kernels_match_reference(cython_backend, dtype, lead, sp, out, layout, seed):
     rng = np.random.default_rng(seed)
     x = make_values(rng, lead + sp, dtype)
@@ -142,22 +65,6 @@ def test_unpool_kernels_match_reference(cython_backend, k, s, p, dtype, lead, sp
     if err is None:
         assert got.shape == x.shape[:-3] + out_sp
         assert np.array_equal(got, want, equal_nan=got.dtype.kind == "f")
-
-
-def test_windows_wider_than_the_uint8_cache(cython_backend):
-    # 7x7x7 = 343 window positions: flat int64 indices fold in place, and the
-    # layer caches them instead of uint8 offsets.
-    rng = np.random.default_rng(2)
-    x = make_values(rng, (2, 3, 9, 10, 11), np.float32)
-    for data in (x, with_layout(x, "channels_last", 3)):
-        y, i = pooling.max_pool3d(data, 7, stride=2, padding=3, return_indices=True)
-        ry, ri = reference.max_pool3d(data, 7, stride=2, padding=3, return_indices=True)
-        assert np.array_equal(y, ry, equal_nan=True) and np.array_equal(i, ri)
-        layer = pooling.MaxPool3D(7, stride=2, padding=3)
-        layer.forward(data)
-        assert layer._argmax.dtype == np.int64
-        g = rng.standard_normal(y.shape).astype(np.float32)
-        assert np.array_equal(layer.backward(g), reference.max_pool3d_backward(g, ri, x.shape))
 
 
 @pytest.mark.parametrize("call, exc, pattern", [
