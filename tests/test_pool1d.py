@@ -1,5 +1,5 @@
-"""1-D max pooling: refusals and the layer's repr (the kernels and PyTorch
-conformance are in test_max_pool.py)."""
+"""1-D max pooling: refusals (the kernels and PyTorch conformance are in
+test_max_pool.py, the layer's repr in test_numpy_layers.py)."""
 import numpy as np
 import pytest
 
@@ -22,11 +22,3 @@ import pooling
 def test_refusals(backend, call, exc, pattern):
     with pytest.raises(exc, match=pattern):
         call()
-
-
-def test_layer_repr_and_shapes():
-    layer = pooling.MaxPool1D(3, 2, 1, ceil_mode=True)
-    assert repr(layer) == ("MaxPool1D(kernel_size=(3,), stride=(2,), padding=(1,), "
-                           "dilation=(1,), ceil_mode=True, data_format='NCL')")
-    assert layer.output_shape((4, 5, 10)) == (4, 5, 6)
-    assert layer.output_shape((5, 10)) == (5, 6)

@@ -1,6 +1,6 @@
 """3-D unpooling and adaptive pooling (kernels against the reference, PyTorch
-conformance), refusals and the layer's repr (3-D max pooling is in
-test_max_pool.py)."""
+conformance) and 3-D refusals (3-D max pooling is in test_max_pool.py, the
+layer's repr in test_numpy_layers.py)."""
 import numpy as np
 import pytest
 from hypothesis import given
@@ -92,14 +92,3 @@ def test_unpool_kernels_match_reference(cython_backend, k, s, p, dtype, lead, sp
 def test_refusals(backend, call, exc, pattern):
     with pytest.raises(exc, match=pattern):
         call()
-
-
-def test_layers_repr_and_shapes():
-    layer = pooling.MaxPool3D(3, 2, 1, ceil_mode=True)
-    assert repr(layer) == ("MaxPool3D(kernel_size=(3, 3, 3), stride=(2, 2, 2), "
-                           "padding=(1, 1, 1), dilation=(1, 1, 1), ceil_mode=True, "
-                           "data_format='NCDHW')")
-    assert layer.output_shape((4, 5, 10, 9, 8)) == (4, 5, 6, 5, 5)
-    assert layer.output_shape((5, 10, 9, 8)) == (5, 6, 5, 5)
-    assert pooling.MaxPool3D(2, data_format="NDHWC").output_shape((4, 8, 6, 4, 5)) \
-        == (4, 4, 3, 2, 5)
