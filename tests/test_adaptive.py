@@ -1,6 +1,6 @@
 """adaptive_max_pool1d/2d: kernels against the reference (both the general
 kernel and the route through max pooling when windows tile), PyTorch
-conformance, refusals."""
+conformance.  Refusals are in test_bad_input.py."""
 import numpy as np
 import pytest
 from hypothesis import given
@@ -59,22 +59,3 @@ def test_matches_pytorch(backend, size):
     ty1, ti1 = F.adaptive_max_pool1d(torch.from_numpy(x1.copy()), 3, return_indices=True)
     y1, i1 = pooling.adaptive_max_pool1d(x1, 3, return_indices=True)
     assert np.array_equal(y1, ty1.numpy(), equal_nan=True) and np.array_equal(i1, ti1.numpy())
-
-
-@pytest.mark.parametrize("call, exc, pattern", [
-    (lambda: pooling.adaptive_max_pool2d(np.ones((1, 4, 4)), (1, 2, 3)), ValueError,
-     r"adaptive_max_pool2d: output_size must be an int or a tuple of two ints.*\(1, 2, 3\)"),
-    (lambda: pooling.adaptive_max_pool2d(np.ones((1, 4, 4)), -1), ValueError,
-     r"output_size must be non-negative, but got output_size=\(-1, -1\)"),
-    (lambda: pooling.adaptive_max_pool2d(np.ones((1, 4, 4)), 2.5), TypeError,
-     r"output_size=2.5"),
-    (lambda: pooling.adaptive_max_pool2d(np.ones((4, 4)), 2), ValueError,
-     r"expected a 3D \(C, H, W\) or 4D.*\(4, 4\)"),
-    (lambda: pooling.adaptive_max_pool1d(np.ones((2, 0)), 2), ValueError,
-     r"spatial sizes must be non-zero.*\(2, 0\)"),
-    (lambda: pooling.adaptive_max_pool2d(np.ones((1, 2, 2), complex), 1), TypeError,
-     r"unsupported dtype complex128"),
-])
-def test_refusals(backend, call, exc, pattern):
-    with pytest.raises(exc, match=pattern):
-        call()

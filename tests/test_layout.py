@@ -1,6 +1,7 @@
 """Channels-last data (data_format="NLC"/"NHWC"/"NDHWC"): the native
 kernels against the reference, results equal to the channels-first ones
-transposed, PyTorch's channels_last conformance, and refusals."""
+transposed, PyTorch's channels_last conformance.  Refusals are in
+test_bad_input.py."""
 import numpy as np
 import pytest
 from hypothesis import given
@@ -167,30 +168,6 @@ def test_matches_pytorch_channels_last(backend, kw):
     got = pooling.max_pool2d_backward(np.ascontiguousarray(to_last(g)), i, xl.shape, "NHWC")
     assert np.array_equal(got, to_last(t.grad.numpy()))
     assert got.tobytes() == np.ascontiguousarray(to_last(t.grad.numpy())).tobytes()
-
-
-@pytest.mark.parametrize("call, exc, pattern", [
-    (lambda: pooling.max_pool2d(np.zeros((1, 4, 4, 2)), 2, data_format="NCWH"), ValueError,
-     r"max_pool2d: data_format must be 'NCHW' or 'NHWC', but got data_format='NCWH'"),
-    (lambda: pooling.max_pool3d(np.zeros((1, 4, 4, 4, 2)), 2, data_format="NHWC"), ValueError,
-     r"max_pool3d: data_format must be 'NCDHW' or 'NDHWC', but got data_format='NHWC'"),
-    (lambda: pooling.max_pool1d(np.zeros((1, 4, 2)), 2, data_format=1), TypeError,
-     r"max_pool1d: data_format must be a str.*data_format=1 \(int\)"),
-    (lambda: pooling.MaxPool2D(2, data_format="nhwc"), ValueError,
-     r"MaxPool2D: data_format must be 'NCHW' or 'NHWC', but got data_format='nhwc'"),
-    (lambda: pooling.max_pool2d(np.zeros((4, 4)), 2, data_format="NHWC"), ValueError,
-     r"expected a 3D \(H, W, C\) or 4D \(N, H, W, C\) input.*\(4, 4\)"),
-    (lambda: pooling.max_pool2d(np.zeros((1, 1, 4, 2)), 2, data_format="NHWC"), ValueError,
-     r"Output size is too small"),
-    (lambda: pooling.max_pool2d_backward(np.zeros((1, 2, 2, 3)), np.zeros((1, 2, 2, 3), int),
-                                         (1, 4, 4, 2), data_format="NHWC"), ValueError,
-     r"input_shape \(1, 4, 4, 2\) is inconsistent with grad_output shape \(1, 2, 2, 3\)"),
-    (lambda: pooling.adaptive_max_pool2d(np.zeros((1, 4, 0, 2)), 2, data_format="NHWC"),
-     ValueError, r"spatial sizes must be non-zero.*\(1, 4, 0, 2\)"),
-])
-def test_refusals(backend, call, exc, pattern):
-    with pytest.raises(exc, match=pattern):
-        call()
 
 
 def test_channels_last_memory_without_data_format(cython_backend):

@@ -1,6 +1,6 @@
-"""3-D unpooling and adaptive pooling (kernels against the reference, PyTorch
-conformance) and 3-D refusals (3-D max pooling is in test_max_pool.py, the
-layer's repr in test_numpy_layers.py)."""
+"""3-D unpooling and adaptive pooling: kernels against the reference, PyTorch
+conformance (3-D max pooling is in test_max_pool.py, refusals in
+test_bad_input.py, the layer's repr in test_numpy_layers.py)."""
 import numpy as np
 import pytest
 from hypothesis import given
@@ -65,30 +65,3 @@ def test_unpool_kernels_match_reference(cython_backend, k, s, p, dtype, lead, sp
     if err is None:
         assert got.shape == x.shape[:-3] + out_sp
         assert np.array_equal(got, want, equal_nan=got.dtype.kind == "f")
-
-
-@pytest.mark.parametrize("call, exc, pattern", [
-    (lambda: pooling.max_pool3d(np.zeros((2, 2, 2)), 2), ValueError,
-     r"max_pool3d: expected a 4D \(C, D, H, W\) or 5D \(N, C, D, H, W\) input.*\(2, 2, 2\)"),
-    (lambda: pooling.max_pool3d(np.zeros((1, 2, 4, 4)), (2, 2)), ValueError,
-     r"kernel_size must either be a single int, or a tuple of three ints.*\(2, 2\)"),
-    (lambda: pooling.max_pool3d(np.zeros((1, 2, 4, 4)), 2, padding=(0, 2, 0)), ValueError,
-     r"pad should be smaller than or equal to half of kernel size"),
-    (lambda: pooling.max_pool3d(np.zeros((1, 1, 4, 4)), 2), ValueError,
-     r"Output size is too small"),
-    (lambda: pooling.max_pool3d(np.zeros((1, 0, 4, 4)), 2), ValueError,
-     r"spatial sizes must be non-zero.*\(1, 0, 4, 4\)"),
-    (lambda: pooling.max_pool3d_backward(np.zeros((1, 1, 1, 1)), np.full((1, 1, 1, 1), 8),
-                                         (1, 2, 2, 2)),
-     ValueError, r"max_pool3d_backward: indices must lie in \[0, 8\).*\(2, 2, 2\).*index 8"),
-    (lambda: pooling.max_unpool3d(np.ones((1, 1, 1, 1)), np.full((1, 1, 1, 1), 8), 2),
-     ValueError, r"max_unpool3d: Found an invalid max index: 8 \(output volumes are of "
-                 r"size 2x2x2"),
-    (lambda: pooling.adaptive_max_pool3d(np.ones((1, 4, 4, 4)), (1, 2)), ValueError,
-     r"output_size must be an int or a tuple of three ints"),
-    (lambda: pooling.MaxPool3D(2).backward(np.zeros((1, 1, 1, 1))), RuntimeError,
-     r"MaxPool3D.backward called before forward"),
-])
-def test_refusals(backend, call, exc, pattern):
-    with pytest.raises(exc, match=pattern):
-        call()
