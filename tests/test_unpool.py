@@ -1,4 +1,4 @@
-"""max_unpool1d/2d: kernels against the reference (output sizes, repeated
+"""max_unpool1d/2d/3d: kernels against the reference (output sizes, repeated
 indices: the last write wins), PyTorch conformance, empty and untouched
 inputs.  Refusals are in test_bad_input.py."""
 import numpy as np
@@ -71,3 +71,20 @@ def test_empty_and_inputs_untouched(backend):
     xb, ib = x.copy(), i.copy()
     pooling.max_unpool2d(x, i, 2)
     assert np.array_equal(x, xb) and np.array_equal(i, ib)
+
+
+@given(k=st.integers(1, 3), s=st.integers(1, 3), p=st.integers(0, 1),
+       dtype=st.sampled_from(ALL_DTYPES), lead=st.sampled_from([(2,), (2, 3), (0, 2)]),
+       sp=st.tuples(st.integers(1, 4), st.integers(1, 4), st.integers(1, 4)),
+       grow=st.integers(-1, 1), seed=st.integers(0, 2**32 - 1))
+def test_kernels_match_reference_3d(cython_backend, k, s, p, dtype, lead, sp, grow, seed):
+    rng = np.random.default_rng(seed)
+    x = make_values(rng, lead + sp, dtype)
+    out_sp = tuple(max(1, (n - 1) * s + k - 2 * p + grow) for n in sp)
+    idx = rng.integers(0, int(np.prod(out_sp)), size=x.shape)  # repeats: last wins
+    got, err = outcome(pooling.max_unpool3d, x, idx, k, s, p, out_sp)
+    want, want_err = outcome(reference.max_unpool3d, x, idx, k, s, p, out_sp)
+    assert err == want_err
+    if err is None:
+        assert got.shape == x.shape[:-3] + out_sp
+        assert np.array_equal(got, want, equal_nan=got.dtype.kind == "f")
