@@ -1,9 +1,22 @@
 import os
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 import pooling
 from pooling import _backend
+
+# Hypothesis settings for every property test, in one place.  Tests use plain
+# @given (or strategies.more_examples for a multiple of the profile's count).
+# POOLING_HYPOTHESIS_PROFILE picks the profile; pytest's --hypothesis-profile
+# overrides it.  No deadline (timings vary too much across machines, sanitizer
+# builds and 2**15-element arrays); the function-scoped fixtures (backend,
+# use_backend) are deliberately shared across a test's examples.
+_BASE = dict(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+settings.register_profile("standard", max_examples=200, **_BASE)  # CI and the default
+settings.register_profile("quick", max_examples=20, **_BASE)      # while editing
+settings.register_profile("thorough", max_examples=2000, **_BASE)  # before a release
+settings.load_profile(os.environ.get("POOLING_HYPOTHESIS_PROFILE", "standard"))
 
 # `python -m pytest` from a source checkout imports the source tree: without an
 # in-place build every "kernel" test would silently run the NumPy fallback.
@@ -41,4 +54,6 @@ def cython_backend(use_backend):
 
 def pytest_report_header(config):
     return (f"pooling {pooling.__version__} from {os.path.dirname(pooling.__file__)}; "
-            f"backend {pooling.get_backend()}, {pooling.get_num_threads()} threads")
+            f"backend {pooling.get_backend()}, {pooling.get_num_threads()} threads; "
+            f"hypothesis profile {settings.get_current_profile_name()!r} "
+            f"({settings.default.max_examples} examples)")

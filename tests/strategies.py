@@ -1,14 +1,17 @@
 """Hypothesis strategies shared by the property tests: pooling arguments,
 arrays with ties, NaN and infinities, and every memory layout."""
 import numpy as np
+from hypothesis import settings
 from hypothesis import strategies as st
+
+from pooling._params import LAYOUTS
 
 FLOAT_DTYPES = [np.float16, np.float32, np.float64]
 INT_DTYPES = [np.int8, np.int16, np.int32, np.int64,
               np.uint8, np.uint16, np.uint32, np.uint64]
 ALL_DTYPES = FLOAT_DTYPES + INT_DTYPES
-LAYOUTS = ["contiguous", "fortran", "strided", "flipped", "channels_last",
-           "broadcast", "readonly"]
+MEMORY_LAYOUTS = ["contiguous", "fortran", "strided", "flipped", "channels_last",
+                  "broadcast", "readonly"]
 
 
 @st.composite
@@ -47,8 +50,44 @@ def make_values(rng, shape, dtype, special=True):
     return x
 
 
-def with_layout(x, layout, rng):
-    """The same values as x, stored with another memory layout."""
+def conformance_values(shape, dtype, rng):
+    """The PyTorch conformance tests' data: small integers (many ties); floats
+    also 5% NaN, 3% +inf and 3% -inf."""
+    x = rng.integers(-3, 4, size=shape).astype(dtype)  # many ties
+    if np.dtype(dtype).kind == "f":
+        r = rng.random(shape)
+        x[r < 0.05] = np.nan
+        x[(r >= 0.05) & (r < 0.08)] = np.inf
+        x[(r >= 0.08) & (r < 0.11)] = -np.inf
+    return x
+
+
+def with_layout(x, layout, nd=2, data_format=None):
+    """The same values as x, stored with another memory layout.
+
+    x has nd spatial axes and, before them, a channel axis (channels first, the
+    default) or, for data_format="NLC"/"NHWC"/"NDHWC", the channel axis last;
+    any leading axes are batch axes.  The layouts (MEMORY_LAYOUTS):
+
+    contiguous     C order
+    fortran        Fortran order
+    strided        every other element, on every axis, of an array twice as big
+    flipped        negative strides on two axes: the first and the last spatial
+                   axis (the channel and the spatial axis when nd is 1)
+    channels_last  channels innermost in memory, other axes in order (PyTorch's
+                   channels_last for a channels-first array; C order for a
+                   channels-last one)
+    broadcast      zero strides over the first axis: every image is the first
+                   (the only layout that changes the values)
+    readonly       a C-order copy that cannot be written
+    """
+    first, last = LAYOUTS[nd]
+    if data_format not in (None, first, last):
+        raise ValueError(f"data_format={data_format!r} for nd={nd}")
+    channel = x.ndim - 1 if data_format == last else x.ndim - nd - 1
+    spatial = [a for a in range(x.ndim - nd - 1, x.ndim) if a != channel]
+    if layout == "contiguous":
+        return np.ascontiguousarray(x)
     if layout == "fortran":
         return np.asfortranarray(x)
     if layout == "strided":
@@ -57,20 +96,24 @@ def with_layout(x, layout, rng):
         view[...] = x
         return view
     if layout == "flipped":
-        flipped = np.ascontiguousarray(x[..., ::-1, ::-1])
-        return flipped[..., ::-1, ::-1]
+        axes = {spatial[0], spatial[-1]} if nd > 1 else {channel, spatial[0]}
+        rev = tuple(slice(None, None, -1) if a in axes else slice(None) for a in range(x.ndim))
+        return np.ascontiguousarray(x[rev])[rev]
     if layout == "channels_last":
-        nhwc = np.ascontiguousarray(np.moveaxis(x, x.ndim - 3, -1))
-        return np.moveaxis(nhwc, -1, x.ndim - 3)
+        return np.moveaxis(np.ascontiguousarray(np.moveaxis(x, channel, -1)), -1, channel)
     if layout == "broadcast":
-        # zero strides over the leading axis: every image is the first one
-        x = np.broadcast_to(x[:1] if x.shape[0] else x, x.shape)
-        return x
+        return np.broadcast_to(x[:1] if x.shape[0] else x, x.shape)
     if layout == "readonly":
         x = x.copy()
         x.setflags(write=False)
         return x
-    return np.ascontiguousarray(x)
+    raise ValueError(f"unknown layout {layout!r}")
+
+
+def more_examples(factor, **kw):
+    """@settings for a test that runs `factor` times as many examples as the
+    loaded profile (tests/conftest.py); everything else comes from the profile."""
+    return settings(max_examples=round(factor * settings.default.max_examples), **kw)
 
 
 def outcome(fn, *args, **kw):

@@ -1,9 +1,9 @@
-"""adaptive_max_pool1d/2d: kernels against the reference (both the general
+"""adaptive_max_pool1d/2d/3d: kernels against the reference (both the general
 kernel and the route through max pooling when windows tile), PyTorch
-conformance, refusals."""
+conformance.  Refusals are in test_bad_input.py."""
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 import pooling
@@ -11,11 +11,7 @@ from pooling import reference
 
 from strategies import ALL_DTYPES, make_values, outcome, with_layout
 
-SETTINGS = settings(max_examples=200, deadline=None,
-                    suppress_health_check=[HealthCheck.function_scoped_fixture])
 
-
-@SETTINGS
 @given(nd=st.sampled_from([1, 2]), dtype=st.sampled_from(ALL_DTYPES),
        lead=st.sampled_from([(1,), (2, 3), (0, 2)]),
        sp=st.tuples(st.integers(1, 12), st.integers(1, 12)),
@@ -24,7 +20,7 @@ SETTINGS = settings(max_examples=200, deadline=None,
        seed=st.integers(0, 2**32 - 1))
 def test_kernels_match_reference(cython_backend, nd, dtype, lead, sp, out, layout, seed):
     rng = np.random.default_rng(seed)
-    x = with_layout(make_values(rng, lead + sp[:nd], dtype), layout, rng)
+    x = with_layout(make_values(rng, lead + sp[:nd], dtype), layout, nd)
     size = out[1] if nd == 1 else out
     fn, ref = (pooling.adaptive_max_pool1d, reference.adaptive_max_pool1d) if nd == 1 else \
         (pooling.adaptive_max_pool2d, reference.adaptive_max_pool2d)
@@ -65,20 +61,39 @@ def test_matches_pytorch(backend, size):
     assert np.array_equal(y1, ty1.numpy(), equal_nan=True) and np.array_equal(i1, ti1.numpy())
 
 
-@pytest.mark.parametrize("call, exc, pattern", [
-    (lambda: pooling.adaptive_max_pool2d(np.ones((1, 4, 4)), (1, 2, 3)), ValueError,
-     r"adaptive_max_pool2d: output_size must be an int or a tuple of two ints.*\(1, 2, 3\)"),
-    (lambda: pooling.adaptive_max_pool2d(np.ones((1, 4, 4)), -1), ValueError,
-     r"output_size must be non-negative, but got output_size=\(-1, -1\)"),
-    (lambda: pooling.adaptive_max_pool2d(np.ones((1, 4, 4)), 2.5), TypeError,
-     r"output_size=2.5"),
-    (lambda: pooling.adaptive_max_pool2d(np.ones((4, 4)), 2), ValueError,
-     r"expected a 3D \(C, H, W\) or 4D.*\(4, 4\)"),
-    (lambda: pooling.adaptive_max_pool1d(np.ones((2, 0)), 2), ValueError,
-     r"spatial sizes must be non-zero.*\(2, 0\)"),
-    (lambda: pooling.adaptive_max_pool2d(np.ones((1, 2, 2), complex), 1), TypeError,
-     r"unsupported dtype complex128"),
-])
-def test_refusals(backend, call, exc, pattern):
-    with pytest.raises(exc, match=pattern):
-        call()
+@given(dtype=st.sampled_from(ALL_DTYPES), lead=st.sampled_from([(1,), (2, 3), (0, 2)]),
+       sp=st.tuples(st.integers(1, 6), st.integers(1, 6), st.integers(1, 6)),
+       out=st.tuples(st.one_of(st.none(), st.integers(0, 8)), st.integers(1, 8),
+                     st.integers(1, 8)),
+       layout=st.sampled_from(["contiguous", "strided", "flipped", "channels_last"]),
+       seed=st.integers(0, 2**32 - 1))
+def test_kernels_match_reference_3d(cython_backend, dtype, lead, sp, out, layout, seed):
+    rng = np.random.default_rng(seed)
+    x = make_values(rng, lead + sp, dtype)
+    x = with_layout(x, layout, 3) if len(lead) == 2 else x
+    got, err = outcome(pooling.adaptive_max_pool3d, x, out, return_indices=True)
+    want, want_err = outcome(reference.adaptive_max_pool3d, x, out, return_indices=True)
+    assert err == want_err
+    if err is None:
+        (y, i), (ry, ri) = got, want
+        assert y.dtype == x.dtype and y.shape == ry.shape
+        assert np.array_equal(y, ry, equal_nan=y.dtype.kind == "f") and np.array_equal(i, ri)
+
+
+@pytest.mark.parametrize("size", [(2, 3, 4), (3, None, 2), 1, (5, 7, 9), (2, 2, 2)])
+def test_matches_pytorch_3d(backend, size):
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
+    rng = np.random.default_rng(9)
+    x = rng.integers(-3, 4, size=(2, 3, 4, 5, 6)).astype(np.float64)
+    x[rng.random(x.shape) < 0.1] = np.nan
+    t = torch.from_numpy(x.copy()).requires_grad_()
+    ty, ti = F.adaptive_max_pool3d(t, size, return_indices=True)
+    y, i = pooling.adaptive_max_pool3d(x, size, return_indices=True)
+    assert np.array_equal(y, ty.detach().numpy(), equal_nan=True)
+    assert np.array_equal(i, ti.numpy())
+    g = rng.standard_normal(y.shape)
+    ty.backward(torch.from_numpy(g))
+    layer = pooling.AdaptiveMaxPool3D(size)
+    assert np.array_equal(layer.forward(x), y, equal_nan=True)
+    assert layer.backward(g).tobytes() == t.grad.numpy().tobytes()

@@ -1,5 +1,8 @@
-"""Every refused argument: the right exception, a message naming the argument
-and its value, and the input left untouched, on both backends."""
+"""Every refused argument, for every operation and layer, on both backends: the
+right exception and a message naming the argument and its value (max_pool2d
+and its backward: also the input left untouched, and every refusal of the
+function also by MaxPool2D); misused layers; odd but valid inputs (empty
+batches, read-only, byte-swapped, other index dtypes)."""
 import numpy as np
 import pytest
 
@@ -143,3 +146,151 @@ def test_other_integer_index_dtypes_are_accepted(backend):
     want = pooling.max_pool2d_backward(g, i, x.shape)
     for dt in (np.int32, np.uint16, np.intp):
         assert np.array_equal(pooling.max_pool2d_backward(g, i.astype(dt), x.shape), want)
+
+
+# ---- the other operations: the exception and its message, on both backends ----
+
+MAX_POOL1D_CASES = [
+    (lambda: pooling.max_pool1d(np.zeros((2, 2, 2, 2)), 2), ValueError,
+     r"max_pool1d: expected a 2D \(C, L\) or 3D \(N, C, L\) input.*\(2, 2, 2, 2\)"),
+    (lambda: pooling.max_pool1d(np.zeros((2, 4)), (2, 2)), ValueError,
+     r"kernel_size must either be a single int, or a tuple of one int.*\(2, 2\)"),
+    (lambda: pooling.max_pool1d(np.zeros((2, 4)), 2, padding=2), ValueError,
+     r"pad should be smaller than or equal to half of kernel size"),
+    (lambda: pooling.max_pool1d(np.zeros((2, 4)), 5), ValueError, r"Output size is too small"),
+    (lambda: pooling.max_pool1d_backward(np.zeros((1, 2)), np.full((1, 2), 9), (1, 4)),
+     ValueError, r"max_pool1d_backward: indices must lie in \[0, 4\).*\(4,\).*index 9"),
+    (lambda: pooling.MaxPool1D(2).backward(np.zeros((1, 2))), RuntimeError,
+     r"MaxPool1D.backward called before forward"),
+]
+
+
+@pytest.mark.parametrize("call, exc, pattern", MAX_POOL1D_CASES)
+def test_max_pool1d_refuses(backend, call, exc, pattern):
+    with pytest.raises(exc, match=pattern):
+        call()
+
+
+MAX_POOL3D_CASES = [
+    (lambda: pooling.max_pool3d(np.zeros((2, 2, 2)), 2), ValueError,
+     r"max_pool3d: expected a 4D \(C, D, H, W\) or 5D \(N, C, D, H, W\) input.*\(2, 2, 2\)"),
+    (lambda: pooling.max_pool3d(np.zeros((1, 2, 4, 4)), (2, 2)), ValueError,
+     r"kernel_size must either be a single int, or a tuple of three ints.*\(2, 2\)"),
+    (lambda: pooling.max_pool3d(np.zeros((1, 2, 4, 4)), 2, padding=(0, 2, 0)), ValueError,
+     r"pad should be smaller than or equal to half of kernel size"),
+    (lambda: pooling.max_pool3d(np.zeros((1, 1, 4, 4)), 2), ValueError,
+     r"Output size is too small"),
+    (lambda: pooling.max_pool3d(np.zeros((1, 0, 4, 4)), 2), ValueError,
+     r"spatial sizes must be non-zero.*\(1, 0, 4, 4\)"),
+    (lambda: pooling.max_pool3d_backward(np.zeros((1, 1, 1, 1)), np.full((1, 1, 1, 1), 8),
+                                         (1, 2, 2, 2)),
+     ValueError, r"max_pool3d_backward: indices must lie in \[0, 8\).*\(2, 2, 2\).*index 8"),
+    (lambda: pooling.MaxPool3D(2).backward(np.zeros((1, 1, 1, 1))), RuntimeError,
+     r"MaxPool3D.backward called before forward"),
+]
+
+
+@pytest.mark.parametrize("call, exc, pattern", MAX_POOL3D_CASES)
+def test_max_pool3d_refuses(backend, call, exc, pattern):
+    with pytest.raises(exc, match=pattern):
+        call()
+
+
+UNPOOL_CASES = [
+    (lambda: pooling.max_unpool2d(np.ones((1, 1, 2, 2)), np.zeros((1, 1, 2, 2), int), 2,
+                                  output_size=(6, 6)),
+     ValueError, r'max_unpool2d: invalid output_size "\(6, 6\)" \(dim 0 must be between 2 and 6\)'),
+    (lambda: pooling.max_unpool2d(np.ones((1, 1, 2, 2)), np.zeros((1, 1, 2, 2), int), 2,
+                                  output_size=(4, 4, 4)),
+     ValueError, r"output_size should be a sequence containing 2 or 4 elements.*'3'"),
+    (lambda: pooling.max_unpool2d(np.ones((1, 1, 2, 2)), np.full((1, 1, 2, 2), 16), 2),
+     ValueError, r"Found an invalid max index: 16 \(output volumes are of size 4x4"),
+    (lambda: pooling.max_unpool2d(np.ones((1, 1, 2, 2)), np.full((1, 1, 2, 2), -1), 2),
+     ValueError, r"Found an invalid max index: -1"),
+    (lambda: pooling.max_unpool2d(np.ones((1, 1, 2, 2)), np.zeros((1, 1, 2, 1), int), 2),
+     ValueError, r"same shape.*\(1, 1, 2, 2\).*\(1, 1, 2, 1\)"),
+    (lambda: pooling.max_unpool2d(np.ones((1, 1, 2, 2)), np.zeros((1, 1, 2, 2)), 2),
+     TypeError, r"indices must have an integer dtype, but got dtype float64"),
+    (lambda: pooling.max_unpool2d(np.ones((2, 2)), np.zeros((2, 2), int), 2),
+     ValueError, r"expected a 3D \(C, H, W\) or 4D.*\(2, 2\)"),
+    (lambda: pooling.max_unpool2d(np.ones((1, 2, 2)), np.zeros((1, 2, 2), int), 0),
+     ValueError, r"kernel_size should be greater than zero, but got kernel_size=0"),
+    (lambda: pooling.max_unpool1d(np.ones((1, 2)), np.zeros((1, 2), int), 2, output_size=3),
+     TypeError, r"output_size must be a sequence of ints, but got output_size=3"),
+    (lambda: pooling.max_unpool2d(np.ones((1, 2, 2), bool), np.zeros((1, 2, 2), int), 2),
+     TypeError, r"unsupported dtype bool"),
+    (lambda: pooling.max_unpool3d(np.ones((1, 1, 1, 1)), np.full((1, 1, 1, 1), 8), 2),
+     ValueError, r"max_unpool3d: Found an invalid max index: 8 \(output volumes are of "
+                 r"size 2x2x2"),
+]
+
+
+@pytest.mark.parametrize("call, exc, pattern", UNPOOL_CASES)
+def test_unpool_refuses(backend, call, exc, pattern):
+    with pytest.raises(exc, match=pattern):
+        call()
+
+
+ADAPTIVE_CASES = [
+    (lambda: pooling.adaptive_max_pool2d(np.ones((1, 4, 4)), (1, 2, 3)), ValueError,
+     r"adaptive_max_pool2d: output_size must be an int or a tuple of two ints.*\(1, 2, 3\)"),
+    (lambda: pooling.adaptive_max_pool2d(np.ones((1, 4, 4)), -1), ValueError,
+     r"output_size must be non-negative, but got output_size=\(-1, -1\)"),
+    (lambda: pooling.adaptive_max_pool2d(np.ones((1, 4, 4)), 2.5), TypeError,
+     r"output_size=2.5"),
+    (lambda: pooling.adaptive_max_pool2d(np.ones((4, 4)), 2), ValueError,
+     r"expected a 3D \(C, H, W\) or 4D.*\(4, 4\)"),
+    (lambda: pooling.adaptive_max_pool1d(np.ones((2, 0)), 2), ValueError,
+     r"spatial sizes must be non-zero.*\(2, 0\)"),
+    (lambda: pooling.adaptive_max_pool2d(np.ones((1, 2, 2), complex), 1), TypeError,
+     r"unsupported dtype complex128"),
+    (lambda: pooling.adaptive_max_pool3d(np.ones((1, 4, 4, 4)), (1, 2)), ValueError,
+     r"output_size must be an int or a tuple of three ints"),
+]
+
+
+@pytest.mark.parametrize("call, exc, pattern", ADAPTIVE_CASES)
+def test_adaptive_refuses(backend, call, exc, pattern):
+    with pytest.raises(exc, match=pattern):
+        call()
+
+
+# channels-last data: data_format itself, and shapes read in that layout
+DATA_FORMAT_CASES = [
+    (lambda: pooling.max_pool2d(np.zeros((1, 4, 4, 2)), 2, data_format="NCWH"), ValueError,
+     r"max_pool2d: data_format must be 'NCHW' or 'NHWC', but got data_format='NCWH'"),
+    (lambda: pooling.max_pool3d(np.zeros((1, 4, 4, 4, 2)), 2, data_format="NHWC"), ValueError,
+     r"max_pool3d: data_format must be 'NCDHW' or 'NDHWC', but got data_format='NHWC'"),
+    (lambda: pooling.max_pool1d(np.zeros((1, 4, 2)), 2, data_format=1), TypeError,
+     r"max_pool1d: data_format must be a str.*data_format=1 \(int\)"),
+    (lambda: pooling.MaxPool2D(2, data_format="nhwc"), ValueError,
+     r"MaxPool2D: data_format must be 'NCHW' or 'NHWC', but got data_format='nhwc'"),
+    (lambda: pooling.max_pool2d(np.zeros((4, 4)), 2, data_format="NHWC"), ValueError,
+     r"expected a 3D \(H, W, C\) or 4D \(N, H, W, C\) input.*\(4, 4\)"),
+    (lambda: pooling.max_pool2d(np.zeros((1, 1, 4, 2)), 2, data_format="NHWC"), ValueError,
+     r"Output size is too small"),
+    (lambda: pooling.max_pool2d_backward(np.zeros((1, 2, 2, 3)), np.zeros((1, 2, 2, 3), int),
+                                         (1, 4, 4, 2), data_format="NHWC"), ValueError,
+     r"input_shape \(1, 4, 4, 2\) is inconsistent with grad_output shape \(1, 2, 2, 3\)"),
+    (lambda: pooling.adaptive_max_pool2d(np.zeros((1, 4, 0, 2)), 2, data_format="NHWC"),
+     ValueError, r"spatial sizes must be non-zero.*\(1, 4, 0, 2\)"),
+]
+
+
+@pytest.mark.parametrize("call, exc, pattern", DATA_FORMAT_CASES)
+def test_data_format_refuses(backend, call, exc, pattern):
+    with pytest.raises(exc, match=pattern):
+        call()
+
+
+def test_adaptive_and_unpool_layer_misuse():
+    with pytest.raises(RuntimeError, match="AdaptiveMaxPool2D.backward called before forward"):
+        pooling.AdaptiveMaxPool2D(2).backward(np.zeros((1, 2, 2)))
+    layer = pooling.MaxUnpool2D(2)
+    with pytest.raises(RuntimeError, match="MaxUnpool2D.backward called before forward"):
+        layer.backward(np.zeros((1, 4, 4)))
+    layer.forward(np.ones((1, 2, 2)), np.zeros((1, 2, 2), np.int64))
+    with pytest.raises(ValueError, match=r"\(1, 3, 3\).*\(1, 4, 4\)"):
+        layer.backward(np.zeros((1, 3, 3)))
+    with pytest.raises(ValueError, match="kernel_size should be greater than zero"):
+        pooling.MaxUnpool1D(0)

@@ -8,11 +8,11 @@ from hypothesis import strategies as st
 import pooling
 from pooling import reference
 
-from strategies import outcome
+from strategies import more_examples, outcome
 
-SETTINGS = settings(max_examples=400, deadline=None,
-                    suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                           HealthCheck.too_slow])
+# 400 examples with the standard profile; drawing arbitrary views can be slow
+FUZZ = more_examples(2, suppress_health_check=[*settings.default.suppress_health_check,
+                                               HealthCheck.too_slow])
 
 scalars = st.one_of(st.integers(-3, 7), st.integers(-2**64, 2**64), st.floats(-3, 5),
                     st.none(), st.booleans(), st.text(max_size=2),
@@ -57,7 +57,7 @@ def arrays(draw):
     return x
 
 
-@SETTINGS
+@FUZZ
 @given(x=arrays(), kernel=arg(st.one_of(small, st.tuples(small, small))),
        stride=arg(st.one_of(st.none(), small, st.tuples(small, small))),
        padding=arg(st.one_of(st.just(0), st.integers(0, 1))),
@@ -82,7 +82,7 @@ def test_forward_fuzz(use_backend, x, kernel, stride, padding, dilation, ceil, r
             assert np.array_equal(a, b, equal_nan=a.dtype.kind == "f")
 
 
-@SETTINGS
+@FUZZ
 @given(g=arrays(), idx=arrays(), shape=st.one_of(anything, st.lists(st.integers(-1, 9),
                                                                    max_size=5).map(tuple)),
        backend_name=st.sampled_from(["cython", "numpy"]))

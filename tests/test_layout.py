@@ -1,20 +1,20 @@
 """Channels-last data (data_format="NLC"/"NHWC"/"NDHWC"): the native
 kernels against the reference, results equal to the channels-first ones
-transposed, PyTorch's channels_last conformance, and refusals."""
+transposed, PyTorch's channels_last conformance.  Refusals are in
+test_bad_input.py."""
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 import pooling
 from pooling import reference
+from pooling._params import LAYOUTS
 
-from strategies import ALL_DTYPES, FLOAT_DTYPES, make_values, outcome
+from strategies import (ALL_DTYPES, FLOAT_DTYPES, make_values, more_examples, outcome,
+                        with_layout)
 
-SETTINGS = settings(max_examples=250, deadline=None,
-                    suppress_health_check=[HealthCheck.function_scoped_fixture])
-FIRST = {1: "NCL", 2: "NCHW", 3: "NCDHW"}
-LAST = {1: "NLC", 2: "NHWC", 3: "NDHWC"}
+LAST = {nd: formats[1] for nd, formats in LAYOUTS.items()}  # NLC, NHWC, NDHWC
 
 
 def fn(name, nd, module=pooling):
@@ -26,19 +26,7 @@ def to_last(a, batched=True):
     return np.moveaxis(a, 1 if batched else 0, -1)
 
 
-def stored(x_last, how):
-    """x_last's values in a given memory layout."""
-    if how == "contiguous":
-        return np.ascontiguousarray(x_last)
-    if how == "strided":  # every other channel and pixel of a bigger array
-        big = np.zeros(tuple(2 * n for n in x_last.shape), dtype=x_last.dtype)
-        view = big[tuple(slice(None, None, 2) for _ in x_last.shape)]
-        view[...] = x_last
-        return view
-    return np.asfortranarray(x_last)  # "fortran": channels-first memory
-
-
-@SETTINGS
+@more_examples(1.25)  # 250 examples with the standard profile
 @given(nd=st.sampled_from([1, 2, 3]), dtype=st.sampled_from(ALL_DTYPES),
        k=st.integers(1, 3), s=st.one_of(st.none(), st.integers(1, 3)), d=st.integers(1, 2),
        pad=st.integers(0, 1), ceil=st.booleans(), batch=st.sampled_from([None, 0, 1, 2]),
@@ -51,7 +39,7 @@ def test_pooling_channels_last(cython_backend, nd, dtype, k, s, d, pad, ceil, ba
     lead = (channels,) if batch is None else (batch, channels)
     spatial = tuple(rng.integers(1, size + 1, size=nd))
     x = make_values(rng, lead + spatial, dtype)
-    xl = stored(to_last(x, batch is not None), how)
+    xl = with_layout(to_last(x, batch is not None), how, nd, LAST[nd])
     before = xl.copy()
     kw = dict(kernel_size=k, stride=s, padding=min(pad, k // 2), dilation=d, ceil_mode=ceil)
     want, err = outcome(fn("max_pool{}d", nd, reference), x, return_indices=True, **kw)
@@ -75,7 +63,7 @@ def test_pooling_channels_last(cython_backend, nd, dtype, k, s, d, pad, ceil, ba
     # backward: flat indices, and the layer's cache
     g = rng.standard_normal(ry.shape).astype(rng.choice(FLOAT_DTYPES))
     want_g = fn("max_pool{}d_backward", nd, reference)(g, ri, x.shape)
-    gl = stored(to_last(g, b), how)
+    gl = with_layout(to_last(g, b), how, nd, LAST[nd])
     got_g = fn("max_pool{}d_backward", nd)(gl, i, xl.shape, data_format=LAST[nd])
     assert np.array_equal(got_g, to_last(want_g, b))
     layer = getattr(pooling, f"MaxPool{nd}D")(data_format=LAST[nd], **kw)
@@ -83,7 +71,7 @@ def test_pooling_channels_last(cython_backend, nd, dtype, k, s, d, pad, ceil, ba
     assert np.array_equal(layer.backward(gl), to_last(want_g, b))
 
 
-@SETTINGS
+@more_examples(1.25)  # 250 examples with the standard profile
 @given(nd=st.sampled_from([1, 2, 3]), dtype=st.sampled_from(ALL_DTYPES),
        lead=st.sampled_from([(1, 3), (2, 5), (2, 1), (0, 2), (4,)]),
        size=st.integers(1, 7), out=st.integers(0, 5), k=st.integers(1, 3),
@@ -182,37 +170,12 @@ def test_matches_pytorch_channels_last(backend, kw):
     assert got.tobytes() == np.ascontiguousarray(to_last(t.grad.numpy())).tobytes()
 
 
-@pytest.mark.parametrize("call, exc, pattern", [
-    (lambda: pooling.max_pool2d(np.zeros((1, 4, 4, 2)), 2, data_format="NCWH"), ValueError,
-     r"max_pool2d: data_format must be 'NCHW' or 'NHWC', but got data_format='NCWH'"),
-    (lambda: pooling.max_pool3d(np.zeros((1, 4, 4, 4, 2)), 2, data_format="NHWC"), ValueError,
-     r"max_pool3d: data_format must be 'NCDHW' or 'NDHWC', but got data_format='NHWC'"),
-    (lambda: pooling.max_pool1d(np.zeros((1, 4, 2)), 2, data_format=1), TypeError,
-     r"max_pool1d: data_format must be a str.*data_format=1 \(int\)"),
-    (lambda: pooling.MaxPool2D(2, data_format="nhwc"), ValueError,
-     r"MaxPool2D: data_format must be 'NCHW' or 'NHWC', but got data_format='nhwc'"),
-    (lambda: pooling.max_pool2d(np.zeros((4, 4)), 2, data_format="NHWC"), ValueError,
-     r"expected a 3D \(H, W, C\) or 4D \(N, H, W, C\) input.*\(4, 4\)"),
-    (lambda: pooling.max_pool2d(np.zeros((1, 1, 4, 2)), 2, data_format="NHWC"), ValueError,
-     r"Output size is too small"),
-    (lambda: pooling.max_pool2d_backward(np.zeros((1, 2, 2, 3)), np.zeros((1, 2, 2, 3), int),
-                                         (1, 4, 4, 2), data_format="NHWC"), ValueError,
-     r"input_shape \(1, 4, 4, 2\) is inconsistent with grad_output shape \(1, 2, 2, 3\)"),
-    (lambda: pooling.adaptive_max_pool2d(np.zeros((1, 4, 0, 2)), 2, data_format="NHWC"),
-     ValueError, r"spatial sizes must be non-zero.*\(1, 4, 0, 2\)"),
-])
-def test_refusals(backend, call, exc, pattern):
-    with pytest.raises(exc, match=pattern):
-        call()
-
-
 def test_channels_last_memory_without_data_format(cython_backend):
     # An NCHW array that is channels-last in memory (PyTorch's channels_last
     # format) takes the channels-last kernel and keeps its layout.
     rng = np.random.default_rng(1)
     x = make_values(rng, (2, 8, 10, 12), np.float32)
-    xm = to_last(np.ascontiguousarray(to_last(x)), True)
-    xm = np.moveaxis(np.ascontiguousarray(np.moveaxis(x, 1, -1)), -1, 1)
+    xm = with_layout(x, "channels_last")
     y, i = pooling.max_pool2d(xm, 3, 2, 1, return_indices=True)
     ry, ri = reference.max_pool2d(x, 3, 2, 1, return_indices=True)
     assert np.array_equal(y, ry, equal_nan=True) and np.array_equal(i, ri)
