@@ -87,6 +87,8 @@ class BuildExt(build_ext):
         super().build_extensions()
 
 
+# The only place the Cython directives are set: a "# cython:" header in a
+# .pyx would override these, POOLING_DEBUG's checks included.
 directives = {
     "language_level": 3,
     "boundscheck": DEBUG,
@@ -105,6 +107,22 @@ extensions = [
     )
 ]
 
+# Debug and release builds generate different C from the same sources, and
+# cythonize's timestamps cannot tell which one csrc/maxpool.c holds: a file
+# in build/ records it, and a build in the other mode regenerates the C (and
+# so recompiles it).
+MODE = "debug" if DEBUG else "release"
+MODE_FILE = os.path.join("build", "pooling-cython-mode")
+
+
+def _c_mode():
+    try:
+        with open(MODE_FILE) as f:
+            return f.read().strip()
+    except OSError:
+        return None
+
+
 if PURE_PYTHON:
     print("pooling: POOLING_PURE_PYTHON is set; installing without the compiled "
           "kernels (the NumPy reference will serve)", file=sys.stderr)
@@ -114,8 +132,11 @@ else:
         extensions,
         include_path=["csrc"],
         compiler_directives=directives,
-        force=DEBUG,
+        force=DEBUG or _c_mode() != MODE,
     )
+    os.makedirs(os.path.dirname(MODE_FILE), exist_ok=True)
+    with open(MODE_FILE, "w") as f:
+        f.write(MODE)
     for ext in ext_modules:
         ext.optional = not REQUIRED  # cythonize() does not carry it over
     setup(ext_modules=ext_modules, cmdclass={"build_ext": BuildExt})

@@ -1,5 +1,3 @@
-# cython: language_level=3, boundscheck=False, wraparound=False
-# cython: initializedcheck=False, cdivision=True, embedsignature=True
 """Max-pooling kernels: one pass computes the window max and its argmax, one
 pass scatters gradients back.  Typed loops over raw pointers, GIL released,
 work spread over OpenMP threads.  Called through ``pooling._api``, which has
