@@ -103,7 +103,6 @@ extensions = [
         "pooling._maxpool",
         ["csrc/maxpool.pyx"],
         include_dirs=["csrc"],
-        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_9_API_VERSION")],
     )
 ]
 

@@ -729,8 +729,6 @@ def forward3d(x5, params, out_dhw, indices, bint channels_last=False):
     out_shape = x5.shape[:2] + tuple(out_dhw)
     y = _alloc(out_shape, x5.dtype, cl)
     idx = None
-    cdef uint8_t[::1] iu
-    cdef int64_t[::1] il
     cdef uint8_t* cache = NULL
     cdef int64_t* flat = NULL
     if indices == "compact" and _window_size(&g) <= _MAX_LOCAL:
