@@ -3,7 +3,17 @@ pass scatters gradients back.  Typed loops over raw pointers, GIL released,
 work spread over OpenMP threads.  Called through ``pooling._api``, which has
 already validated every argument and lifted 1-D and 2-D calls to three
 spatial axes (unit depth and height cost one loop trip), so one set of loops
-serves every dimensionality; nothing here allocates beyond the outputs.
+serves every dimensionality.
+
+Memory: a call allocates its outputs and, beyond them, only this: for
+float16 values (forward3d, adaptive3d) a float32 copy of the input
+(_kernel_input) and a float32 result that is cast back (_result); in the
+scatters (backward3d, unpool3d, backward3d_compact) a contiguous copy of
+values, gradients or the compact cache not stored densely in the layout the
+loops read (_planes, _pixels), and of indices not stored so or not int64;
+in adaptive3d, an int64 copy of each window-bound array that is not one
+already; and on the stack of each task, accumulators of _CHUNK window
+offsets.
 
 Two memory layouts, chosen by the input's strides: channels-first planes
 (N, C, D, H, W), and channels-last (N, D, H, W, C), where a window's elements
@@ -501,8 +511,7 @@ cdef inline void _forward_rows(const char* xp, pool_t* yp, idx_t* acc, uint8_t* 
             # Windows are never empty (the Python layer refuses those
             # settings), so some row always seeds the accumulator.
             # One deep (Flat): a single trip, so the compiler drops the loop
-            # and the registers it would hold across the folds (~4% on 2x2
-            # windows).
+            # and the registers it would hold across the folds.
             for a in range(kd):
                 d = ds + a * g.dd
                 if d < 0 or d >= g.D:
@@ -591,8 +600,8 @@ cdef void _forward_cl_row(const Job* j, pool_t* y, Py_ssize_t r) noexcept nogil:
     elif j.cache == NULL and j.C > 4 and (j.g.D * j.g.H * j.g.W) >> 32 == 0:
         # PyTorch's indices wanted: fold positions in the volume, not window
         # offsets, so that each index is a widening copy, not a table lookup
-        # per channel (1.1-1.4x faster with 64 or 256 channels; with the
-        # literal widths of 2-4 channels the per-pixel candidates cost more).
+        # per channel.  Not for 2-4 channels: with their literal widths the
+        # per-pixel candidates cost more than the lookups save.
         _cl_row(j, y, r, acc32, True)
     elif pool_t is float or pool_t is int32_t or pool_t is uint32_t:
         _cl_row(j, y, r, acc32, False)
@@ -860,7 +869,8 @@ def _planes(a):
 
 
 def _pixels(a, dtype=None):
-    """(N, spatial, C) rows of an (N, C, ...) array stored channels-last."""
+    """(N, spatial, C) rows of an (N, C, ...) array stored channels-last; a
+    copy only if it is not stored densely so (or not of ``dtype``)."""
     return np.ascontiguousarray(
         a.transpose(0, *range(2, a.ndim), 1), dtype=dtype).reshape(a.shape[0], -1, a.shape[1])
 
