@@ -898,7 +898,7 @@ def _scatter3d(x5, idx5, spatial, bint channels_last, bint add):
     return out.reshape(shape), bad
 
 
-# -------------------------------------------- backward from the layer's cache
+# ------------------------------ backward from the layer's compact argmax
 
 cdef inline void _unfold_k2(grad_t* row, const grad_t* go, const uint8_t* loc,
                             Py_ssize_t j0, Py_ssize_t j1, Py_ssize_t pw,
@@ -940,8 +940,8 @@ cdef inline void _unfold_col(grad_t* row, const grad_t* go, const uint8_t* loc,
             row[w] = zero + go[j] if loc[j] == target + t else zero
 
 
-cdef void _backward_cache_plane(const grad_t* go, const uint8_t* loc, grad_t* gi,
-                                const Geom* g, bint scatter, bint tiled) noexcept nogil:
+cdef void _backward_compact_plane(const grad_t* go, const uint8_t* loc, grad_t* gi,
+                                  const Geom* g, bint scatter, bint tiled) noexcept nogil:
     cdef Py_ssize_t orow, od, oh, ow, a, rr, d, h, ds, hs, o
     cdef int64_t base
     if scatter or not tiled:
@@ -976,8 +976,8 @@ cdef void _backward_cache_plane(const grad_t* go, const uint8_t* loc, grad_t* gi
                                     loc + orow * g.OW, (a * g.kh + rr) * g.kw, g)
 
 
-cdef void _backward_cache(const grad_t[:, ::1] go, const uint8_t[:, ::1] loc,
-                          grad_t[:, ::1] gi, const Geom* g) noexcept nogil:
+cdef void _backward_compact(const grad_t[:, ::1] go, const uint8_t[:, ::1] loc,
+                            grad_t[:, ::1] gi, const Geom* g) noexcept nogil:
     cdef Py_ssize_t P = go.shape[0], p
     cdef bint parallel = P * g.D * g.H * g.W >= _PARALLEL_MIN_WORK and P > 1
     cdef bint overlap = _overlap(g)
@@ -993,7 +993,7 @@ cdef void _backward_cache(const grad_t[:, ::1] go, const uint8_t[:, ::1] loc,
                        and g.OW * g.sw == g.W)
     for p in prange(P, nogil=True, schedule="static", num_threads=_threads(),
                     use_threads_if=parallel):
-        _backward_cache_plane(&go[p, 0], &loc[p, 0], &gi[p, 0], g, scatter, tiled)
+        _backward_compact_plane(&go[p, 0], &loc[p, 0], &gi[p, 0], g, scatter, tiled)
 
 
 cdef inline bint _overlap(const Geom* g) noexcept nogil:
@@ -1001,8 +1001,8 @@ cdef inline bint _overlap(const Geom* g) noexcept nogil:
             or (g.kw - 1) * g.dw + 1 > g.sw)
 
 
-cdef void _backward_cache_cl(const grad_t[:, :, ::1] go, const uint8_t[:, :, ::1] loc,
-                             grad_t[:, :, ::1] gi, const Geom* g) noexcept nogil:
+cdef void _backward_compact_cl(const grad_t[:, :, ::1] go, const uint8_t[:, :, ::1] loc,
+                               grad_t[:, :, ::1] gi, const Geom* g) noexcept nogil:
     # Channels-last, gi zero-filled by the caller: the scatter of
     # _scatter_cl, each channel's position read from the offset table.
     # Output pixels in raster order, so every sum is PyTorch's, bit for bit.
@@ -1038,11 +1038,11 @@ def backward3d_compact(g5, cache5, params, spatial, bint channels_last=False):
         go, loc = _pixels(g5), _pixels(cache5)
         gv = gi.reshape(shape[0], -1, shape[1])
         if g5.dtype == np.float16:
-            _backward_cache_cl[uint16_t](_bits(go), loc, _bits(gv), &g)
+            _backward_compact_cl[uint16_t](_bits(go), loc, _bits(gv), &g)
         elif g5.dtype == np.float32:
-            _backward_cache_cl[float](go, loc, gv, &g)
+            _backward_compact_cl[float](go, loc, gv, &g)
         else:
-            _backward_cache_cl[double](go, loc, gv, &g)
+            _backward_compact_cl[double](go, loc, gv, &g)
         return gi.transpose(0, 4, 1, 2, 3)
     go, loc = _planes(g5), _planes(cache5)
     gi = np.empty((go.shape[0], _volume(spatial)), dtype=g5.dtype)
@@ -1050,11 +1050,11 @@ def backward3d_compact(g5, cache5, params, spatial, bint channels_last=False):
     # (contiguous, element units) only the k2s2 unfold exists.
     g.hkind = H_K2S2 if (g.kw == 2 and g.sw == 2 and g.dw == 1) else H_GENERIC
     if g5.dtype == np.float16:
-        _backward_cache[uint16_t](_bits(go), loc, _bits(gi), &g)
+        _backward_compact[uint16_t](_bits(go), loc, _bits(gi), &g)
     elif g5.dtype == np.float32:
-        _backward_cache[float](go, loc, gi, &g)
+        _backward_compact[float](go, loc, gi, &g)
     else:
-        _backward_cache[double](go, loc, gi, &g)
+        _backward_compact[double](go, loc, gi, &g)
     return gi.reshape(shape)
 
 
