@@ -1,4 +1,5 @@
-"""Build the Cython kernels in csrc/ into pooling._maxpool.
+"""Build the Cython kernels in csrc/ (maxpool.pyx and the .pxi files it
+includes, one compilation unit) into pooling._maxpool.
 
 OpenMP is used when the compiler accepts it (checked by compiling a tiny
 program), otherwise the same sources build serially.  No -march=native: wheels
@@ -6,7 +7,7 @@ must run on any x86-64.  If the compiler fails, the install still succeeds and
 pooling runs on its NumPy reference (it warns at import); release wheel builds
 (CIBUILDWHEEL=1) make the extension mandatory instead.  Environment switches:
   POOLING_PURE_PYTHON=1  install without compiling (the NumPy reference serves)
-  POOLING_DEBUG=1        Cython bounds checking on, -O0 -g
+  POOLING_DEBUG=1        Cython boundscheck and initializedcheck on, -O0 -g
   POOLING_NO_OPENMP=1    serial kernels even where OpenMP is available
 """
 import os
