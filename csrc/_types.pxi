@@ -1,0 +1,140 @@
+# Declarations every part of the module shares: the element types, the
+# compile-time switches, constants, the Geom and Job structs, the thread
+# count.  Included first: Cython needs a type declared before its use.
+
+# ---------------------------------------------------------- element types
+
+# What pooling compares: every real dtype, float16 read as float32 and
+# integers as the fixed-width type of their size (_kernel_input).
+ctypedef fused pool_t:
+    float
+    double
+    int8_t
+    int16_t
+    int32_t
+    int64_t
+    uint8_t
+    uint16_t
+    uint32_t
+    uint64_t
+
+ctypedef fused scat_t:    # what a scatter moves: gradients (float, double,
+    float                 # half as uint16_t bits), or any dtype as raw bits
+    double
+    uint8_t
+    uint16_t
+    uint32_t
+    uint64_t
+
+ctypedef fused grad_t:
+    float
+    double
+    uint16_t   # float16 bits: each addition rounded to half, as NumPy and
+               # PyTorch do (summed in float32 first: with 24 >= 2 * 11 + 2
+               # bits, that double rounding equals rounding the exact sum)
+
+
+# -------------------------------------------------- compile-time switches
+
+# Compile-time switches as fused types: each loop is generated once per
+# combination, with no run-time test left inside it to stop vectorisation.
+cdef struct NoIndex:      # idx_t: values only, no index is written
+    char unused
+cdef struct Seed:         # row_t: the window's first valid row starts the max
+    char unused
+cdef struct Merge:        # row_t: later rows merge into it
+    char unused
+
+# What an argmax is stored as; the type decides the meaning.
+ctypedef fused idx_t:
+    uint8_t    # window-local offset (a * kh + r) * kw + t (the layer caches these)
+    uint32_t   # the same, as wide as float32/int32 values
+    int64_t    # flat position (d * H + h) * W + w: PyTorch's indices
+    NoIndex
+
+ctypedef fused row_t:
+    Seed
+    Merge
+
+cdef struct Flat:         # depth_t: windows one deep (every 1-D and 2-D call)
+    char unused
+cdef struct Deep:         # depth_t: anything else
+    char unused
+
+ctypedef fused depth_t:
+    Flat
+    Deep
+
+cdef struct Add:          # move_t: a scatter accumulates (gradients)
+    char unused
+cdef struct Put:          # move_t: a scatter overwrites (unpooling)
+    char unused
+
+ctypedef fused move_t:
+    Add
+    Put
+
+
+# -------------------------------------------------------------- constants
+
+# Below this many input elements a call stays on one thread: waking the pool
+# costs more than the work.
+cdef enum:
+    _PARALLEL_MIN_WORK = 1 << 15
+    _MAX_LOCAL = 256        # window positions a uint8 offset can name
+    _CHUNK = 512            # output columns per offset accumulator (stack)
+    _WRITE_ONCE_MIN_OW = 32 # shorter output rows: backward scatters instead
+
+# Interior column loops with the window width and stride fixed at compile time.
+cdef enum HKind:
+    H_GENERIC
+    H_K2S2
+    H_K3S2
+    H_K2S1
+    H_K3S1
+
+# What _run runs on the pool_t values.
+cdef enum Op:
+    OP_FORWARD        # channels-first planes
+    OP_FORWARD_CL     # channels-last
+    OP_ADAPTIVE
+
+
+# -------------------------------------------------------- what loops take
+
+cdef struct Geom:
+    Py_ssize_t D, H, W, OD, OH, OW
+    Py_ssize_t kd, kh, kw, sd, sh, sw, pd, ph, pw, dd, dh, dw
+    Py_ssize_t xs_d, xs_h, xs_w    # byte strides of the input within a plane
+    Py_ssize_t jlo, jhi            # output columns whose window lies inside [0, W)
+    int hkind
+    int64_t delta[_MAX_LOCAL]      # window-local offset -> offset in the plane
+
+
+cdef inline Py_ssize_t _window_size(const Geom* g) noexcept nogil:
+    return g.kd * g.kh * g.kw
+
+
+# What one call hands its typed loops.  Element strides for the outputs
+# (y, indices, cache share one layout): plane (n, c) starts at n * ys_n +
+# c * ys_c, spatial position s sits s * ys_s further.
+cdef struct Job:
+    const char* x
+    Py_ssize_t N, C, xs_n, xs_c    # input byte strides of the batch and channel axes
+    Py_ssize_t ys_n, ys_c, ys_s
+    uint8_t* cache
+    int64_t* flat
+    const int64_t* a0[3]           # adaptive windows [a0[axis][i], a1[axis][i])
+    const int64_t* a1[3]
+    const Geom* g
+
+
+# ---------------------------------------------------------------- threads
+
+cdef int _num_threads = 0   # 0: OpenMP's own default (OMP_NUM_THREADS, threadpoolctl)
+
+
+cdef inline int _threads() noexcept nogil:
+    if not _openmp.POOLING_OPENMP:
+        return 1
+    return _num_threads if _num_threads > 0 else _openmp.omp_get_max_threads()
