@@ -5,7 +5,8 @@ default) or channels last ("NLC", "NHWC", "NDHWC"), where the input is
 (N, *spatial, C) or (*spatial, C) and the results come back in the same
 layout, equal to the channels-first results transposed (indices included:
 flat positions within one channel's spatial volume).  Channels-last arrays
-are pooled in place, vectorised over channels, never transposed into a copy.
+are pooled where they lie, vectorised over channels; the forward never
+transposes them into a copy.
 """
 from __future__ import annotations
 

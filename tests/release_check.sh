@@ -32,7 +32,8 @@ echo "== check-wheel-contents"
 echo "== sdist holds what a build needs"
 tar tzf "$sdist" > "$work/sdist.txt"
 for f in setup.py pyproject.toml MANIFEST.in README.md csrc/maxpool.pyx csrc/_openmp.pxd \
-         csrc/half.h pooling/py.typed pooling/_maxpool.pyi pooling/layers/torch.py \
+         csrc/half.h $(cd "$src" && git ls-files 'csrc/*.pxi') docs/api.md \
+         pooling/py.typed pooling/_maxpool.pyi pooling/layers/torch.py pooling/bench/__main__.py \
          tests/conftest.py; do
     grep -q "/$f\$" "$work/sdist.txt" || { echo "sdist lacks $f"; exit 1; }
 done

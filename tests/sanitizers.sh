@@ -25,7 +25,8 @@ if [ "$which" = all ] || [ "$which" = debug ]; then
     echo "== debug build: boundscheck and initializedcheck on, -O0 -g"
     fresh_copy
     (cd "$work/tree" && POOLING_DEBUG=1 "$PYTHON" setup.py -q build_ext --inplace >/dev/null \
-        && POOLING_REQUIRE_CYTHON=1 "$PYTHON" -m pytest -q -p no:cacheprovider -m "not slow" tests)
+        && POOLING_REQUIRE_CYTHON=1 "$PYTHON" -m pytest -q -p no:cacheprovider -m "not slow" \
+               -W error::pytest.PytestUnraisableExceptionWarning tests)
 fi
 
 if [ "$which" = all ] || [ "$which" = asan ]; then
