@@ -5,7 +5,8 @@
 # pointer (or to a NULL of the type, which only carries it), followed by the
 # step that turns the call's remaining run-time choices into specialisations:
 #
-#   _dispatch      pool_t, by kind and size     forward3d, adaptive3d
+#   _dispatch_typed pool_t, by kind and size    _ForwardPlan.run (forward3d),
+#                   (_dispatch: from an array)  adaptive3d
 #     _run           the Op
 #   _scatter_into  scat_t: sums as float,       backward3d, unpool3d
 #                  double or half, moves as
@@ -20,15 +21,17 @@
 
 cdef _dispatch(int op, const Job* j, y):
     # y: the output, of the dtype the kernel reads (_kernel_input).
-    cdef str k = y.dtype.kind
-    cdef int size = y.dtype.itemsize
-    cdef void* yp = _data(y)
-    if k == "f":
+    _dispatch_typed(op, j, ord(y.dtype.kind), y.dtype.itemsize, _data(y))
+
+
+cdef _dispatch_typed(int op, const Job* j, char kind, int size, void* yp):
+    # kind, size: of the values the loops read and write (yp).
+    if kind == b"f":
         if size == 4:
             _run(op, j, <float*>yp)
         else:
             _run(op, j, <double*>yp)
-    elif k == "i":
+    elif kind == b"i":
         if size == 1:
             _run(op, j, <int8_t*>yp)
         elif size == 2:

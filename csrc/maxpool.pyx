@@ -122,6 +122,7 @@ adaptive3d -> _kernel_input, _channels_last, _alloc, _job, _result
 """
 import numpy as np
 
+cimport cython
 from cython.parallel cimport prange
 from libc.stdint cimport (int8_t, int16_t, int32_t, int64_t,
                           uint8_t, uint16_t, uint32_t, uint64_t)
@@ -131,6 +132,8 @@ from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_STRIDES
 cimport _openmp
 
 include "_types.pxi"
+# Before the entry points: a cdef class precedes its uses.
+include "_plans.pxi"
 
 
 # ----------------------------------------------------------- entry points
@@ -147,21 +150,7 @@ def forward3d(x5, params, out_dhw, indices, bint channels_last=False):
     """
     dtype = x5.dtype
     x5 = _kernel_input(x5)
-    cdef bint cl = _channels_last(x5, channels_last)
-    cdef Geom g = _geom(x5.shape[2:], x5.strides[2:], x5.itemsize, params, out_dhw)
-    out_shape = x5.shape[:2] + tuple(out_dhw)
-    y = _alloc(out_shape, x5.dtype, cl)
-    idx = None
-    cdef uint8_t* cache = NULL
-    cdef int64_t* flat = NULL
-    if indices == "compact" and _window_size(&g) <= _MAX_LOCAL:
-        idx = _alloc(out_shape, np.uint8, cl)
-        cache = <uint8_t*>_data(idx)
-    elif indices is not None:
-        idx = _alloc(out_shape, np.int64, cl)
-        flat = <int64_t*>_data(idx)
-    cdef Job j = _job(x5, y, cache, flat, &g)
-    _dispatch(OP_FORWARD_CL if cl else OP_FORWARD, &j, y)
+    y, idx = _ForwardPlan(x5, params, out_dhw, indices, channels_last).run(x5)
     return _result(y, dtype), idx
 
 

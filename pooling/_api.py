@@ -97,11 +97,25 @@ def _as_3d(params: PoolParams) -> PoolParams:
 
 def max_pool(core, nd, x, kernel_size, stride=None, padding=0, dilation=1,
              ceil_mode=False, return_indices=False, data_format=None):
-    fn = f"max_pool{nd}d"
-    params = normalize_pool_args(fn, nd, kernel_size, stride, padding, dilation, ceil_mode)
-    x, out_shape, lift = check_pool_input(x, params, fn, data_format)
-    y, idx = forward(core, x, params, out_shape, "flat" if return_indices else None, lift)
+    call = (nd, kernel_size, stride, padding, dilation, ceil_mode,
+            "flat" if return_indices else None, data_format)
+    plan = find_plan(core, x, call)
+    if plan is None:
+        fn = f"max_pool{nd}d"
+        params = normalize_pool_args(fn, nd, kernel_size, stride, padding, dilation,
+                                     ceil_mode)
+        x, out_shape, lift = check_pool_input(x, params, fn, data_format)
+        y, idx = forward(core, x, params, out_shape, call[6], lift, call)
+    else:
+        y, idx = plan.run(x)
     return (y, idx) if return_indices else y
+
+
+def find_plan(core, x, call):
+    """The core's kept plan for this call (whose checks passed before), or
+    None: the call then takes the full path, which keeps one."""
+    find = getattr(core, "find_forward_plan", None)
+    return None if find is None else find(x, call)
 
 
 def check_pool_input(x, params, fn, data_format):
@@ -111,15 +125,24 @@ def check_pool_input(x, params, fn, data_format):
     return x, out_shape, _lift(x, params.ndim, last)
 
 
-def forward(core, x, params, out_shape, indices, lift):
-    """Run a validated input through a core."""
+def forward(core, x, params, out_shape, indices, lift, call=None):
+    """Run a validated input through a core; with ``call`` (the arguments
+    as given, see max_pool), a core that plans keeps the plan for the next
+    such call."""
     if x.size == 0:  # N == 0 or C == 0: nothing to read
         y = np.empty(out_shape, dtype=x.dtype)
         idx = None if indices is None else np.empty(out_shape, dtype=np.int64)
         return y, idx
-    y5, idx5 = core.forward3d(lift.to_core(x), _as_3d(params),
-                              lift.spatial(out_shape), indices, lift.last)
-    return lift.from_core(y5), lift.from_core(idx5)
+    x5, params3, out_dhw = lift.to_core(x), _as_3d(params), lift.spatial(out_shape)
+    plan_forward = getattr(core, "plan_forward", None)
+    if plan_forward is None or x.dtype == np.float16:
+        y5, idx5 = core.forward3d(x5, params3, out_dhw, indices, lift.last)
+        return lift.from_core(y5), lift.from_core(idx5)
+    plan = plan_forward(x5, params3, out_dhw, indices, lift.last).for_user(
+        out_shape, lift.batched, lift.last, lift)
+    if call is not None:
+        core.remember_forward_plan(plan, x, call)
+    return plan.run(x)
 
 
 def max_pool_backward(core, nd, grad_output, indices, input_shape, data_format=None):

@@ -4,10 +4,41 @@ from typing import Any, Literal, Optional, Sequence, Tuple
 
 import numpy as np
 import numpy.typing as npt
+from typing_extensions import disjoint_base
 
 def openmp_enabled() -> bool: ...
 def set_num_threads(n: int) -> None: ...
 def get_num_threads() -> int: ...
+@disjoint_base
+class _ForwardPlan:
+    lift: Any
+    def __init__(
+        self,
+        x5: npt.NDArray[Any],
+        params: Any,
+        out_dhw: Tuple[int, int, int],
+        indices: Optional[Literal["flat", "compact"]],
+        channels_last: bool,
+    ) -> None: ...
+    def for_user(
+        self, out_shape: Tuple[int, ...], batched: bool, user_last: bool, lift: Any
+    ) -> _ForwardPlan: ...
+    def run(
+        self, x: npt.NDArray[Any]
+    ) -> Tuple[npt.NDArray[Any], Optional[npt.NDArray[Any]]]: ...
+
+def find_forward_plan(x: Any, call: Tuple[Any, ...]) -> Optional[_ForwardPlan]: ...
+def remember_forward_plan(
+    plan: _ForwardPlan, x: npt.NDArray[Any], call: Tuple[Any, ...]
+) -> None: ...
+def forward_plans_kept() -> int: ...
+def plan_forward(
+    x5: npt.NDArray[Any],
+    params: Any,
+    out_dhw: Tuple[int, int, int],
+    indices: Optional[Literal["flat", "compact"]],
+    channels_last: bool = ...,
+) -> _ForwardPlan: ...
 def forward3d(
     x5: npt.NDArray[Any],
     params: Any,

@@ -48,6 +48,9 @@ class _MaxPool(_Layer):
             self._name, self._nd, kernel_size, stride, padding, dilation, ceil_mode)
         self._layout(data_format)
         self._argmax = self._core = self._input_shape = self._lift = None
+        # The arguments as given, for the plan the core keeps (see _api).
+        self._call = (self._nd, kernel_size, stride, padding, dilation, ceil_mode,
+                      "compact", self.data_format)
 
     kernel_size = property(lambda self: self._params.kernel_size)
     stride = property(lambda self: self._params.stride)
@@ -63,12 +66,17 @@ class _MaxPool(_Layer):
 
     def forward(self, x):
         """Pool ``x`` and cache the argmax (not the input) for backward."""
-        x, out_shape, lift = _api.check_pool_input(x, self._params, self._name,
-                                                   self.data_format)
         core = _backend.core()
-        y, cache = _api.forward(core, x, self._params, out_shape, "compact", lift)
-        # The cache is only meaningful to the core that wrote it.
-        self._argmax, self._core, self._input_shape, self._lift = cache, core, x.shape, lift
+        plan = _api.find_plan(core, x, self._call)
+        if plan is None:
+            x, out_shape, lift = _api.check_pool_input(x, self._params, self._name,
+                                                       self.data_format)
+            y, argmax = _api.forward(core, x, self._params, out_shape, "compact", lift,
+                                     self._call)
+        else:
+            (y, argmax), lift = plan.run(x), plan.lift
+        # The argmax is only meaningful to the core that wrote it.
+        self._argmax, self._core, self._input_shape, self._lift = argmax, core, x.shape, lift
         self._out_shape = y.shape
         return y
 
