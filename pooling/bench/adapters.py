@@ -8,6 +8,7 @@ import numpy as np
 from .timing import median_ms
 
 SHAPES = [((32, 16, 28, 28), 2), ((8, 64, 56, 56), 2)]
+TINY_SHAPES = [((2, 3, 8, 8), 2), ((2, 4, 16, 16), 2)]
 
 
 def _row(case, ours, theirs, repeats):
@@ -15,13 +16,13 @@ def _row(case, ours, theirs, repeats):
     return {"case": case, "ours_ms": a, "theirs_ms": b, "speedup": b / a}
 
 
-def tinyml_rows(repeats):
+def tinyml_rows(repeats, tiny=False):
     """pooling.layers.tinyml.MaxPool2D vs tinyml.layers.MaxPool2D."""
     from tinyml.layers import MaxPool2D as Theirs
 
     from ..layers.tinyml import MaxPool2D as Ours
     rows = []
-    for shape, k in SHAPES:
+    for shape, k in TINY_SHAPES if tiny else SHAPES:
         x = np.random.default_rng(0).standard_normal(shape)
         dim = shape[1:]
         ours, theirs = Ours("p", dim, (k, k), k), Theirs("p", dim, (k, k), k)
@@ -34,13 +35,13 @@ def tinyml_rows(repeats):
     return rows
 
 
-def torch_rows(repeats):
+def torch_rows(repeats, tiny=False):
     """pooling.layers.torch.MaxPool2d vs torch.nn.MaxPool2d, forward+backward."""
     import torch
 
     from ..layers.torch import MaxPool2d as Ours
     rows = []
-    for shape, k in SHAPES:
+    for shape, k in TINY_SHAPES if tiny else SHAPES:
         x = torch.randn(shape, requires_grad=True)
 
         def step(layer):
@@ -53,12 +54,13 @@ def torch_rows(repeats):
     return rows
 
 
-def adapter_rows(repeats):
-    """The rows of every framework that imports; none for one that does not."""
+def adapter_rows(repeats, tiny=False):
+    """The rows of every framework that imports; none for one that does not
+    (tiny shapes for the tests' --tiny)."""
     rows = []
     for fn in (tinyml_rows, torch_rows):
         try:
-            rows += fn(repeats)
+            rows += fn(repeats, tiny)
         except ImportError:
             continue
     return rows

@@ -10,9 +10,16 @@ import tracemalloc
 import numpy as np
 
 
-def calibrate(fn, min_seconds=0.02):
-    """Calls of fn per timed repeat (doubling until one lasts min_seconds),
-    after a warm-up call: first-touch pages, lazy initialisation."""
+# How long one timed repeat lasts at least, in seconds (calls are looped until
+# it does).  bench() lowers it for the tests' --tiny, whose timings nobody reads.
+MIN_SECONDS = 0.02
+
+
+def calibrate(fn, min_seconds=None):
+    """Calls of fn per timed repeat (doubling until one lasts min_seconds,
+    default MIN_SECONDS), after a warm-up call: first-touch pages, lazy
+    initialisation."""
+    min_seconds = MIN_SECONDS if min_seconds is None else min_seconds
     fn()
     loops = 1
     while True:
@@ -24,10 +31,10 @@ def calibrate(fn, min_seconds=0.02):
         loops *= 2
 
 
-def median_ms(fn, repeats, min_seconds=0.02):
+def median_ms(fn, repeats, min_seconds=None):
     """Median time of one call, in ms.  Calls are looped until one repeat
-    lasts min_seconds (as timeit does), so small cases are not lost in timer
-    noise; the garbage collector is off while timing."""
+    lasts min_seconds (default MIN_SECONDS; as timeit does), so small cases
+    are not lost in timer noise; the garbage collector is off while timing."""
     loops = calibrate(fn, min_seconds)
     times = []
     enabled = gc.isenabled()
