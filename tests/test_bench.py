@@ -51,12 +51,27 @@ def test_bench_tiny_writes_json(tiny_run):
     for row in data["rows"]:
         assert row["ms"]["ours"] > 0 and row["gbps"] > 0
         assert {"ours", "reference", "im2col"} <= set(row["ms"])
+        assert row["floor_ms"] > 0 and row["input_mb"] > 0
     assert len(data["linear_cost"]) == 3 and data["copy_gbps"] > 0
     assert len(data["other_ops"]) == 17 and all(o["ours_ms"] > 0 for o in data["other_ops"])
     # --tiny scales its largest case
     assert ({(s["case"], s["op"]) for s in data["thread_scaling"]}
             == {(bench.TINY_CASES[0][0], op) for op in bench.OPS})
     assert all(s["ms_1"] > 0 and s["ms_n"] > 0 for s in data["thread_scaling"])
+    assert all(s["floor_ms"] > 0 for s in data["thread_scaling"])
+
+
+def test_bench_forward_int64_row(tiny_run):
+    """The main table has a row for max_pool2d(return_indices=True) besides
+    the layer's rows, and torch's side of both is the same measurement."""
+    _, data = tiny_run
+    assert bench.OPS == ("forward", "forward+int64", "layer forward", "layer backward")
+    by = {(r["case"], r["op"]): r for r in data["rows"]}
+    for name, *_ in bench.TINY_CASES:
+        int64, layer = by[(name, "forward+int64")], by[(name, "layer forward")]
+        assert int64["ms"]["ours"] > 0 and int64["peak_mb"]["ours"] > 0
+        assert int64["ms"].get("torch") == layer["ms"].get("torch")
+        assert int64["ms"]["reference"] == layer["ms"]["reference"]
 
 
 def test_bench_prints_every_section(tiny_run):

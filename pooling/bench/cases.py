@@ -24,7 +24,12 @@ TINY_CASES = [
     ("2x3x16x16 2x2/s2", (2, 3, 16, 16), "float32", dict(kernel_size=2, stride=2)),
     ("2x3x15x15 3x3/s2/p1", (2, 3, 15, 15), "float32", dict(kernel_size=3, stride=2, padding=1)),
 ]
-OPS = ("forward", "forward+indices", "backward")
+# "forward": pooling.max_pool2d, values only.  "forward+int64": the same call
+# with return_indices=True (PyTorch's int64 indices).  "layer forward" and
+# "layer backward": pooling.MaxPool2D, which caches a compact (uint8) argmax
+# instead.  Torch's side of both forward-with-indices rows is
+# max_pool2d(return_indices=True).
+OPS = ("forward", "forward+int64", "layer forward", "layer backward")
 # im2col and the reference are slow: above this many (elements x window
 # positions) --quick skips them.
 QUICK_LIMIT = 50_000_000
@@ -49,7 +54,9 @@ def largest(cases):
 
 def impls(x, kw, torch):
     """{impl: {op: callable}} for one input, the bytes each op reads and
-    writes, and the output's bytes."""
+    writes, the output's bytes, and {op: the array whose single read is the
+    op's floor} (the input; for the backward, the incoming gradient).  Ops
+    that time the same call share one callable, so it is measured once."""
     k = kw["kernel_size"]
     s = kw.get("stride", k)
     p = kw.get("padding", 0)
@@ -58,33 +65,46 @@ def impls(x, kw, torch):
     g = np.random.default_rng(1).standard_normal(y.shape).astype(x.dtype)
     _, ref_idx = reference.max_pool2d(x, return_indices=True, **kw)
     _, i2c_cache = im2col_forward(x, k, s, p)
+
+    def ref_indices():
+        return reference.max_pool2d(x, return_indices=True, **kw)
+
+    def i2c():
+        return im2col_forward(x, k, s, p)
     fns = {
         "ours": {"forward": lambda: pooling.max_pool2d(x, **kw),
-                 "forward+indices": lambda: layer.forward(x),
-                 "backward": lambda: layer.backward(g)},
+                 "forward+int64": lambda: pooling.max_pool2d(x, return_indices=True, **kw),
+                 "layer forward": lambda: layer.forward(x),
+                 "layer backward": lambda: layer.backward(g)},
         "reference": {"forward": lambda: reference.max_pool2d(x, **kw),
-                      "forward+indices": lambda: reference.max_pool2d(
-                          x, return_indices=True, **kw),
-                      "backward": lambda: reference.max_pool2d_backward(g, ref_idx, x.shape)},
-        "im2col": {"forward": lambda: im2col_forward(x, k, s, p)[0],
-                   "forward+indices": lambda: im2col_forward(x, k, s, p),
-                   "backward": lambda: im2col_backward(g, i2c_cache)},
+                      "forward+int64": ref_indices,
+                      "layer forward": ref_indices,
+                      "layer backward": lambda: reference.max_pool2d_backward(g, ref_idx, x.shape)},
+        "im2col": {"forward": lambda: i2c()[0],
+                   "forward+int64": i2c,
+                   "layer forward": i2c,
+                   "layer backward": lambda: im2col_backward(g, i2c_cache)},
     }
     if torch is not None:
         t = torch.from_numpy(x)
         tg = torch.from_numpy(g)
         _, ti = torch.nn.functional.max_pool2d(t, return_indices=True, **kw)
         args = (k, s, p, 1, False)
+
+        def torch_indices():
+            return torch.nn.functional.max_pool2d(t, return_indices=True, **kw)
         fns["torch"] = {
             "forward": lambda: torch.nn.functional.max_pool2d(t, **kw),
-            "forward+indices": lambda: torch.nn.functional.max_pool2d(
-                t, return_indices=True, **kw),
-            "backward": lambda: torch.ops.aten.max_pool2d_with_indices_backward(
+            "forward+int64": torch_indices,
+            "layer forward": torch_indices,
+            "layer backward": lambda: torch.ops.aten.max_pool2d_with_indices_backward(
                 tg, t, *args, ti)}
     sizes = {"forward": x.nbytes + y.nbytes,
-             "forward+indices": x.nbytes + y.nbytes + y.size * layer._argmax.itemsize,
-             "backward": g.nbytes + y.size * layer._argmax.itemsize + x.size * g.itemsize}
-    return fns, sizes, y.nbytes
+             "forward+int64": x.nbytes + y.nbytes + y.size * 8,
+             "layer forward": x.nbytes + y.nbytes + y.size * layer._argmax.itemsize,
+             "layer backward": g.nbytes + y.size * layer._argmax.itemsize + x.size * g.itemsize}
+    reads = {"forward": x, "forward+int64": x, "layer forward": x, "layer backward": g}
+    return fns, sizes, y.nbytes, reads
 
 
 def _nhwc(a):
