@@ -58,7 +58,9 @@ def test_bench_tiny_writes_json(tiny_run):
     assert ({(s["case"], s["op"]) for s in data["thread_scaling"]}
             == {(bench.TINY_CASES[0][0], op) for op in bench.OPS})
     assert all(s["ms_1"] > 0 and s["ms_n"] > 0 for s in data["thread_scaling"])
-    assert all(s["floor_ms"] > 0 for s in data["thread_scaling"])
+    # every row that times one of our calls has its floor
+    for section in ("thread_scaling", "linear_cost", "other_ops", "adapters"):
+        assert data[section] and all(r["floor_ms"] > 0 for r in data[section]), section
 
 
 def test_bench_forward_int64_row(tiny_run):

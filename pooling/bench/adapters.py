@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from .timing import median_ms
+from .timing import floor_ms, median_ms
 
 SHAPES = [((32, 16, 28, 28), 2), ((8, 64, 56, 56), 2)]
 TINY_SHAPES = [((2, 3, 8, 8), 2), ((2, 4, 16, 16), 2)]
 
 
-def _row(case, ours, theirs, repeats):
+def _row(case, ours, theirs, repeats, x):
+    """Ours and theirs, and the floor: x.max() on the NumPy input x."""
     a, b = median_ms(ours, repeats), median_ms(theirs, repeats)
-    return {"case": case, "ours_ms": a, "theirs_ms": b, "speedup": b / a}
+    return {"case": case, "ours_ms": a, "theirs_ms": b, "speedup": b / a,
+            "floor_ms": floor_ms(x, repeats)}
 
 
 def tinyml_rows(repeats, tiny=False):
@@ -31,7 +33,7 @@ def tinyml_rows(repeats, tiny=False):
         def step(layer):
             return lambda: (layer.forward(x), layer.backward(g))
         rows.append(_row(f"tinyml MaxPool2D {shape} {k}x{k}/s{k} fwd+bwd",
-                         step(ours), step(theirs), repeats))
+                         step(ours), step(theirs), repeats, x))
     return rows
 
 
@@ -50,7 +52,8 @@ def torch_rows(repeats, tiny=False):
                 layer(x).sum().backward()
             return run
         rows.append(_row(f"torch MaxPool2d {shape} {k}x{k}/s{k} fwd+bwd",
-                         step(Ours(k)), step(torch.nn.MaxPool2d(k)), repeats))
+                         step(Ours(k)), step(torch.nn.MaxPool2d(k)), repeats,
+                         x.detach().numpy()))
     return rows
 
 

@@ -114,10 +114,12 @@ def _nhwc(a):
 
 def other_ops_cases(torch, tiny):
     """Windows without a dedicated loop, 1-D and 3-D pooling, channels-last
-    data, unpooling and adaptive pooling, as (name, ours, (theirs, array)):
-    ours(m) runs the operation with m = pooling or pooling.reference,
+    data, unpooling and adaptive pooling, as (name, ours, (theirs, array),
+    reads): ours(m) runs the operation with m = pooling or pooling.reference,
     theirs(torch.nn.functional, torch.from_numpy(array)) runs torch's (given
-    the same memory layout: channels_last tensors for NHWC)."""
+    the same memory layout: channels_last tensors for NHWC), and reads is the
+    array the operation reads once: its input, or for a backward the
+    incoming gradient (the floor's array)."""
     rng = np.random.default_rng(0)
     n, c, hw = (2, 3, 12) if tiny else (32, 64, 56)
     x2 = rng.standard_normal((n, c, 2 * hw, 2 * hw)).astype(np.float32)
@@ -140,48 +142,49 @@ def other_ops_cases(torch, tiny):
     aten = None if torch is None else torch.ops.aten
     return [
         (f"max_pool1d {x1.shape} k2", lambda m: m.max_pool1d(x1, 2),
-         (lambda F, t: F.max_pool1d(t, 2), x1)),
+         (lambda F, t: F.max_pool1d(t, 2), x1), x1),
         (f"max_unpool2d {y2.shape} k2", lambda m: m.max_unpool2d(y2, i2, 2),
-         (lambda F, t: F.max_unpool2d(t, torch.from_numpy(i2), 2), y2)),
+         (lambda F, t: F.max_unpool2d(t, torch.from_numpy(i2), 2), y2), y2),
         (f"max_pool2d {x2.shape} 4x4/s4", lambda m: m.max_pool2d(x2, 4),
-         (lambda F, t: F.max_pool2d(t, 4), x2)),
+         (lambda F, t: F.max_pool2d(t, 4), x2), x2),
         (f"max_pool2d {x2.shape} 7x7/s7", lambda m: m.max_pool2d(x2, 7),
-         (lambda F, t: F.max_pool2d(t, 7), x2)),
+         (lambda F, t: F.max_pool2d(t, 7), x2), x2),
         (f"adaptive_max_pool2d {x2.shape} -> (5, 5)", lambda m: m.adaptive_max_pool2d(x2, 5),
-         (lambda F, t: F.adaptive_max_pool2d(t, 5), x2)),
+         (lambda F, t: F.adaptive_max_pool2d(t, 5), x2), x2),
         (f"adaptive_max_pool2d {x2.shape} -> (8, 8)", lambda m: m.adaptive_max_pool2d(x2, 8),
-         (lambda F, t: F.adaptive_max_pool2d(t, 8), x2)),
+         (lambda F, t: F.adaptive_max_pool2d(t, 8), x2), x2),
         (f"adaptive_max_pool2d {x2.shape} -> (1, 1)", lambda m: m.adaptive_max_pool2d(x2, 1),
-         (lambda F, t: F.adaptive_max_pool2d(t, 1), x2)),
+         (lambda F, t: F.adaptive_max_pool2d(t, 1), x2), x2),
         (f"max_pool3d {x3.shape} 2x2x2", lambda m: m.max_pool3d(x3, 2),
-         (lambda F, t: F.max_pool3d(t, 2), x3)),
+         (lambda F, t: F.max_pool3d(t, 2), x3), x3),
         (f"max_pool3d {x3.shape} 3x3x3/s2/p1", lambda m: m.max_pool3d(x3, 3, 2, 1),
-         (lambda F, t: F.max_pool3d(t, 3, 2, 1), x3)),
+         (lambda F, t: F.max_pool3d(t, 3, 2, 1), x3), x3),
         (f"max_pool3d {x3.shape} 2x2x2 +indices",
          lambda m: m.max_pool3d(x3, 2, return_indices=True),
-         (lambda F, t: F.max_pool3d(t, 2, return_indices=True), x3)),
+         (lambda F, t: F.max_pool3d(t, 2, return_indices=True), x3), x3),
         (f"max_pool3d_backward {y3.shape} 2x2x2",
          lambda m: m.max_pool3d_backward(g3, i3, x3.shape),
          (lambda F, t: aten.max_pool3d_with_indices_backward(
              torch.from_numpy(g3), t, [2] * 3, [2] * 3, [0] * 3, [1] * 3, False,
-             torch.from_numpy(i3)), x3)),
+             torch.from_numpy(i3)), x3), g3),
         (f"adaptive_max_pool3d {x3.shape} -> (3, 5, 5)",
          lambda m: m.adaptive_max_pool3d(x3, (3, 5, 5)),
-         (lambda F, t: F.adaptive_max_pool3d(t, (3, 5, 5)), x3)),
+         (lambda F, t: F.adaptive_max_pool3d(t, (3, 5, 5)), x3), x3),
         (f"max_unpool3d {y3.shape} k2", lambda m: m.max_unpool3d(y3, i3, 2),
-         (lambda F, t: F.max_unpool3d(t, torch.from_numpy(i3), 2), y3)),
+         (lambda F, t: F.max_unpool3d(t, torch.from_numpy(i3), 2), y3), y3),
         (f"NHWC max_pool2d {xh.shape} 2x2/s2",
          lambda m: m.max_pool2d(xh, 2, data_format="NHWC"),
-         (lambda F, t: F.max_pool2d(nhwc(t.numpy()), 2), xh)),
+         (lambda F, t: F.max_pool2d(nhwc(t.numpy()), 2), xh), xh),
         (f"NHWC max_pool2d {xh.shape} 3x3/s2/p1 +indices",
          lambda m: m.max_pool2d(xh, 3, 2, 1, return_indices=True, data_format="NHWC"),
-         (lambda F, t: F.max_pool2d(nhwc(t.numpy()), 3, 2, 1, return_indices=True), xh)),
+         (lambda F, t: F.max_pool2d(nhwc(t.numpy()), 3, 2, 1, return_indices=True), xh), xh),
         (f"NHWC MaxPool2D {xh.shape} 3x3/s2/p1 backward",
          lambda m: layer_h.backward(gh) if m is pooling else m.max_pool2d_backward(
              gh, ih, xh.shape, "NHWC"),
          (lambda F, t: aten.max_pool2d_with_indices_backward(
-             nhwc(gh), nhwc(xh), [3, 3], [2, 2], [1, 1], [1, 1], False, nhwc(ih)), xh)),
+             nhwc(gh), nhwc(xh), [3, 3], [2, 2], [1, 1], [1, 1], False, nhwc(ih)), xh), gh),
         (f"NHWC max_pool2d {rgb.shape} 2x2/s2 (RGB)",
          lambda m: m.max_pool2d(rgb, 2, data_format="NHWC"),
-         (lambda F, t: F.max_pool2d(nhwc(t.numpy()), 2), rgb)),
+         (lambda F, t: F.max_pool2d(nhwc(t.numpy()), 2), rgb), rgb),
     ]
+

@@ -10,7 +10,7 @@ import pooling
 from pooling import reference
 
 from .cases import LINEAR_SHAPES, OPS, QUICK_LIMIT, TINY_LINEAR_SHAPES, impls, other_ops_cases
-from .timing import Floors, median_ms, peak_mb
+from .timing import Floors, floor_ms, median_ms, peak_mb
 
 
 def run_case(name, shape, dtype, kw, repeats, quick, torch):
@@ -76,7 +76,7 @@ def linear_cost(repeats, tiny):
         x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
         ms = median_ms(lambda: pooling.max_pool2d(x, 2), repeats)
         out.append({"shape": shape, "elements": x.size, "ms": ms,
-                    "ns_per_element": 1e6 * ms / x.size})
+                    "ns_per_element": 1e6 * ms / x.size, "floor_ms": floor_ms(x, repeats)})
     med = statistics.median(r["ns_per_element"] for r in out)
     for r in out:
         r["ratio_to_median"] = r["ns_per_element"] / med
@@ -84,13 +84,17 @@ def linear_cost(repeats, tiny):
 
 
 def other_ops(repeats, torch, tiny):
-    """Ours vs reference and torch on cases.other_ops_cases."""
+    """Ours vs reference and torch on cases.other_ops_cases, and the floor
+    (x.max() on what the operation reads)."""
     rows = []
-    for name, ours, (theirs, arr) in other_ops_cases(torch, tiny):
+    floors = Floors(repeats)
+    for name, ours, (theirs, arr), reads in other_ops_cases(torch, tiny):
         row = {"case": name, "ours_ms": median_ms(lambda: ours(pooling), repeats),
-               "reference_ms": median_ms(lambda: ours(reference), max(3, repeats // 3))}
+               "reference_ms": median_ms(lambda: ours(reference), max(3, repeats // 3)),
+               "floor_ms": floors(reads)}
         if torch is not None:
             t = torch.from_numpy(arr)
             row["torch_ms"] = median_ms(lambda: theirs(torch.nn.functional, t), repeats)
         rows.append(row)
     return rows
+

@@ -24,6 +24,11 @@ def _x(v, width=6):
     return " " * (width - 1) + "-" if v is None else f"{v:{width}.1f}"
 
 
+def _x_floor(row, ours_key="ours_ms"):
+    """ours / floor: 1.0 is the time of reading the input once."""
+    return row[ours_key] / row["floor_ms"]
+
+
 def print_table(rows, copy_gbps):
     head = (f"{'case':26} {'op':16} {'ours ms':>8} {'ref ms':>8} {'im2col':>8} "
             f"{'torch ms':>8} {'floor ms':>8} {'x ref':>6} {'x i2c':>6} {'x torch':>7} "
@@ -63,23 +68,29 @@ def print_linear(linear):
         print("\nlinear cost (ours, forward 2x2/s2 float32):")
         for r in linear:
             print(f"  {str(r['shape']):22} {r['elements']:>11,} elements {r['ms']:9.3f} ms "
-                  f"{r['ns_per_element']:7.3f} ns/element  x{r['ratio_to_median']:.2f} of median")
+                  f"{r['ns_per_element']:7.3f} ns/element  x{r['ratio_to_median']:.2f} of median"
+                  f"  floor {r['floor_ms']:8.3f} ms x{_x_floor(r, 'ms'):.2f}")
 
 
 def print_other_ops(others):
-    print("\nother operations (ours / reference / torch, ms):")
+    print("\nother operations (ours / reference / torch, ms; x torch = torch / ours; "
+          "floor ms, x floor = ours / floor):")
     for o in others:
         tm = o.get("torch_ms")
+        vs = "" if tm is None else f"x{tm / o['ours_ms']:.1f} torch"
         print(f"  {o['case']:60} {o['ours_ms']:8.3f} {o['reference_ms']:9.3f} "
-              + ("        -" if tm is None else f"{tm:9.3f}  x{tm / o['ours_ms']:.1f} torch"))
+              + ("        -" if tm is None else f"{tm:9.3f}") + f"  {vs:12}"
+              + f" floor {o['floor_ms']:8.3f} x{_x_floor(o):.2f}")
+    if others:
+        print("  the floor reads the input; for a backward, the incoming gradient")
 
 
 def print_adapters(adapters):
     if adapters:
-        print("\nframework layers (ours vs theirs):")
+        print("\nframework layers (ours vs theirs; floor = x.max() on the input):")
         for a in adapters:
             print(f"  {a['case']:40} ours {a['ours_ms']:8.2f} ms  theirs {a['theirs_ms']:8.2f} ms"
-                  f"  {a['speedup']:.1f}x")
+                  f"  {a['speedup']:.1f}x  floor {a['floor_ms']:7.3f} ms x{_x_floor(a):.1f}")
 
 
 def summary(rows, scaling, linear, copy_gbps):
