@@ -59,7 +59,8 @@ def test_bench_tiny_writes_json(tiny_run):
             == {(bench.TINY_CASES[0][0], op) for op in bench.OPS})
     assert all(s["ms_1"] > 0 and s["ms_n"] > 0 for s in data["thread_scaling"])
     # every row that times one of our calls has its floor
-    for section in ("thread_scaling", "linear_cost", "other_ops", "adapters"):
+    for section in ("thread_scaling", "linear_cost", "other_ops", "large_inputs", "tiny_calls",
+                    "adapters"):
         assert data[section] and all(r["floor_ms"] > 0 for r in data[section]), section
 
 
@@ -76,18 +77,43 @@ def test_bench_forward_int64_row(tiny_run):
         assert int64["ms"]["reference"] == layer["ms"]["reference"]
 
 
+def test_bench_new_sections(tiny_run):
+    """The tiny-call and large-input sections: ours, torch's (when
+    importable) and the floor, printed and in the JSON."""
+    out, data = tiny_run
+    has_torch = importlib.util.find_spec("torch") is not None
+    tiny = data["tiny_calls"]
+    assert [r["case"] for r in tiny] == [
+        "max_pool2d (1, 1, 4, 4) k2", "max_pool2d (1, 1, 4, 4) k2 +indices",
+        "max_pool2d (1, 16, 8, 8) k2", "max_pool2d (1, 16, 8, 8) k2 +indices",
+        "MaxPool2D(2).forward (1, 16, 8, 8)"]
+    large = data["large_inputs"]
+    assert len(large) == 5 and [r["case"].split()[0] for r in large] == (
+        ["NHWC"] * 2 + ["adaptive_max_pool2d"] * 3)
+    for r in tiny + large:
+        assert r["ours_ms"] > 0 and r["floor_ms"] > 0 and r["input_mb"] > 0
+        assert (r.get("torch_ms", 0) > 0) == has_torch
+        assert f"  {r['case']} " in out
+    lines = out.splitlines()
+    assert " x floor " in lines[lines.index(next(x for x in lines if x.startswith("case ")))]
+    tiny_head = next(x for x in lines if x.startswith("tiny calls"))
+    assert "us per call" in tiny_head
+
+
 def test_bench_prints_every_section(tiny_run):
     out, data = tiny_run
     frameworks = [m for m in ("tinyml", "torch") if importlib.util.find_spec(m)]
     heads = ["pooling ", "case ", "copy bandwidth", "thread scaling (ours):",
-             "linear cost (ours", "other operations", "framework layers", "targets:"]
+             "linear cost (ours", "other operations", "large inputs", "tiny calls",
+             "framework layers", "targets:"]
     if not frameworks:
         heads.remove("framework layers")
     found = [next((i for i, line in enumerate(out.splitlines()) if line.startswith(h)), None)
              for h in heads]
     assert None not in found and found == sorted(found), dict(zip(heads, found))
     assert set(data) == {"version", "threads", "copy_gbps", "rows", "thread_scaling",
-                         "linear_cost", "other_ops", "adapters", "summary"}
+                         "linear_cost", "other_ops", "large_inputs", "tiny_calls", "adapters",
+                         "summary"}
     assert data["threads"] == 1
     assert ({a["case"].split()[0] for a in data["adapters"]} == set(frameworks)
             and all(a["ours_ms"] > 0 and a["theirs_ms"] > 0 for a in data["adapters"]))

@@ -188,3 +188,60 @@ def other_ops_cases(torch, tiny):
          (lambda F, t: F.max_pool2d(nhwc(t.numpy()), 2), rgb), rgb),
     ]
 
+
+# Calls so small that their time is the call's overhead.
+TINY_CALL_SHAPES = [(1, 1, 4, 4), (1, 16, 8, 8)]
+
+
+def tiny_call_cases():
+    """max_pool2d, kernel 2, float32, without and with indices on each of
+    TINY_CALL_SHAPES, and MaxPool2D(2).forward on the last one (against
+    torch's max_pool2d without indices), as (name, ours, theirs, x): ours()
+    runs our call, theirs(torch.nn.functional, torch.from_numpy(x)) torch's."""
+    rng = np.random.default_rng(0)
+    out = []
+    x = None
+    for shape in TINY_CALL_SHAPES:
+        x = rng.standard_normal(shape).astype(np.float32)
+        out += [(f"max_pool2d {shape} k2", lambda x=x: pooling.max_pool2d(x, 2),
+                 lambda F, t: F.max_pool2d(t, 2), x),
+                (f"max_pool2d {shape} k2 +indices",
+                 lambda x=x: pooling.max_pool2d(x, 2, return_indices=True),
+                 lambda F, t: F.max_pool2d(t, 2, return_indices=True), x)]
+    layer = pooling.MaxPool2D(2)
+    out.append((f"MaxPool2D(2).forward {x.shape}", lambda x=x: layer.forward(x),
+                lambda F, t: F.max_pool2d(t, 2), x))
+    return out
+
+
+def large_cases(tiny):
+    """Inputs of 100 MB and more (tiny ones for the tests' --tiny):
+    channels-last pooling without and with int64 indices, and adaptive
+    pooling whose windows tile the input (112 / 7 = 16), do not (-> 5) and
+    are global (-> 1), as (name, ours, theirs, x): ours() runs our call,
+    theirs(torch.nn.functional, torch.from_numpy(x)) torch's, on a
+    channels_last tensor for NHWC.  x is what the call reads."""
+    rng = np.random.default_rng(0)
+    n, c, hw = (2, 4, 14) if tiny else (32, 64, 112)
+    x = rng.standard_normal((n, c, hw, hw)).astype(np.float32)
+    xh = _nhwc(x)
+
+    def nhwc(t):   # the channels_last view torch gets of an NHWC array
+        return t.permute(0, 3, 1, 2)
+    return [
+        (f"NHWC max_pool2d {xh.shape} 3x3/s2/p1",
+         lambda: pooling.max_pool2d(xh, 3, 2, 1, data_format="NHWC"),
+         lambda F, t: F.max_pool2d(nhwc(t), 3, 2, 1), xh),
+        (f"NHWC max_pool2d {xh.shape} 3x3/s2/p1 +indices",
+         lambda: pooling.max_pool2d(xh, 3, 2, 1, return_indices=True, data_format="NHWC"),
+         lambda F, t: F.max_pool2d(nhwc(t), 3, 2, 1, return_indices=True), xh),
+        (f"adaptive_max_pool2d {x.shape} -> (7, 7) tiling",
+         lambda: pooling.adaptive_max_pool2d(x, 7),
+         lambda F, t: F.adaptive_max_pool2d(t, 7), x),
+        (f"adaptive_max_pool2d {x.shape} -> (5, 5) not tiling",
+         lambda: pooling.adaptive_max_pool2d(x, 5),
+         lambda F, t: F.adaptive_max_pool2d(t, 5), x),
+        (f"adaptive_max_pool2d {x.shape} -> (1, 1) global",
+         lambda: pooling.adaptive_max_pool2d(x, 1),
+         lambda F, t: F.adaptive_max_pool2d(t, 1), x),
+    ]

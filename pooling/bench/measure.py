@@ -98,3 +98,17 @@ def other_ops(repeats, torch, tiny):
         rows.append(row)
     return rows
 
+
+def versus_torch(cases, repeats, torch):
+    """Ours, torch's (when importable) and the floor on each of cases, as
+    given by cases.tiny_call_cases and cases.large_cases."""
+    rows = []
+    floors = Floors(repeats)
+    for name, ours, theirs, x in cases:
+        row = {"case": name, "input_mb": x.nbytes / 1e6, "ours_ms": median_ms(ours, repeats),
+               "floor_ms": floors(x)}
+        if torch is not None:
+            t = torch.from_numpy(x)
+            row["torch_ms"] = median_ms(lambda: theirs(torch.nn.functional, t), repeats)
+        rows.append(row)
+    return rows

@@ -85,6 +85,27 @@ def print_other_ops(others):
         print("  the floor reads the input; for a backward, the incoming gradient")
 
 
+def _print_versus(rows, unit, scale):
+    for o in rows:
+        tm = o.get("torch_ms")
+        torch = ("torch        -" if tm is None else
+                 f"torch {scale * tm:8.3f} {unit}  x{tm / o['ours_ms']:<5.2f}")
+        print(f"  {o['case']:60} ours {scale * o['ours_ms']:8.3f} {unit}  {torch}"
+              f" floor {scale * o['floor_ms']:8.3f} {unit} x{_x_floor(o):.2f}")
+
+def print_large(large):
+    if large:
+        print("\nlarge inputs (ms, x torch = torch / ours; floor = x.max() on the input, "
+              "x floor = ours / floor):")
+        _print_versus(large, "ms", 1)
+        print("  input sizes (MB): " + ", ".join(f"{o['input_mb']:.0f}" for o in large))
+
+def print_tiny_calls(tiny):
+    if tiny:
+        print("\ntiny calls (us per call, x torch = torch / ours; floor = x.max() on the "
+              "input, x floor = ours / floor):")
+        _print_versus(tiny, "us", 1e3)
+
 def print_adapters(adapters):
     if adapters:
         print("\nframework layers (ours vs theirs; floor = x.max() on the input):")
