@@ -102,7 +102,7 @@ def _bench(torch, threads, quick, cases, json_path, tiny):
     print_tiny_calls(tiny_calls)
     adapters = adapter_rows(repeats, tiny)
     print_adapters(adapters)
-    lines = summary(rows, scaling, linear, copy_gbps)
+    lines = summary(rows, scaling, linear, copy_gbps, tiny_calls, large, others)
     print_targets(lines)
     result = {"version": pooling.__version__, "threads": threads, "copy_gbps": copy_gbps,
               "rows": rows, "thread_scaling": scaling, "linear_cost": linear,
