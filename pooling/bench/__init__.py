@@ -4,10 +4,17 @@ Each row times one operation on one case, as the median of repeated runs in
 this process, for this package's Cython kernels, its pure-NumPy reference,
 the textbook im2col implementation it replaces (``baselines``), and PyTorch's
 CPU max pooling when torch is importable, all at the same thread count.
-Speedups are ratios of those medians.  Effective bandwidth is (bytes read +
-bytes written) / time, printed beside a plain copy's bandwidth measured in the
-same run; peak extra memory is tracemalloc's peak during one call (NumPy
-reports its allocations to it; PyTorch's are not seen).
+Speedups are ratios of those medians.  Every row that times one of our calls
+also times its floor: ``x.max()`` on the array the call reads once (the
+input; for a backward, the incoming gradient), with the same timer, and
+gives ours / floor.  Effective bandwidth is (bytes read + bytes written) /
+time, printed beside a plain copy's bandwidth measured in the same run; peak
+extra memory is tracemalloc's peak during one call (NumPy reports its
+allocations to it; PyTorch's are not seen).
+
+Sections: the main table (``cases.CASES``), thread scaling, linear cost,
+other operations, large inputs (100 MB and more), tiny calls (the per-call
+overhead, in microseconds), the framework layers, and the targets.
 
     python -m pooling.bench [--threads N] [--quick] [--json PATH] [--cases TEXT]
 
@@ -18,6 +25,7 @@ framework layers of ``pooling.layers``), ``report`` (tables, targets, JSON).
 from __future__ import annotations
 
 import argparse
+import gc
 import platform
 
 import numpy as np
@@ -26,10 +34,11 @@ import pooling
 
 from .adapters import adapter_rows
 from .baselines import im2col_backward, im2col_forward
-from .cases import CASES, OPS, TINY_CASES, input_bytes, largest
-from .measure import linear_cost, other_ops, run_case, thread_scaling
-from .report import (print_adapters, print_linear, print_other_ops, print_scaling, print_table,
-                     print_targets, summary, write_json)
+from .cases import CASES, OPS, TINY_CASES, input_bytes, large_cases, largest, tiny_call_cases
+from .measure import linear_cost, other_ops, run_case, thread_scaling, versus_torch
+from .report import (print_adapters, print_large, print_linear, print_other_ops, print_scaling,
+                     print_table, print_targets, print_tiny_calls, summary, write_json)
+from . import timing
 from .timing import calibrate, copy_bandwidth
 
 __all__ = ["CASES", "OPS", "TINY_CASES", "bench", "calibrate", "im2col_backward",
@@ -47,6 +56,18 @@ def _torch():
 def bench(threads=None, quick=False, cases=None, json_path=None, tiny=False):
     """Run the benchmark, print the tables, return the measurements."""
     torch = _torch()
+    # The objects of the imports (torch's are many) move out of the
+    # collector's reach, so that the full collection before each timing
+    # (timing.median_ms) takes microseconds, not a tenth of a second.
+    gc.collect()
+    gc.freeze()
+    try:
+        return _bench(torch, threads, quick, cases, json_path, tiny)
+    finally:
+        gc.unfreeze()
+
+
+def _bench(torch, threads, quick, cases, json_path, tiny):
     if pooling.get_backend() != "cython":
         print("warning: the compiled kernels are not in use; 'ours' is the NumPy reference")
     threads = threads or pooling.get_num_threads()
@@ -54,6 +75,7 @@ def bench(threads=None, quick=False, cases=None, json_path=None, tiny=False):
     if torch is not None:
         torch.set_num_threads(threads)
     repeats = 3 if quick or tiny else 7
+    timing.MIN_SECONDS = 0.002 if tiny else 0.02
     selected = [c for c in (TINY_CASES if tiny else CASES) if not cases or cases in c[0]]
     print(f"pooling {pooling.__version__} ({pooling.get_backend()}), numpy {np.__version__}, "
           f"torch {getattr(torch, '__version__', 'not installed')}, threads {threads}, "
@@ -73,13 +95,19 @@ def bench(threads=None, quick=False, cases=None, json_path=None, tiny=False):
     print_linear(linear)
     others = other_ops(repeats, torch, tiny)
     print_other_ops(others)
-    adapters = adapter_rows(repeats)
+    # --quick: the same cases, with its fewer repeats
+    large = versus_torch(large_cases(tiny), repeats, torch)
+    print_large(large)
+    tiny_calls = versus_torch(tiny_call_cases(), repeats, torch)
+    print_tiny_calls(tiny_calls)
+    adapters = adapter_rows(repeats, tiny)
     print_adapters(adapters)
-    lines = summary(rows, scaling, linear, copy_gbps)
+    lines = summary(rows, scaling, linear, copy_gbps, tiny_calls, large, others)
     print_targets(lines)
     result = {"version": pooling.__version__, "threads": threads, "copy_gbps": copy_gbps,
               "rows": rows, "thread_scaling": scaling, "linear_cost": linear,
-              "other_ops": others, "adapters": adapters, "summary": lines}
+              "other_ops": others, "large_inputs": large, "tiny_calls": tiny_calls,
+              "adapters": adapters, "summary": lines}
     if json_path:
         write_json(result, json_path)
     return result

@@ -5,23 +5,26 @@ from __future__ import annotations
 
 import numpy as np
 
-from .timing import median_ms
+from .timing import floor_ms, median_ms
 
 SHAPES = [((32, 16, 28, 28), 2), ((8, 64, 56, 56), 2)]
+TINY_SHAPES = [((2, 3, 8, 8), 2), ((2, 4, 16, 16), 2)]
 
 
-def _row(case, ours, theirs, repeats):
+def _row(case, ours, theirs, repeats, x):
+    """Ours and theirs, and the floor: x.max() on the NumPy input x."""
     a, b = median_ms(ours, repeats), median_ms(theirs, repeats)
-    return {"case": case, "ours_ms": a, "theirs_ms": b, "speedup": b / a}
+    return {"case": case, "ours_ms": a, "theirs_ms": b, "speedup": b / a,
+            "floor_ms": floor_ms(x, repeats)}
 
 
-def tinyml_rows(repeats):
+def tinyml_rows(repeats, tiny=False):
     """pooling.layers.tinyml.MaxPool2D vs tinyml.layers.MaxPool2D."""
     from tinyml.layers import MaxPool2D as Theirs
 
     from ..layers.tinyml import MaxPool2D as Ours
     rows = []
-    for shape, k in SHAPES:
+    for shape, k in TINY_SHAPES if tiny else SHAPES:
         x = np.random.default_rng(0).standard_normal(shape)
         dim = shape[1:]
         ours, theirs = Ours("p", dim, (k, k), k), Theirs("p", dim, (k, k), k)
@@ -30,17 +33,17 @@ def tinyml_rows(repeats):
         def step(layer):
             return lambda: (layer.forward(x), layer.backward(g))
         rows.append(_row(f"tinyml MaxPool2D {shape} {k}x{k}/s{k} fwd+bwd",
-                         step(ours), step(theirs), repeats))
+                         step(ours), step(theirs), repeats, x))
     return rows
 
 
-def torch_rows(repeats):
+def torch_rows(repeats, tiny=False):
     """pooling.layers.torch.MaxPool2d vs torch.nn.MaxPool2d, forward+backward."""
     import torch
 
     from ..layers.torch import MaxPool2d as Ours
     rows = []
-    for shape, k in SHAPES:
+    for shape, k in TINY_SHAPES if tiny else SHAPES:
         x = torch.randn(shape, requires_grad=True)
 
         def step(layer):
@@ -49,16 +52,18 @@ def torch_rows(repeats):
                 layer(x).sum().backward()
             return run
         rows.append(_row(f"torch MaxPool2d {shape} {k}x{k}/s{k} fwd+bwd",
-                         step(Ours(k)), step(torch.nn.MaxPool2d(k)), repeats))
+                         step(Ours(k)), step(torch.nn.MaxPool2d(k)), repeats,
+                         x.detach().numpy()))
     return rows
 
 
-def adapter_rows(repeats):
-    """The rows of every framework that imports; none for one that does not."""
+def adapter_rows(repeats, tiny=False):
+    """The rows of every framework that imports; none for one that does not
+    (tiny shapes for the tests' --tiny)."""
     rows = []
     for fn in (tinyml_rows, torch_rows):
         try:
-            rows += fn(repeats)
+            rows += fn(repeats, tiny)
         except ImportError:
             continue
     return rows

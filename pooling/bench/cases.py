@@ -24,7 +24,12 @@ TINY_CASES = [
     ("2x3x16x16 2x2/s2", (2, 3, 16, 16), "float32", dict(kernel_size=2, stride=2)),
     ("2x3x15x15 3x3/s2/p1", (2, 3, 15, 15), "float32", dict(kernel_size=3, stride=2, padding=1)),
 ]
-OPS = ("forward", "forward+indices", "backward")
+# "forward": pooling.max_pool2d, values only.  "forward+int64": the same call
+# with return_indices=True (PyTorch's int64 indices).  "layer forward" and
+# "layer backward": pooling.MaxPool2D, which caches a compact (uint8) argmax
+# instead.  Torch's side of both forward-with-indices rows is
+# max_pool2d(return_indices=True).
+OPS = ("forward", "forward+int64", "layer forward", "layer backward")
 # im2col and the reference are slow: above this many (elements x window
 # positions) --quick skips them.
 QUICK_LIMIT = 50_000_000
@@ -49,7 +54,9 @@ def largest(cases):
 
 def impls(x, kw, torch):
     """{impl: {op: callable}} for one input, the bytes each op reads and
-    writes, and the output's bytes."""
+    writes, the output's bytes, and {op: the array whose single read is the
+    op's floor} (the input; for the backward, the incoming gradient).  Ops
+    that time the same call share one callable, so it is measured once."""
     k = kw["kernel_size"]
     s = kw.get("stride", k)
     p = kw.get("padding", 0)
@@ -58,33 +65,46 @@ def impls(x, kw, torch):
     g = np.random.default_rng(1).standard_normal(y.shape).astype(x.dtype)
     _, ref_idx = reference.max_pool2d(x, return_indices=True, **kw)
     _, i2c_cache = im2col_forward(x, k, s, p)
+
+    def ref_indices():
+        return reference.max_pool2d(x, return_indices=True, **kw)
+
+    def i2c():
+        return im2col_forward(x, k, s, p)
     fns = {
         "ours": {"forward": lambda: pooling.max_pool2d(x, **kw),
-                 "forward+indices": lambda: layer.forward(x),
-                 "backward": lambda: layer.backward(g)},
+                 "forward+int64": lambda: pooling.max_pool2d(x, return_indices=True, **kw),
+                 "layer forward": lambda: layer.forward(x),
+                 "layer backward": lambda: layer.backward(g)},
         "reference": {"forward": lambda: reference.max_pool2d(x, **kw),
-                      "forward+indices": lambda: reference.max_pool2d(
-                          x, return_indices=True, **kw),
-                      "backward": lambda: reference.max_pool2d_backward(g, ref_idx, x.shape)},
-        "im2col": {"forward": lambda: im2col_forward(x, k, s, p)[0],
-                   "forward+indices": lambda: im2col_forward(x, k, s, p),
-                   "backward": lambda: im2col_backward(g, i2c_cache)},
+                      "forward+int64": ref_indices,
+                      "layer forward": ref_indices,
+                      "layer backward": lambda: reference.max_pool2d_backward(g, ref_idx, x.shape)},
+        "im2col": {"forward": lambda: i2c()[0],
+                   "forward+int64": i2c,
+                   "layer forward": i2c,
+                   "layer backward": lambda: im2col_backward(g, i2c_cache)},
     }
     if torch is not None:
         t = torch.from_numpy(x)
         tg = torch.from_numpy(g)
         _, ti = torch.nn.functional.max_pool2d(t, return_indices=True, **kw)
         args = (k, s, p, 1, False)
+
+        def torch_indices():
+            return torch.nn.functional.max_pool2d(t, return_indices=True, **kw)
         fns["torch"] = {
             "forward": lambda: torch.nn.functional.max_pool2d(t, **kw),
-            "forward+indices": lambda: torch.nn.functional.max_pool2d(
-                t, return_indices=True, **kw),
-            "backward": lambda: torch.ops.aten.max_pool2d_with_indices_backward(
+            "forward+int64": torch_indices,
+            "layer forward": torch_indices,
+            "layer backward": lambda: torch.ops.aten.max_pool2d_with_indices_backward(
                 tg, t, *args, ti)}
     sizes = {"forward": x.nbytes + y.nbytes,
-             "forward+indices": x.nbytes + y.nbytes + y.size * layer._argmax.itemsize,
-             "backward": g.nbytes + y.size * layer._argmax.itemsize + x.size * g.itemsize}
-    return fns, sizes, y.nbytes
+             "forward+int64": x.nbytes + y.nbytes + y.size * 8,
+             "layer forward": x.nbytes + y.nbytes + y.size * layer._argmax.itemsize,
+             "layer backward": g.nbytes + y.size * layer._argmax.itemsize + x.size * g.itemsize}
+    reads = {"forward": x, "forward+int64": x, "layer forward": x, "layer backward": g}
+    return fns, sizes, y.nbytes, reads
 
 
 def _nhwc(a):
@@ -94,10 +114,12 @@ def _nhwc(a):
 
 def other_ops_cases(torch, tiny):
     """Windows without a dedicated loop, 1-D and 3-D pooling, channels-last
-    data, unpooling and adaptive pooling, as (name, ours, (theirs, array)):
-    ours(m) runs the operation with m = pooling or pooling.reference,
+    data, unpooling and adaptive pooling, as (name, ours, (theirs, array),
+    reads): ours(m) runs the operation with m = pooling or pooling.reference,
     theirs(torch.nn.functional, torch.from_numpy(array)) runs torch's (given
-    the same memory layout: channels_last tensors for NHWC)."""
+    the same memory layout: channels_last tensors for NHWC), and reads is the
+    array the operation reads once: its input, or for a backward the
+    incoming gradient (the floor's array)."""
     rng = np.random.default_rng(0)
     n, c, hw = (2, 3, 12) if tiny else (32, 64, 56)
     x2 = rng.standard_normal((n, c, 2 * hw, 2 * hw)).astype(np.float32)
@@ -120,48 +142,106 @@ def other_ops_cases(torch, tiny):
     aten = None if torch is None else torch.ops.aten
     return [
         (f"max_pool1d {x1.shape} k2", lambda m: m.max_pool1d(x1, 2),
-         (lambda F, t: F.max_pool1d(t, 2), x1)),
+         (lambda F, t: F.max_pool1d(t, 2), x1), x1),
         (f"max_unpool2d {y2.shape} k2", lambda m: m.max_unpool2d(y2, i2, 2),
-         (lambda F, t: F.max_unpool2d(t, torch.from_numpy(i2), 2), y2)),
+         (lambda F, t: F.max_unpool2d(t, torch.from_numpy(i2), 2), y2), y2),
         (f"max_pool2d {x2.shape} 4x4/s4", lambda m: m.max_pool2d(x2, 4),
-         (lambda F, t: F.max_pool2d(t, 4), x2)),
+         (lambda F, t: F.max_pool2d(t, 4), x2), x2),
         (f"max_pool2d {x2.shape} 7x7/s7", lambda m: m.max_pool2d(x2, 7),
-         (lambda F, t: F.max_pool2d(t, 7), x2)),
+         (lambda F, t: F.max_pool2d(t, 7), x2), x2),
         (f"adaptive_max_pool2d {x2.shape} -> (5, 5)", lambda m: m.adaptive_max_pool2d(x2, 5),
-         (lambda F, t: F.adaptive_max_pool2d(t, 5), x2)),
+         (lambda F, t: F.adaptive_max_pool2d(t, 5), x2), x2),
         (f"adaptive_max_pool2d {x2.shape} -> (8, 8)", lambda m: m.adaptive_max_pool2d(x2, 8),
-         (lambda F, t: F.adaptive_max_pool2d(t, 8), x2)),
+         (lambda F, t: F.adaptive_max_pool2d(t, 8), x2), x2),
         (f"adaptive_max_pool2d {x2.shape} -> (1, 1)", lambda m: m.adaptive_max_pool2d(x2, 1),
-         (lambda F, t: F.adaptive_max_pool2d(t, 1), x2)),
+         (lambda F, t: F.adaptive_max_pool2d(t, 1), x2), x2),
         (f"max_pool3d {x3.shape} 2x2x2", lambda m: m.max_pool3d(x3, 2),
-         (lambda F, t: F.max_pool3d(t, 2), x3)),
+         (lambda F, t: F.max_pool3d(t, 2), x3), x3),
         (f"max_pool3d {x3.shape} 3x3x3/s2/p1", lambda m: m.max_pool3d(x3, 3, 2, 1),
-         (lambda F, t: F.max_pool3d(t, 3, 2, 1), x3)),
+         (lambda F, t: F.max_pool3d(t, 3, 2, 1), x3), x3),
         (f"max_pool3d {x3.shape} 2x2x2 +indices",
          lambda m: m.max_pool3d(x3, 2, return_indices=True),
-         (lambda F, t: F.max_pool3d(t, 2, return_indices=True), x3)),
+         (lambda F, t: F.max_pool3d(t, 2, return_indices=True), x3), x3),
         (f"max_pool3d_backward {y3.shape} 2x2x2",
          lambda m: m.max_pool3d_backward(g3, i3, x3.shape),
          (lambda F, t: aten.max_pool3d_with_indices_backward(
              torch.from_numpy(g3), t, [2] * 3, [2] * 3, [0] * 3, [1] * 3, False,
-             torch.from_numpy(i3)), x3)),
+             torch.from_numpy(i3)), x3), g3),
         (f"adaptive_max_pool3d {x3.shape} -> (3, 5, 5)",
          lambda m: m.adaptive_max_pool3d(x3, (3, 5, 5)),
-         (lambda F, t: F.adaptive_max_pool3d(t, (3, 5, 5)), x3)),
+         (lambda F, t: F.adaptive_max_pool3d(t, (3, 5, 5)), x3), x3),
         (f"max_unpool3d {y3.shape} k2", lambda m: m.max_unpool3d(y3, i3, 2),
-         (lambda F, t: F.max_unpool3d(t, torch.from_numpy(i3), 2), y3)),
+         (lambda F, t: F.max_unpool3d(t, torch.from_numpy(i3), 2), y3), y3),
         (f"NHWC max_pool2d {xh.shape} 2x2/s2",
          lambda m: m.max_pool2d(xh, 2, data_format="NHWC"),
-         (lambda F, t: F.max_pool2d(nhwc(t.numpy()), 2), xh)),
+         (lambda F, t: F.max_pool2d(nhwc(t.numpy()), 2), xh), xh),
         (f"NHWC max_pool2d {xh.shape} 3x3/s2/p1 +indices",
          lambda m: m.max_pool2d(xh, 3, 2, 1, return_indices=True, data_format="NHWC"),
-         (lambda F, t: F.max_pool2d(nhwc(t.numpy()), 3, 2, 1, return_indices=True), xh)),
+         (lambda F, t: F.max_pool2d(nhwc(t.numpy()), 3, 2, 1, return_indices=True), xh), xh),
         (f"NHWC MaxPool2D {xh.shape} 3x3/s2/p1 backward",
          lambda m: layer_h.backward(gh) if m is pooling else m.max_pool2d_backward(
              gh, ih, xh.shape, "NHWC"),
          (lambda F, t: aten.max_pool2d_with_indices_backward(
-             nhwc(gh), nhwc(xh), [3, 3], [2, 2], [1, 1], [1, 1], False, nhwc(ih)), xh)),
+             nhwc(gh), nhwc(xh), [3, 3], [2, 2], [1, 1], [1, 1], False, nhwc(ih)), xh), gh),
         (f"NHWC max_pool2d {rgb.shape} 2x2/s2 (RGB)",
          lambda m: m.max_pool2d(rgb, 2, data_format="NHWC"),
-         (lambda F, t: F.max_pool2d(nhwc(t.numpy()), 2), rgb)),
+         (lambda F, t: F.max_pool2d(nhwc(t.numpy()), 2), rgb), rgb),
+    ]
+
+
+# Calls so small that their time is the call's overhead.
+TINY_CALL_SHAPES = [(1, 1, 4, 4), (1, 16, 8, 8)]
+
+
+def tiny_call_cases():
+    """max_pool2d, kernel 2, float32, without and with indices on each of
+    TINY_CALL_SHAPES, and MaxPool2D(2).forward on the last one (against
+    torch's max_pool2d without indices), as (name, ours, theirs, x): ours()
+    runs our call, theirs(torch.nn.functional, torch.from_numpy(x)) torch's."""
+    rng = np.random.default_rng(0)
+    out = []
+    x = None
+    for shape in TINY_CALL_SHAPES:
+        x = rng.standard_normal(shape).astype(np.float32)
+        out += [(f"max_pool2d {shape} k2", lambda x=x: pooling.max_pool2d(x, 2),
+                 lambda F, t: F.max_pool2d(t, 2), x),
+                (f"max_pool2d {shape} k2 +indices",
+                 lambda x=x: pooling.max_pool2d(x, 2, return_indices=True),
+                 lambda F, t: F.max_pool2d(t, 2, return_indices=True), x)]
+    layer = pooling.MaxPool2D(2)
+    out.append((f"MaxPool2D(2).forward {x.shape}", lambda x=x: layer.forward(x),
+                lambda F, t: F.max_pool2d(t, 2), x))
+    return out
+
+
+def large_cases(tiny):
+    """Inputs of 100 MB and more (tiny ones for the tests' --tiny):
+    channels-last pooling without and with int64 indices, and adaptive
+    pooling whose windows tile the input (112 / 7 = 16), do not (-> 5) and
+    are global (-> 1), as (name, ours, theirs, x): ours() runs our call,
+    theirs(torch.nn.functional, torch.from_numpy(x)) torch's, on a
+    channels_last tensor for NHWC.  x is what the call reads."""
+    rng = np.random.default_rng(0)
+    n, c, hw = (2, 4, 14) if tiny else (32, 64, 112)
+    x = rng.standard_normal((n, c, hw, hw)).astype(np.float32)
+    xh = _nhwc(x)
+
+    def nhwc(t):   # the channels_last view torch gets of an NHWC array
+        return t.permute(0, 3, 1, 2)
+    return [
+        (f"NHWC max_pool2d {xh.shape} 3x3/s2/p1",
+         lambda: pooling.max_pool2d(xh, 3, 2, 1, data_format="NHWC"),
+         lambda F, t: F.max_pool2d(nhwc(t), 3, 2, 1), xh),
+        (f"NHWC max_pool2d {xh.shape} 3x3/s2/p1 +indices",
+         lambda: pooling.max_pool2d(xh, 3, 2, 1, return_indices=True, data_format="NHWC"),
+         lambda F, t: F.max_pool2d(nhwc(t), 3, 2, 1, return_indices=True), xh),
+        (f"adaptive_max_pool2d {x.shape} -> (7, 7) tiling",
+         lambda: pooling.adaptive_max_pool2d(x, 7),
+         lambda F, t: F.adaptive_max_pool2d(t, 7), x),
+        (f"adaptive_max_pool2d {x.shape} -> (5, 5) not tiling",
+         lambda: pooling.adaptive_max_pool2d(x, 5),
+         lambda F, t: F.adaptive_max_pool2d(t, 5), x),
+        (f"adaptive_max_pool2d {x.shape} -> (1, 1) global",
+         lambda: pooling.adaptive_max_pool2d(x, 1),
+         lambda F, t: F.adaptive_max_pool2d(t, 1), x),
     ]

@@ -1,5 +1,6 @@
 """How the benchmark times and sizes a call: loop calibration, the median
-timer, tracemalloc's peak, and a plain copy's bandwidth to compare against."""
+timer, the floor (reading the input once), tracemalloc's peak, and a plain
+copy's bandwidth to compare against."""
 from __future__ import annotations
 
 import gc
@@ -9,10 +10,16 @@ import tracemalloc
 
 import numpy as np
 
+# How long one timed repeat lasts at least, in seconds (calls are looped until
+# it does).  bench() lowers it for the tests' --tiny, whose timings nobody reads.
+MIN_SECONDS = 0.02
 
-def calibrate(fn, min_seconds=0.02):
-    """Calls of fn per timed repeat (doubling until one lasts min_seconds),
-    after a warm-up call: first-touch pages, lazy initialisation."""
+
+def calibrate(fn, min_seconds=None):
+    """Calls of fn per timed repeat (doubling until one lasts min_seconds,
+    default MIN_SECONDS), after a warm-up call: first-touch pages, lazy
+    initialisation."""
+    min_seconds = MIN_SECONDS if min_seconds is None else min_seconds
     fn()
     loops = 1
     while True:
@@ -24,10 +31,10 @@ def calibrate(fn, min_seconds=0.02):
         loops *= 2
 
 
-def median_ms(fn, repeats, min_seconds=0.02):
+def median_ms(fn, repeats, min_seconds=None):
     """Median time of one call, in ms.  Calls are looped until one repeat
-    lasts min_seconds (as timeit does), so small cases are not lost in timer
-    noise; the garbage collector is off while timing."""
+    lasts min_seconds (default MIN_SECONDS; as timeit does), so small cases
+    are not lost in timer noise; the garbage collector is off while timing."""
     loops = calibrate(fn, min_seconds)
     times = []
     enabled = gc.isenabled()
@@ -43,6 +50,28 @@ def median_ms(fn, repeats, min_seconds=0.02):
         if enabled:
             gc.enable()
     return 1e3 * statistics.median(times)
+
+
+def floor_ms(a, repeats):
+    """The floor of a call that reads array a: the median time of ``a.max()``
+    (one pass over a, nothing written), with the same timer as the calls.
+    NumPy's reduction runs on one thread whatever the thread count."""
+    return median_ms(a.max, repeats)
+
+
+class Floors:
+    """floor_ms of each array, measured once per array object (several rows
+    read the same input).  Holds the arrays until it is dropped."""
+
+    def __init__(self, repeats):
+        self.repeats = repeats
+        self._ms = {}
+
+    def __call__(self, a):
+        key = id(a)
+        if key not in self._ms:
+            self._ms[key] = (a, floor_ms(a, self.repeats))
+        return self._ms[key][1]
 
 
 def peak_mb(fn):
