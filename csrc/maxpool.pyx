@@ -75,6 +75,16 @@ K. Room for a second reduction.  Average pooling would be a file of its own,
    case in _run; it would share the types, Geom and Job, the layouts, the
    dtype ladder and the threads.  _takes and _put are the max rule and stay
    in _forward.pxi.
+L. Decide once, run many times.  A forward call's decisions (Geom, layout,
+   kernel, output shapes and strides) are a _ForwardPlan; forward3d builds
+   one per call.  For a small input those decisions, and pooling._params'
+   checks before them, cost more than the loops, so pooling._api also keeps
+   the plan of each distinct user call, keyed by the arguments as given and
+   the array's shape, strides and dtype (the only things the checks read),
+   and a repeated call runs straight from it, its outputs allocated in the
+   user's layout.  Only calls whose key cannot hide a difference the checks
+   see are kept: plain int arguments (True and 2.0 hash like 1 and 2), an
+   exact, native, non-float16 ndarray.  At most _MAX_PLANS are kept.
 
 Files
 -----
@@ -82,6 +92,8 @@ In the order they are included; within each, callers come before callees.
 
 _types.pxi      element types, compile-time switches, constants, Geom, Job,
                 the thread count (first: Cython needs types before use)
+_plans.pxi      _ForwardPlan and the plans kept per call (L; a cdef class
+                precedes its uses)
 maxpool.pyx     the entry points (this file)
 _arrays.pxi     the GIL side: arrays to Geom, Job and pointers; allocations
 _dispatch.pxi   every runtime dtype -> fused specialisation ladder
@@ -95,8 +107,11 @@ _openmp.pxd     OpenMP when the compiler has it, a serial stand-in when not
 
 Call tree
 ---------
-forward3d -> _kernel_input, _channels_last, _geom, _alloc, _job, _result
-  _dispatch (pool_t) -> _run
+forward3d -> _kernel_input, _result
+  _ForwardPlan (_channels_last, _geom), .run
+find_forward_plan, remember_forward_plan -> _forward_key; plan_forward
+  -> _ForwardPlan, .for_user, .run
+_ForwardPlan.run -> _dispatch_typed (pool_t) -> _run
     _forward (prange: planes) -> _forward_plane -> _forward_by_depth
       -> _forward_rows -> _fold_row -> _fold_generic | _fold_k2 | _fold_k3
                                        | _fold_columns -> _fold_strided
