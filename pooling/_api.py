@@ -17,6 +17,12 @@ and (D, H, W) triples:
 ``channels_last`` is the caller's layout: a hint for the outputs' memory
 order where the input's strides leave it open.
 
+A core may also plan forward calls (the compiled one does; the reference
+does not): ``plan_forward`` (same arguments as ``forward3d``) returns a
+plan whose ``run(x)`` pools, ``remember_forward_plan(plan, x, call)`` keeps
+it for the call, and ``find_forward_plan(x, call)`` finds it again, so a
+repeated call skips everything below (csrc/_plans.pxi, Design L).
+
 Everything else (argument parsing, unbatched inputs, empty batches, data
 layouts, error messages) happens here, once.  1-D and 2-D pooling are 3-D
 pooling of a view with unit depth (and height): a window of size 1 there, no
