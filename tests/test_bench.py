@@ -58,10 +58,13 @@ def test_bench_tiny_writes_json(tiny_run):
     assert ({(s["case"], s["op"]) for s in data["thread_scaling"]}
             == {(bench.TINY_CASES[0][0], op) for op in bench.OPS})
     assert all(s["ms_1"] > 0 and s["ms_n"] > 0 for s in data["thread_scaling"])
-    # every row that times one of our calls has its floor
+    # every row that times one of our calls has its floor (the framework
+    # layers' section has rows only where a framework is installed)
+    frameworks = any(importlib.util.find_spec(m) for m in ("tinyml", "torch"))
     for section in ("thread_scaling", "linear_cost", "other_ops", "large_inputs", "tiny_calls",
                     "adapters"):
-        assert data[section] and all(r["floor_ms"] > 0 for r in data[section]), section
+        assert data[section] or (section == "adapters" and not frameworks), section
+        assert all(r["floor_ms"] > 0 for r in data[section]), section
 
 
 def test_bench_forward_int64_row(tiny_run):
