@@ -234,7 +234,7 @@ def adaptive3d(x5, windows, bint want_indices, bint channels_last=False):
         j.a0[axis] = &b[0]
         b = bounds[2 * axis + 1]
         j.a1[axis] = &b[0]
-    _dispatch(OP_ADAPTIVE, &j, y)
+    _dispatch(OP_ADAPTIVE_CL if cl else OP_ADAPTIVE, &j, y)
     return _result(y, dtype), idx
 
 
