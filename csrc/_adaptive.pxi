@@ -16,7 +16,6 @@ cdef extern from "<math.h>":
 # the i-th segment of the group, lane k.
 cdef enum LaneKind:
     LANES_ROWS      # code: a row d * H + h; segment i: row + i; lane k: column s0 + k
-    LANES_RUNS      # code: a position; segment i: + i * _CHUNK; lane k: + k
     LANES_PIXELS    # code: (row << sw) | w; segment i: column w + i; lane k: channel
 
 cdef struct Lanes:
@@ -25,6 +24,7 @@ cdef struct Lanes:
     Py_ssize_t s0       # LANES_ROWS: column of lane 0
     Py_ssize_t lane     # bytes from one lane's element to the next (LANES_PIXELS)
     int sw              # LANES_PIXELS: bits of the column in a code
+    Py_ssize_t last     # the window's last row (LANES_ROWS) or column (LANES_PIXELS)
     const Geom* g
 
 
@@ -67,10 +67,9 @@ cdef void _adaptive_rows(const Job* j, const char* xp, pool_t* yp, int64_t* ip,
     # windows together span at most _CHUNK input columns: the window rows,
     # restricted to that span, are folded into lanes (lane k: column s0 + k),
     # then each output reduces its window's lanes.  A window wider than
-    # _CHUNK is a group of its own, each row a run folded in pieces of
-    # _CHUNK lanes.  An output row of one window spanning whole contiguous
-    # rows is a run per depth slice (one run, when the window is the whole
-    # contiguous volume): global pooling keeps every lane busy.
+    # _CHUNK is a group of its own, its rows runs (_store_runs); so is an
+    # output row of one window spanning whole contiguous rows, a run per
+    # depth slice (one run, when the window is the whole contiguous volume).
     cdef const Geom* g = j.g
     cdef const int64_t* ws = j.a0[2]
     cdef const int64_t* we = j.a1[2]
@@ -88,17 +87,12 @@ cdef void _adaptive_rows(const Job* j, const char* xp, pool_t* yp, int64_t* ip,
             o = (od * g.OH + oh) * g.OW
             seeded = False
             if whole:
-                L.kind = LANES_RUNS
-                if h0 == 0 and h1 == g.H and g.xs_d == g.H * g.xs_h:
-                    n = (d1 - d0) * g.H * g.W
-                    _fold_run(xp + d0 * g.xs_d, g.xs_w, n, d0 * g.H * g.W, m, b, &seeded)
-                else:
-                    n = (h1 - h0) * g.W
-                    for d in range(d0, d1):
-                        _fold_run(xp + d * g.xs_d + h0 * g.xs_h, g.xs_w, n,
-                                  (d * g.H + h0) * g.W, m, b, &seeded)
-                _store(&L, m, b, 0, min(n, _CHUNK), yp + o * j.ys_s,
-                       ip + o * j.ys_s if ip != NULL else NULL, d0, d1, h0, h1, 0, g.W)
+                if h0 == 0 and h1 == g.H and g.xs_d == g.H * g.xs_h:   # one run
+                    _store_runs(xp, g, m, d0, d1, d1 - d0, 0, g.H, g.H, 0, (d1 - d0) * g.H * g.W,
+                                yp + o * j.ys_s, ip + o * j.ys_s if ip != NULL else NULL)
+                else:                                                   # one per slice
+                    _store_runs(xp, g, m, d0, d1, 1, h0, h1, h1 - h0, 0, (h1 - h0) * g.W,
+                                yp + o * j.ys_s, ip + o * j.ys_s if ip != NULL else NULL)
                 continue
             oa = 0
             while oa < g.OW:
@@ -109,17 +103,11 @@ cdef void _adaptive_rows(const Job* j, const char* xp, pool_t* yp, int64_t* ip,
                         ob += 1
                 n = we[ob - 1] - s0
                 seeded = False
-                if n > _CHUNK:
-                    L.kind = LANES_RUNS
-                    for d in range(d0, d1):
-                        for h in range(h0, h1):
-                            _fold_run(xp + d * g.xs_d + h * g.xs_h + s0 * g.xs_w, g.xs_w,
-                                      n, (d * g.H + h) * g.W + s0, m, b, &seeded)
-                    _store(&L, m, b, 0, _CHUNK, yp + (o + oa) * j.ys_s,
-                           ip + (o + oa) * j.ys_s if ip != NULL else NULL,
-                           d0, d1, h0, h1, ws[oa], we[oa])
+                if n > _CHUNK:                                          # a run per row
+                    _store_runs(xp, g, m, d0, d1, 1, h0, h1, 1, s0, n, yp + (o + oa) * j.ys_s,
+                                ip + (o + oa) * j.ys_s if ip != NULL else NULL)
                 else:
-                    L.kind, L.s0 = LANES_ROWS, s0
+                    L.kind, L.s0, L.last = LANES_ROWS, s0, h1 - 1
                     for d in range(d0, d1):
                         _fold_segments(xp + d * g.xs_d + h0 * g.xs_h + s0 * g.xs_w, g.xs_h,
                                        g.xs_w, h1 - h0, n, d * g.H + h0, 1, m, b, &seeded)
@@ -130,17 +118,148 @@ cdef void _adaptive_rows(const Job* j, const char* xp, pool_t* yp, int64_t* ip,
                 oa = ob
 
 
-cdef inline void _fold_run(const char* p, Py_ssize_t step, Py_ssize_t n, int64_t pos,
-                           pool_t* m, idx_t* b, bint* seeded) noexcept nogil:
-    # A run of n elements (`step` bytes apart, positions pos, pos + 1, ...)
-    # as pieces of _CHUNK lanes, then its shorter tail: element q into lane
-    # q % _CHUNK, codes positions (LANES_RUNS).  Runs of one window have one
-    # length, so the first piece seeds every lane a later one reaches.
-    cdef Py_ssize_t full = n // _CHUNK, tail = n - full * _CHUNK
-    _fold_segments(p, _CHUNK * step, step, full, _CHUNK, pos, _CHUNK, m, b, seeded)
-    if tail:
-        _fold_segments(p + full * _CHUNK * step, 0, step, 1, tail, pos + full * _CHUNK,
-                       _CHUNK, m, b, seeded)
+cdef void _store_runs(const char* xp, const Geom* g, pool_t* m, Py_ssize_t d0, Py_ssize_t d1,
+                      Py_ssize_t dstep, Py_ssize_t h0, Py_ssize_t h1, Py_ssize_t hstep,
+                      Py_ssize_t s0, Py_ssize_t n, pool_t* y, int64_t* ip) noexcept nogil:
+    # One output whose window is runs of n elements (xs_w bytes apart)
+    # starting at (d, h, s0) for d in range(d0, d1, dstep), h in range(h0, h1,
+    # hstep), in scan order.  Long runs have room for another plan than the
+    # row folds: first their max, in any order (_fold_quarters), then, where
+    # the max alone is not the answer (indices wanted, a NaN, a zero), a
+    # search in scan order for its first occurrence, or from the end for the
+    # last NaN.  The search stops where it finds it, and reads what the
+    # first pass has just brought into the cache.
+    cdef Py_ssize_t d, h, q, lanes = 1
+    cdef bint seeded = False
+    cdef pool_t best
+    d = d0
+    while d < d1:
+        h = h0
+        while h < h1:
+            lanes = _fold_quarters(xp + d * g.xs_d + h * g.xs_h + s0 * g.xs_w, g.xs_w, n, m,
+                                   &seeded)
+            h += hstep
+        d += dstep
+    if pool_t is float or pool_t is double:
+        if _any_nan(m, 0, <int>lanes):
+            d = d1 - dstep
+            while d >= d0:
+                h = h1 - hstep
+                while h >= h0:
+                    q = _find(xp + d * g.xs_d + h * g.xs_h + s0 * g.xs_w, g.xs_w, n, best,
+                              True)
+                    if q >= 0:
+                        _take(xp, g, (d * g.H + h) * g.W + s0 + q, y, ip)
+                        return
+                    h -= hstep
+                d -= dstep
+    best = _lane_max(m, 0, <int>lanes)
+    y[0] = best
+    if ip == NULL:
+        if pool_t is float or pool_t is double:
+            if best == 0:
+                pass            # which zero: the first one's sign
+            else:
+                return
+        else:
+            return
+    d = d0
+    while d < d1:
+        h = h0
+        while h < h1:
+            q = _find(xp + d * g.xs_d + h * g.xs_h + s0 * g.xs_w, g.xs_w, n, best, False)
+            if q >= 0:
+                _take(xp, g, (d * g.H + h) * g.W + s0 + q, y, ip)
+                return
+            h += hstep
+        d += dstep
+
+
+cdef inline Py_ssize_t _fold_quarters(const char* p, Py_ssize_t step, Py_ssize_t n,
+                                      pool_t* m, bint* seeded) noexcept nogil:
+    # A run into the lanes, order aside: its four quarters as the segments of
+    # each fold, so that four long streams are read at once (a single stream
+    # runs at a fraction of the bandwidth), in pieces of _CHUNK lanes; the
+    # last n % 4 elements into lane 0.  Runs of one window have one length,
+    # so the first fold seeds every lane a later one reaches; returns how
+    # many that is.
+    cdef Py_ssize_t Q = n // 4, c = 0, k, i
+    while c < Q:
+        k = min(_CHUNK, Q - c)
+        if seeded[0]:
+            _fold4(p + c * step, Q * step, 2 * Q * step, 3 * Q * step, step, k, m,
+                   <NoIndex*>NULL, 0, <Merge*>NULL)
+        else:
+            _fold4(p + c * step, Q * step, 2 * Q * step, 3 * Q * step, step, k, m,
+                   <NoIndex*>NULL, 0, <Seed*>NULL)
+            seeded[0] = True
+        c += k
+    for i in range(4 * Q, n):
+        if seeded[0]:
+            _fold4(p + i * step, 0, 0, 0, step, 1, m, <NoIndex*>NULL, 0, <Merge*>NULL)
+        else:
+            _fold4(p + i * step, 0, 0, 0, step, 1, m, <NoIndex*>NULL, 0, <Seed*>NULL)
+            seeded[0] = True
+    return min(Q, _CHUNK) if Q > 0 else 1
+
+
+cdef inline Py_ssize_t _find(const char* p, Py_ssize_t step, Py_ssize_t n, pool_t best,
+                             bint nan) noexcept nogil:
+    # The first element of a run equal to `best`, or (nan) the last NaN; -1
+    # if none.  Contiguous runs get their own loops (vector loads).
+    if step == sizeof(pool_t):
+        return _find_as(p, sizeof(pool_t), n, best, nan)
+    return _find_as(p, step, n, best, nan)
+
+
+cdef inline Py_ssize_t _find_as(const char* p, Py_ssize_t step, Py_ssize_t n, pool_t best,
+                                bint nan) noexcept nogil:
+    # Blocks of 32 elements tested at once without a branch (that
+    # vectorises), then the hit's block element by element.
+    cdef Py_ssize_t q, i
+    cdef bint hit
+    cdef pool_t u
+    if pool_t is float or pool_t is double:
+        if nan:
+            q = n
+            while q >= 32:
+                hit = False
+                for i in range(q - 32, q):
+                    u = (<const pool_t*>(p + i * step))[0]
+                    hit |= isunordered(u, u)
+                if hit:
+                    break
+                q -= 32
+            while q > 0:
+                q -= 1
+                u = (<const pool_t*>(p + q * step))[0]
+                if u != u:
+                    return q
+            return -1
+    q = 0
+    while q + 32 <= n:
+        hit = False
+        for i in range(q, q + 32):
+            hit |= (<const pool_t*>(p + i * step))[0] == best
+        if hit:
+            break
+        q += 32
+    while q < n:
+        if (<const pool_t*>(p + q * step))[0] == best:
+            return q
+        q += 1
+    return -1
+
+
+cdef inline void _take(const char* xp, const Geom* g, int64_t q, pool_t* y,
+                       int64_t* ip) noexcept nogil:
+    # Position q of the volume as the result.
+    cdef int64_t d = q // (g.H * g.W), h, w
+    h = (q - d * g.H * g.W) // g.W
+    w = q - (d * g.H + h) * g.W
+    y[0] = (<const pool_t*>(xp + d * g.xs_d + h * g.xs_h + w * g.xs_w))[0]
+    if ip != NULL:
+        ip[0] = q
 
 
 # ---------------------------------------------------------- channels-last
@@ -191,6 +310,7 @@ cdef void _cl_pixels(const Job* j, pool_t* y, Py_ssize_t r, int sw,
     L.kind, L.g, L.s0, L.lane, L.sw = LANES_PIXELS, g, 0, j.xs_c, sw
     for ow in range(g.OW):
         w0, w1 = j.a0[2][ow], j.a1[2][ow]
+        L.last = w1 - 1
         o = n * j.ys_n + ((od * g.OH + oh) * g.OW + ow) * j.ys_s    # channel 0
         c0 = 0
         while c0 < j.C:
@@ -311,23 +431,42 @@ cdef inline void _fold4_as(const char* p, Py_ssize_t o1, Py_ssize_t o2, Py_ssize
 
 # ------------------------------------------- reductions and exact fix-ups
 
-cdef void _store(const Lanes* L, const pool_t* m, const idx_t* b, int a, int e, pool_t* y,
-                 int64_t* ip, Py_ssize_t d0, Py_ssize_t d1, Py_ssize_t h0, Py_ssize_t h1,
-                 Py_ssize_t w0, Py_ssize_t w1) noexcept nogil:
+cdef inline void _store(const Lanes* L, const pool_t* m, const idx_t* b, int a, int e,
+                        pool_t* y, int64_t* ip, Py_ssize_t d0, Py_ssize_t d1, Py_ssize_t h0,
+                        Py_ssize_t h1, Py_ssize_t w0, Py_ssize_t w1) noexcept nogil:
     # One output (y, and ip when not NULL) from lanes [a, e), compared by key
     # (value, then position: lanes are not in scan order among themselves):
     # the max value, then the first position holding it, from the group of
     # each lane that holds it.  The window [d0, d1) x [h0, h1) x [w0, w1) is
     # scanned again where the lanes cannot tell: a NaN, or, values only, a
-    # max of zero held by both -0.0 and 0.0.
+    # max of zero held by both -0.0 and 0.0.  Few lanes take one scalar pass,
+    # more a pass per question, each vectorised.
     cdef pool_t best, u
-    cdef int k, cnt = 0, first = 0
+    cdef int k, cnt = 1, first = a
     cdef int64_t p = -1, q
-    if pool_t is float or pool_t is double:
-        if _any_nan(m, a, e):
-            _scan_window(L.x, L.g, d0, d1, h0, h1, w0, w1, y, ip)
-            return
-    best = _lane_max(m, a, e)
+    cdef bint nan = False
+    if e - a <= 8:
+        best = m[a]
+        for k in range(a + 1, e):
+            u = m[k]
+            if pool_t is float or pool_t is double:
+                nan |= isunordered(u, best)
+            if u > best:
+                best, first, cnt = u, k, 1
+            elif u == best:
+                cnt += 1
+        if pool_t is float or pool_t is double:
+            nan |= isunordered(best, best)
+    else:
+        if pool_t is float or pool_t is double:
+            nan = _any_nan(m, a, e)
+        if not nan:
+            best = _lane_max(m, a, e)
+            if idx_t is uint32_t or idx_t is int64_t:
+                _tied(m, a, e, best, &cnt, &first)
+    if nan:
+        _scan_window(L.x, L.g, d0, d1, h0, h1, w0, w1, y, ip)
+        return
     if idx_t is NoIndex:
         if pool_t is float or pool_t is double:
             if best == 0 and not _same_bits(m, a, e, best):
@@ -335,9 +474,8 @@ cdef void _store(const Lanes* L, const pool_t* m, const idx_t* b, int a, int e, 
                 return
         y[0] = best
     else:
-        _tied(m, a, e, best, &cnt, &first)
+        y[0] = best
         if cnt == 1:
-            y[0] = best
             ip[0] = _resolve(L, first, b[first], best)
             return
         for k in range(first, e):     # lanes tied: each one's position
@@ -402,23 +540,38 @@ cdef inline void _tied(const pool_t* m, int a, int e, pool_t best, int* count,
     first[0] = f
 
 
-cdef int64_t _resolve(const Lanes* L, int k, int64_t code, pool_t best) noexcept nogil:
+cdef inline int64_t _resolve(const Lanes* L, int k, int64_t code, pool_t best) noexcept nogil:
     # The position of lane k's value `best` (not NaN): the first of its
     # group's segments (at most four) holding it, as the lane kept the first
-    # maximum.
+    # maximum.  Rows of a plane and pixels of a row: all four read (the
+    # segments past a short group's end, clamped to the window, which the
+    # fold has just read, come after the match) and the first match picked
+    # without a branch, which a random match position would mispredict.
     cdef const Geom* g = L.g
-    cdef const char* x = L.x + k * L.lane if L.kind == LANES_PIXELS else L.x
-    cdef int64_t r, d, h, w, q
+    cdef const char* x = L.x
+    cdef const char* p
+    cdef int64_t r, d, h, w, last, s1, s2, s3
     cdef int i
-    for i in range(4):
-        if L.kind == LANES_ROWS:
-            r, w = code + i, L.s0 + k
-        elif L.kind == LANES_PIXELS:
-            r, w = code >> L.sw, (code & ((<int64_t>1 << L.sw) - 1)) + i
-        else:
-            q = code + k + i * _CHUNK
-            r = q // g.W
-            w = q - r * g.W
+    if L.kind == LANES_ROWS and g.D == 1:
+        w = L.s0 + k
+        last = L.last
+        p = x + code * g.xs_h + w * g.xs_w
+        s1, s2, s3 = min(1, last - code), min(2, last - code), min(3, last - code)
+        i = _first_of(p, s1 * g.xs_h, s2 * g.xs_h, s3 * g.xs_h, best)
+        return (code + i) * g.W + w
+    if L.kind == LANES_PIXELS:
+        r, w = code >> L.sw, code & ((<int64_t>1 << L.sw) - 1)
+        d, h = 0, r
+        if g.D > 1:
+            d = r // g.H
+            h = r - d * g.H
+        last = L.last
+        p = x + k * L.lane + d * g.xs_d + h * g.xs_h + w * g.xs_w
+        s1, s2, s3 = min(1, last - w), min(2, last - w), min(3, last - w)
+        i = _first_of(p, s1 * g.xs_w, s2 * g.xs_w, s3 * g.xs_w, best)
+        return r * g.W + w + i
+    for i in range(4):      # rows of a volume: one by one
+        r, w = code + i, L.s0 + k
         d, h = 0, r
         if g.D > 1:
             d = r // g.H
@@ -426,6 +579,17 @@ cdef int64_t _resolve(const Lanes* L, int k, int64_t code, pool_t best) noexcept
         if i == 3 or (<const pool_t*>(x + d * g.xs_d + h * g.xs_h + w * g.xs_w))[0] == best:
             return r * g.W + w
     return 0
+
+
+cdef inline int _first_of(const char* p, Py_ssize_t o1, Py_ssize_t o2, Py_ssize_t o3,
+                          pool_t best) noexcept nogil:
+    # Which of the elements at p, p + o1, p + o2, p + o3 first equals `best`
+    # (3 if none of the first three).
+    # (Arithmetic, not a conditional expression: that compiles to branches.)
+    cdef int n0 = (<const pool_t*>p)[0] != best
+    cdef int n1 = (<const pool_t*>(p + o1))[0] != best
+    cdef int n2 = (<const pool_t*>(p + o2))[0] != best
+    return n0 * (1 + n1 * (1 + n2))
 
 
 cdef void _scan_window(const char* xp, const Geom* g, Py_ssize_t d0, Py_ssize_t d1,
