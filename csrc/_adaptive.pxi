@@ -11,6 +11,17 @@ cdef extern from "<math.h>":
     # C99's type-generic macro: one unordered comparison tests two values.
     bint isunordered(double a, double b) noexcept nogil
 
+cdef extern from *:
+    """
+    #if defined(__GNUC__) || defined(__clang__)
+    #define POOLING_PREFETCH(p) __builtin_prefetch(p)
+    #else
+    #define POOLING_PREFETCH(p) ((void)(p))
+    #endif
+    """
+    # A hint to fetch the cache line at p (never faults, whatever p is).
+    void _prefetch "POOLING_PREFETCH"(const void* p) noexcept nogil
+
 
 # How a lane's code (its group's, Job-independent) maps to input elements:
 # the i-th segment of the group, lane k.
@@ -79,6 +90,10 @@ cdef void _adaptive_rows(const Job* j, const char* xp, pool_t* yp, int64_t* ip,
     cdef bint whole = (g.OW == 1 and ws[0] == 0 and we[0] == g.W and g.xs_w == isz
                        and g.xs_h == g.W * isz)
     cdef Lanes L
+    # Rows are read in order down the plane, one stream, which the hardware
+    # fetches ahead too slowly: rows about 4 KB ahead are asked for.
+    cdef Py_ssize_t row = min(g.W, <Py_ssize_t>_CHUNK) * (g.xs_w if g.xs_w > 0 else -g.xs_w)
+    cdef Py_ssize_t ahead = max(4, min(16, 4096 // max(row, 1)))
     L.x, L.g, L.s0, L.lane, L.sw = xp, g, 0, g.xs_w, 0
     for od in range(g.OD):
         d0, d1 = j.a0[0][od], j.a1[0][od]
@@ -110,7 +125,8 @@ cdef void _adaptive_rows(const Job* j, const char* xp, pool_t* yp, int64_t* ip,
                     L.kind, L.s0, L.last = LANES_ROWS, s0, h1 - 1
                     for d in range(d0, d1):
                         _fold_segments(xp + d * g.xs_d + h0 * g.xs_h + s0 * g.xs_w, g.xs_h,
-                                       g.xs_w, h1 - h0, n, d * g.H + h0, 1, m, b, &seeded)
+                                       g.xs_w, h1 - h0, n, d * g.H + h0, 1, m, b, &seeded,
+                                       ahead)
                     for i in range(oa, ob):
                         _store(&L, m, b, ws[i] - s0, we[i] - s0, yp + (o + i) * j.ys_s,
                                ip + (o + i) * j.ys_s if ip != NULL else NULL,
@@ -357,15 +373,24 @@ cdef inline int _bit_width(Py_ssize_t n) noexcept nogil:
 
 cdef inline void _fold_segments(const char* p, Py_ssize_t rs, Py_ssize_t step,
                                 Py_ssize_t count, Py_ssize_t n, int64_t code,
-                                int64_t cstep, pool_t* m, idx_t* b,
-                                bint* seeded) noexcept nogil:
+                                int64_t cstep, pool_t* m, idx_t* b, bint* seeded,
+                                Py_ssize_t ahead=0) noexcept nogil:
     # `count` segments of n elements (`step` bytes apart), segment i at
     # p + i * rs, into lanes [0, n), four at a time with code + i * cstep for
     # the group from segment i; a last group of one to three repeats its
     # last segment (a repeat changes neither maximum nor NaN).  The first
-    # fold seeds the lanes.
-    cdef Py_ssize_t i = 0, r
+    # fold seeds the lanes.  With `ahead`, the segments that many after each
+    # group's are prefetched (whatever they are: the next window's, past
+    # the plane).
+    cdef Py_ssize_t i = 0, r, a, c, lo, hi
     while i < count:
+        if ahead:
+            for a in range(i + ahead, i + ahead + 4):
+                lo, hi = min(0, (n - 1) * step), max(0, (n - 1) * step)
+                c = lo
+                while c <= hi + 63:
+                    _prefetch(p + a * rs + c)
+                    c += 64
         r = min(count - i, 4) - 1
         if seeded[0]:
             _fold4(p + i * rs, min(r, 1) * rs, min(r, 2) * rs, r * rs, step, n, m, b,
