@@ -382,7 +382,16 @@ cdef inline void _fold_segments(const char* p, Py_ssize_t rs, Py_ssize_t step,
     # fold seeds the lanes.  With `ahead`, the segments that many after each
     # group's are prefetched (whatever they are: the next window's, past
     # the plane).
-    cdef Py_ssize_t i = 0, r, a, c, lo, hi
+    cdef Py_ssize_t i = 0, r, a, c, lo, hi, full = count // 4
+    if not ahead and full > 1:      # whole groups in one call (short segments)
+        if seeded[0]:
+            _fold4(p, rs, 2 * rs, 3 * rs, step, n, m, b, code, <Merge*>NULL, full, 4 * rs,
+                   4 * cstep)
+        else:
+            _fold4(p, rs, 2 * rs, 3 * rs, step, n, m, b, code, <Seed*>NULL, full, 4 * rs,
+                   4 * cstep)
+            seeded[0] = True
+        i = 4 * full
     while i < count:
         if ahead:
             for a in range(i + ahead, i + ahead + 4):
@@ -404,13 +413,23 @@ cdef inline void _fold_segments(const char* p, Py_ssize_t rs, Py_ssize_t step,
 
 cdef void _fold4(const char* p, Py_ssize_t o1, Py_ssize_t o2, Py_ssize_t o3,
                  Py_ssize_t step, Py_ssize_t n, pool_t* m, idx_t* b, int64_t code,
-                 row_t* mode) noexcept nogil:
-    # Contiguous elements get their own loop (vector loads).  Not inline:
-    # inlined into its callers, GCC vectorised some copies of the loop only.
+                 row_t* mode, Py_ssize_t groups=1, Py_ssize_t gstep=0,
+                 int64_t cstep=0) noexcept nogil:
+    # `groups` groups, gstep bytes and cstep codes apart, the first one in
+    # `mode`, the others merged.  Contiguous elements get their own loop
+    # (vector loads).  Not inline: inlined into its callers, GCC vectorised
+    # some copies of the loop only.
+    cdef Py_ssize_t i
     if step == sizeof(pool_t):
         _fold4_as(p, o1, o2, o3, sizeof(pool_t), n, m, b, code, mode)
+        for i in range(1, groups):
+            _fold4_as(p + i * gstep, o1, o2, o3, sizeof(pool_t), n, m, b, code + i * cstep,
+                      <Merge*>NULL)
     else:
         _fold4_as(p, o1, o2, o3, step, n, m, b, code, mode)
+        for i in range(1, groups):
+            _fold4_as(p + i * gstep, o1, o2, o3, step, n, m, b, code + i * cstep,
+                      <Merge*>NULL)
 
 
 cdef inline void _fold4_as(const char* p, Py_ssize_t o1, Py_ssize_t o2, Py_ssize_t o3,
