@@ -36,6 +36,7 @@ cdef struct Lanes:
     Py_ssize_t lane     # bytes from one lane's element to the next (LANES_PIXELS)
     int sw              # LANES_PIXELS: bits of the column in a code
     Py_ssize_t last     # the window's last row (LANES_ROWS) or column (LANES_PIXELS)
+    bint single         # LANES_ROWS: windows one row high (lanes in scan order)
     const Geom* g
 
 
@@ -94,7 +95,7 @@ cdef void _adaptive_rows(const Job* j, const char* xp, pool_t* yp, int64_t* ip,
     # fetches ahead too slowly: rows about 4 KB ahead are asked for.
     cdef Py_ssize_t row = min(g.W, <Py_ssize_t>_CHUNK) * (g.xs_w if g.xs_w > 0 else -g.xs_w)
     cdef Py_ssize_t ahead = max(4, min(16, 4096 // max(row, 1)))
-    L.x, L.g, L.s0, L.lane, L.sw = xp, g, 0, g.xs_w, 0
+    L.x, L.g, L.s0, L.lane, L.sw, L.single = xp, g, 0, g.xs_w, 0, False
     for od in range(g.OD):
         d0, d1 = j.a0[0][od], j.a1[0][od]
         for oh in range(g.OH):
@@ -123,6 +124,7 @@ cdef void _adaptive_rows(const Job* j, const char* xp, pool_t* yp, int64_t* ip,
                                 ip + (o + oa) * j.ys_s if ip != NULL else NULL)
                 else:
                     L.kind, L.s0, L.last = LANES_ROWS, s0, h1 - 1
+                    L.single = d1 - d0 == 1 and h1 - h0 == 1
                     for d in range(d0, d1):
                         _fold_segments(xp + d * g.xs_d + h0 * g.xs_h + s0 * g.xs_w, g.xs_h,
                                        g.xs_w, h1 - h0, n, d * g.H + h0, 1, m, b, &seeded,
@@ -323,7 +325,7 @@ cdef void _cl_pixels(const Job* j, pool_t* y, Py_ssize_t r, int sw,
     cdef idx_t* ix = NULL
     cdef pool_t* yc
     cdef Lanes L
-    L.kind, L.g, L.s0, L.lane, L.sw = LANES_PIXELS, g, 0, j.xs_c, sw
+    L.kind, L.g, L.s0, L.lane, L.sw, L.single = LANES_PIXELS, g, 0, j.xs_c, sw, False
     for ow in range(g.OW):
         w0, w1 = j.a0[2][ow], j.a1[2][ow]
         L.last = w1 - 1
@@ -489,6 +491,17 @@ cdef inline void _store(const Lanes* L, const pool_t* m, const idx_t* b, int a, 
     cdef int k, cnt = 1, first = a
     cdef int64_t p = -1, q
     cdef bint nan = False
+    if idx_t is uint32_t or idx_t is int64_t:
+        if L.single and e - a <= 8:
+            # Lanes in scan order: PyTorch's scan over them is exact, and for
+            # few lanes cheaper than finding a group's member.
+            best = m[a]
+            for k in range(a + 1, e):
+                if _takes(m[k], best):
+                    best, first = m[k], k
+            # The value as read: a lane's NaN is any NaN.
+            _take(L.x, L.g, <int64_t>b[first] * L.g.W + L.s0 + first, y, ip)
+            return
     if e - a <= 8:
         best = m[a]
         for k in range(a + 1, e):
