@@ -23,8 +23,8 @@ cdef extern from *:
     void _prefetch "POOLING_PREFETCH"(const void* p) noexcept nogil
 
 
-# How a lane's code (its group's, Job-independent) maps to input elements:
-# the i-th segment of the group, lane k.
+# What the row folds' lanes are: how a lane's code (its group's) maps to
+# input elements, segment i of the group and lane k.
 cdef enum LaneKind:
     LANES_ROWS      # code: a row d * H + h; segment i: row + i; lane k: column s0 + k
     LANES_PIXELS    # code: (row << sw) | w; segment i: column w + i; lane k: channel
@@ -95,17 +95,17 @@ cdef void _adaptive_rows(const Job* j, const char* xp, pool_t* yp, int64_t* ip,
     # fetches ahead too slowly: rows about 4 KB ahead are asked for.
     cdef Py_ssize_t row = min(g.W, <Py_ssize_t>_CHUNK) * (g.xs_w if g.xs_w > 0 else -g.xs_w)
     cdef Py_ssize_t ahead = max(4, min(16, 4096 // max(row, 1)))
-    L.x, L.g, L.s0, L.lane, L.sw, L.single = xp, g, 0, g.xs_w, 0, False
+    L.kind, L.x, L.g, L.s0, L.lane, L.sw, L.single = LANES_ROWS, xp, g, 0, 0, 0, False
     for od in range(g.OD):
         d0, d1 = j.a0[0][od], j.a1[0][od]
         for oh in range(g.OH):
             h0, h1 = j.a0[1][oh], j.a1[1][oh]
             o = (od * g.OH + oh) * g.OW
-            seeded = False
             if whole:
                 if h0 == 0 and h1 == g.H and g.xs_d == g.H * g.xs_h:   # one run
-                    _store_runs(xp, g, m, d0, d1, d1 - d0, 0, g.H, g.H, 0, (d1 - d0) * g.H * g.W,
-                                yp + o * j.ys_s, ip + o * j.ys_s if ip != NULL else NULL)
+                    _store_runs(xp, g, m, d0, d1, d1 - d0, 0, g.H, g.H, 0,
+                                (d1 - d0) * g.H * g.W, yp + o * j.ys_s,
+                                ip + o * j.ys_s if ip != NULL else NULL)
                 else:                                                   # one per slice
                     _store_runs(xp, g, m, d0, d1, 1, h0, h1, h1 - h0, 0, (h1 - h0) * g.W,
                                 yp + o * j.ys_s, ip + o * j.ys_s if ip != NULL else NULL)
@@ -123,8 +123,7 @@ cdef void _adaptive_rows(const Job* j, const char* xp, pool_t* yp, int64_t* ip,
                     _store_runs(xp, g, m, d0, d1, 1, h0, h1, 1, s0, n, yp + (o + oa) * j.ys_s,
                                 ip + (o + oa) * j.ys_s if ip != NULL else NULL)
                 else:
-                    L.kind, L.s0, L.last = LANES_ROWS, s0, h1 - 1
-                    L.single = d1 - d0 == 1 and h1 - h0 == 1
+                    L.s0, L.last, L.single = s0, h1 - 1, d1 - d0 == 1 and h1 - h0 == 1
                     for d in range(d0, d1):
                         _fold_segments(xp + d * g.xs_d + h0 * g.xs_h + s0 * g.xs_w, g.xs_h,
                                        g.xs_w, h1 - h0, n, d * g.H + h0, 1, m, b, &seeded,
@@ -158,6 +157,7 @@ cdef void _store_runs(const char* xp, const Geom* g, pool_t* m, Py_ssize_t d0, P
                                    &seeded)
             h += hstep
         d += dstep
+    best = m[0]     # (not read by the NaN search)
     if pool_t is float or pool_t is double:
         if _any_nan(m, 0, <int>lanes):
             d = d1 - dstep
@@ -175,9 +175,7 @@ cdef void _store_runs(const char* xp, const Geom* g, pool_t* m, Py_ssize_t d0, P
     y[0] = best
     if ip == NULL:
         if pool_t is float or pool_t is double:
-            if best == 0:
-                pass            # which zero: the first one's sign
-            else:
+            if best != 0:       # a zero: the first one's sign is wanted
                 return
         else:
             return
