@@ -97,7 +97,8 @@ cdef enum HKind:
 cdef enum Op:
     OP_FORWARD        # channels-first planes
     OP_FORWARD_CL     # channels-last
-    OP_ADAPTIVE
+    OP_ADAPTIVE       # channels-first planes
+    OP_ADAPTIVE_CL    # channels-last
 
 
 # -------------------------------------------------------- what loops take

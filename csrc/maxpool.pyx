@@ -68,7 +68,8 @@ J. Memory.  A call allocates its outputs and, beyond them, only this:
      loops read (_planes, _pixels), and of indices not stored so or not
      int64;
    - adaptive3d: an int64 copy of each window-bound array that is not one;
-   - on each task's stack, accumulators of _CHUNK window offsets.
+   - on each task's stack, accumulators of _CHUNK window offsets (adaptive
+     pooling: _CHUNK lane values and group codes, M).
 K. Room for a second reduction.  Average pooling would be a file of its own,
    _average.pxi (row folds that sum, a divisor per window, a backward that
    spreads each gradient over its window), reached through a new Op and its
@@ -85,6 +86,25 @@ L. Decide once, run many times.  A forward call's decisions (Geom, layout,
    user's layout.  Only calls whose key cannot hide a difference the checks
    see are kept: plain int arguments (True and 2.0 hash like 1 and 2), an
    exact, native, non-float16 ndarray.  At most _MAX_PLANS are kept.
+M. Adaptive pooling folds rows too, into lanes, whatever the window sizes
+   (PyTorch's windows: on an axis at most two sizes, overlapping by at most
+   one element).  Channels-first, lanes are input columns: the window rows of
+   a group of output columns (spanning at most _CHUNK columns) are folded
+   four at a time, a chain of maxima with one index select per four
+   elements; each lane keeps its first maximum and the code of its group (the
+   group's first row), and rows about 4 KB ahead are prefetched.  Each output
+   then reduces its lanes by the key of D: the max value, then the first
+   position holding it, found among the at most four rows of the holding
+   lane's group.  Windows wider than _CHUNK columns, and windows of whole
+   contiguous rows (global pooling), are runs: their max in any order, four
+   long streams at once (a run's quarters), then, only where indices, a NaN
+   or a zero ask for it, a search for its first occurrence or the last NaN.
+   Channels-last, lanes are channels and whole windows: window pixels folded
+   four at a time along a row, then each lane's index from its group.  A NaN
+   only marks its lane: that window (channel) is scanned again element by
+   element, as is, values only, a zero max held by both -0.0 and 0.0.
+   pooling._api sends equal windows that tile the input to max pooling's
+   loops where those are faster (small windows, long output rows).
 
 Files
 -----
@@ -100,7 +120,7 @@ _dispatch.pxi   every runtime dtype -> fused specialisation ladder
 _forward.pxi    forward in both layouts: fold loops, argmax output
 _scatter.pxi    backward from indices, unpooling, backward from the compact
                 argmax
-_adaptive.pxi   adaptive pooling
+_adaptive.pxi   adaptive pooling (M): row folds into lanes, runs, exact fix-ups
 (_average.pxi   where average pooling would go: K)
 half.h          binary16 <-> binary32 for float16 sums
 _openmp.pxd     OpenMP when the compiler has it, a serial stand-in when not
@@ -132,8 +152,18 @@ backward3d_compact -> backward3d (windows over 256 positions)
       -> _add                                      (otherwise: a scatter)
     _backward_compact_cl (prange: item, channel block) -> _add
 adaptive3d -> _kernel_input, _channels_last, _alloc, _job, _result
-  _dispatch (pool_t) -> _run -> _adaptive (prange: planes) -> _adaptive_plane
-    -> _takes
+  _dispatch (pool_t) -> _run
+    _adaptive (prange: planes) -> _adaptive_plane -> _adaptive_rows
+      -> _fold_segments -> _fold4 -> _fold4_as      (row folds into lanes)
+      -> _store -> _any_nan, _lane_max, _tied
+                -> _resolve -> _first_of           (a lane's group)
+                | _scan_window | _same_bits        (a NaN, a zero of both signs)
+      -> _store_runs -> _fold_quarters -> _fold4    (runs: wide, global)
+                     -> _any_nan, _lane_max, _find -> _find_as, _take
+    _adaptive_cl (prange: output rows) -> _adaptive_cl_row -> _cl_pixels
+      -> _fold_segments -> _fold4 -> _fold4_as
+      -> _resolve | _scan_window
+    exact scans -> _takes
 """
 import numpy as np
 
@@ -238,7 +268,7 @@ def adaptive3d(x5, windows, bint want_indices, bint channels_last=False):
         j.a0[axis] = &b[0]
         b = bounds[2 * axis + 1]
         j.a1[axis] = &b[0]
-    _dispatch(OP_ADAPTIVE, &j, y)
+    _dispatch(OP_ADAPTIVE_CL if cl else OP_ADAPTIVE, &j, y)
     return _result(y, dtype), idx
 
 

@@ -4,7 +4,8 @@ import numpy as np
 from hypothesis import settings
 from hypothesis import strategies as st
 
-from pooling._params import LAYOUTS
+from pooling import reference
+from pooling._params import LAYOUTS, adaptive_windows
 
 FLOAT_DTYPES = [np.float16, np.float32, np.float64]
 INT_DTYPES = [np.int8, np.int16, np.int32, np.int64,
@@ -122,3 +123,66 @@ def outcome(fn, *args, **kw):
         return fn(*args, **kw), None
     except (ValueError, TypeError) as exc:
         return None, (type(exc), str(exc))
+
+
+# Quiet NaNs of other payloads and signs than np.nan's, by float dtype.
+NAN_BITS = {np.dtype(np.float16): [0x7E01, 0xFE00, 0x7FFF],
+            np.dtype(np.float32): [0x7FC00001, 0xFFC00000, 0x7FFFFFFF],
+            np.dtype(np.float64): [0x7FF8000000000001, 0xFFF8000000000000]}
+
+
+def with_bits(rng, x):
+    """make_values' data, and for floats also -0.0 among its zeros and NaNs of
+    several payloads: PyTorch returns the first maximum's bits (-0.0 or 0.0,
+    whichever comes first) and the last NaN's."""
+    if x.dtype.kind != "f" or not x.size:
+        return x
+    x = x.copy()
+    r = rng.random(x.shape)
+    x[(x == 0) & (r < 0.5)] = -0.0
+    u = x.view(f"u{x.itemsize}")
+    nan = np.isnan(x)
+    for i, b in enumerate(NAN_BITS[x.dtype]):
+        u[nan & (r >= 0.25 * i) & (r < 0.25 * (i + 1))] = b
+    return x
+
+
+def scan_reference(x, out):
+    """PyTorch's scan itself, bit for bit: the reference core's adaptive kernel
+    on channels-first x ((C, ...) or (N, C, ...)), whatever route the public
+    reference function would take (its max pooling, for windows that tile,
+    keeps either zero of a tie)."""
+    nd = len(out)
+    xb = x if x.ndim == nd + 2 else x[np.newaxis]
+    x5 = xb.reshape(xb.shape[:2] + (1,) * (3 - nd) + xb.shape[2:])
+    windows = [adaptive_windows(n, o) for n, o in zip(x5.shape[2:], (1,) * (3 - nd) + out)]
+    y5, i5 = reference._Core.adaptive3d(x5, windows, True)
+    shape = x.shape[:x.ndim - nd] + tuple(out)
+    return y5.reshape(shape), i5.reshape(shape)
+
+
+def assert_same_bits(got, want):
+    """Values (bit for bit when floats) and indices equal."""
+    (y, i), (ry, ri) = got, want
+    assert y.dtype == ry.dtype and y.shape == ry.shape
+    if y.dtype.kind == "f":
+        assert np.array_equal(y.view(f"u{y.itemsize}"), ry.view(f"u{ry.itemsize}"))
+    else:
+        assert np.array_equal(y, ry)
+    assert np.array_equal(i, ri)
+
+
+@st.composite
+def axis_and_output(draw, n):
+    """An output size for an axis of n: global pooling (output 1), two
+    windows, output larger than the input, windows that tile it, any."""
+    kind = draw(st.sampled_from(["global", "two", "larger", "tiles", "any"]))
+    if kind == "global":
+        return 1
+    if kind == "two":
+        return min(n, 2)
+    if kind == "larger":
+        return draw(st.integers(n, n + 5))
+    if kind == "tiles":
+        return draw(st.sampled_from([o for o in range(1, n + 1) if n % o == 0]))
+    return draw(st.integers(1, min(n, 40)))

@@ -11,7 +11,8 @@ import pooling
 from pooling import reference
 from pooling._params import LAYOUTS
 
-from strategies import (ALL_DTYPES, FLOAT_DTYPES, make_values, more_examples, outcome,
+from strategies import (ALL_DTYPES, FLOAT_DTYPES, assert_same_bits, axis_and_output,
+                        make_values, more_examples, outcome, scan_reference, with_bits,
                         with_layout)
 
 LAST = {nd: formats[1] for nd, formats in LAYOUTS.items()}  # NLC, NHWC, NDHWC
@@ -103,6 +104,62 @@ def test_adaptive_and_unpool_channels_last(cython_backend, nd, dtype, lead, size
         np.moveaxis(g, -1, -nd - 1).reshape(-1, int(np.prod(out_sp))),
         idx.reshape(-1, int(np.prod(spatial))), axis=1).reshape(x.shape)
     assert np.array_equal(layer.backward(g), to_last(gather, b))
+
+
+@more_examples(1.25)  # 250 examples with the standard profile
+@given(nd=st.sampled_from([1, 2, 3]), dtype=st.sampled_from(ALL_DTYPES),
+       batch=st.sampled_from([None, 1, 2]), channels=st.sampled_from([2, 3, 5, 64, 520]),
+       data=st.data(), how=st.sampled_from(["contiguous", "strided", "memory"]),
+       seed=st.integers(0, 2**32 - 1))
+def test_adaptive_channels_last_paths(cython_backend, nd, dtype, batch, channels, data, how,
+                                      seed):
+    # The channels-last kernel: lanes are channels (more than a lane chunk of
+    # 512 in chunks), blocks of output pixels, window rows folded up to four
+    # pixels at a time (whole groups in one call from eight on), each lane's
+    # index found in its group, a lane with a NaN scanned again; int64 codes
+    # beside 8-byte values, uint32 otherwise.  Bit-exact against PyTorch's
+    # scan: signed zeros and NaN payloads.  "memory": a channels-first array
+    # stored channels-last, no data_format.
+    rng = np.random.default_rng(seed)
+    small = channels > 64 or nd == 3
+    spatial = tuple(data.draw(st.integers(1, 6 if small else 20)) for _ in range(nd))
+    out = tuple(data.draw(axis_and_output(n)) for n in spatial)
+    lead = (channels,) if batch is None else (batch, channels)
+    x = with_bits(rng, make_values(rng, lead + spatial, dtype))
+    want = scan_reference(x, out)
+    fn = getattr(pooling, f"adaptive_max_pool{nd}d")
+    b = batch is not None
+    if how == "memory":
+        xm = with_layout(x, "channels_last", nd)
+        assert_same_bits(fn(xm, out, return_indices=True), want)
+        assert_same_bits((fn(xm, out), want[1]), want)
+        return
+    xl = with_layout(to_last(x, b), how, nd, LAST[nd])
+    y, i = fn(xl, out, return_indices=True, data_format=LAST[nd])
+    assert_same_bits((np.moveaxis(y, -1, -nd - 1), np.moveaxis(i, -1, -nd - 1)), want)
+    y = fn(xl, out, data_format=LAST[nd])
+    assert_same_bits((np.moveaxis(y, -1, -nd - 1), want[1]), want)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int8])
+@pytest.mark.parametrize("shape, out", [   # each over 2**15 elements (threads)
+    ((4, 64, 24, 24), (5, 5)), ((4, 64, 24, 24), (1, 1)), ((2, 600, 5, 7), (2, 3)),
+    ((2, 3, 40, 200), (3, 7)), ((2, 8, 6, 9, 40), (2, 1, 3)),
+])
+def test_adaptive_channels_last_threads(cython_backend, threads, dtype, shape, out):
+    rng = np.random.default_rng(12)
+    x = with_bits(rng, make_values(rng, shape, dtype))
+    nd = len(out)
+    want = scan_reference(x, out)
+    xl = np.ascontiguousarray(to_last(x))
+    pooling.set_num_threads(threads)
+    try:
+        y, i = getattr(pooling, f"adaptive_max_pool{nd}d")(xl, out, return_indices=True,
+                                                        data_format=LAST[nd])
+    finally:
+        pooling.set_num_threads(0)
+    assert_same_bits((np.moveaxis(y, -1, 1), np.moveaxis(i, -1, 1)), want)
 
 
 @pytest.mark.parametrize("threads", [1, 2])
