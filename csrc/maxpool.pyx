@@ -60,7 +60,11 @@ I. Threads: OpenMP over planes (channels-first), output rows (channels-last
    _PARALLEL_MIN_WORK elements a call stays on one thread.  The loops run
    without the GIL; a compiler without OpenMP builds the same C serially
    (_openmp.pxd).
-J. Memory.  A call allocates its outputs and, beyond them, only this:
+J. Memory.  A call allocates its outputs, unless the caller gives them
+   (``out``) laid out as the loops write (_target: C order, or channels-last
+   memory for channels-last data; then they write there, and no other
+   layout costs more than a temporary and a copy, _into), and beyond them
+   only this:
    - float16 values (forward3d, adaptive3d): a float32 copy of the input
      (_kernel_input) and a float32 result, cast back (_result);
    - backward3d, unpool3d, backward3d_compact: a contiguous copy of values,
