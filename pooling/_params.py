@@ -430,22 +430,25 @@ def _show_out(a) -> str:
 
 
 def _overlaps(a, b) -> bool:
-    if not np.may_share_memory(a, b):  # address ranges only: cheap
-        return False
+    # (np.shares_memory compares the address ranges first: the common case,
+    # disjoint ranges, costs no more than np.may_share_memory.)
     try:
-        return bool(np.shares_memory(a, b, max_work=_OVERLAP_MAX_WORK))
+        return bool(np.shares_memory(a, b, _OVERLAP_MAX_WORK))
     except _TooHardError:
         return True
 
 
-def check_out(out, fn: str, shape, dtype, inputs: dict, pair: bool = False):
+_INT64 = np.dtype(np.int64)
+
+
+def check_out(out, fn: str, shape: tuple, dtype: np.dtype, inputs: dict, pair: bool = False):
     """The preallocated outputs of ``fn``: None for out=None, else the pair
     ``(y, indices)``, indices None unless ``pair`` (return_indices=True).
     With ``pair``, ``out`` must be a tuple of two arrays; without, an array
     or a 1-tuple holding one, as for NumPy ufuncs.
 
-    Each must be a writeable np.ndarray of exactly the result's ``shape`` and
-    dtype (``dtype`` for values, int64 for indices; no casting), and none may
+    Each must be a writeable np.ndarray of exactly the result's ``shape`` (a
+    tuple) and dtype (``dtype`` for values, int64 for indices; no casting), and none may
     share memory with an input (``inputs``: name -> the array as the caller
     gave it) or with the other.
     """
@@ -459,7 +462,7 @@ def check_out(out, fn: str, shape, dtype, inputs: dict, pair: bool = False):
             raise ValueError(f"{fn}: out must be a tuple (y, indices) of two arrays with "
                              f"return_indices=True, but got a tuple of {len(out)}")
         arrays: tuple[tuple[str, Any, np.dtype], ...] = (
-            ("out[0]", out[0], np.dtype(dtype)), ("out[1]", out[1], np.dtype(np.int64)))
+            ("out[0]", out[0], dtype), ("out[1]", out[1], _INT64))
     else:
         name = "out"
         if isinstance(out, tuple):
@@ -467,13 +470,13 @@ def check_out(out, fn: str, shape, dtype, inputs: dict, pair: bool = False):
                 raise ValueError(f"{fn}: out must be an array or a tuple of one array, "
                                  f"but got a tuple of {len(out)}")
             out, name = out[0], "out[0]"
-        arrays = ((name, out, np.dtype(dtype)),)
+        arrays = ((name, out, dtype),)
     for name, a, want in arrays:
         if not isinstance(a, np.ndarray):
             raise TypeError(f"{fn}: {name} must be a numpy.ndarray, but got "
                             f"{name}={_show_out(a)}")
-        if a.shape != tuple(shape):
-            raise ValueError(f"{fn}: {name} has the wrong shape: expected {tuple(shape)}, "
+        if a.shape != shape:
+            raise ValueError(f"{fn}: {name} has the wrong shape: expected {shape}, "
                              f"but got {a.shape}")
         if a.dtype != want:
             raise TypeError(f"{fn}: {name} has the wrong dtype: expected {want} (no "
