@@ -261,11 +261,10 @@ def adaptive_max_pool(core, nd, x, output_size, return_indices=False, data_forma
     x = check_pair(x, None, nd, fn, last)[0]
     lift = _lift(x, nd, last)
     in_spatial = lift.user_spatial(x.shape)
-    outs = out
-    out = adaptive_output_size(fn, nd, output_size, in_spatial)
-    shape = lift.with_user_spatial(x.shape, out)
-    outs = check_out(outs, fn, shape, x.dtype, {"input": given}, return_indices)
-    if x.size == 0 or min(out) == 0:
+    sizes = adaptive_output_size(fn, nd, output_size, in_spatial)
+    shape = lift.with_user_spatial(x.shape, sizes)
+    outs = check_out(out, fn, shape, x.dtype, {"input": given}, return_indices)
+    if x.size == 0 or min(sizes) == 0:
         y, idx = (np.empty(shape, dtype=x.dtype), np.empty(shape, dtype=np.int64)) \
             if outs is None else outs
         return (y, idx) if return_indices else y
@@ -278,15 +277,15 @@ def adaptive_max_pool(core, nd, x, output_size, return_indices=False, data_forma
     # wide windows over short rows (7x7 from 112x112: 9.5 against 24 ms).
     # Channels-last memory, as the cores see it, keeps the earlier limit of 16
     # wide: max pooling's pixel blocks stay ahead up to it (10 against 11 ms).
-    k = tuple(n // o for n, o in zip(in_spatial, out))
+    k = tuple(n // o for n, o in zip(in_spatial, sizes))
     x5 = lift.to_core(x)
     if x5.shape[1] > 1 and x5.strides[1] == x5.itemsize and (
             lift.last or not x5.flags.c_contiguous):
         tiles_fast = max(k) <= 16
     else:
         tiles_fast = (int(np.prod(k)) <= (64 if return_indices else 16)
-                      or (out[-1] >= 64 and max(k) <= 64))
-    if tiles_fast and all(n % o == 0 for n, o in zip(in_spatial, out)):
+                      or (sizes[-1] >= 64 and max(k) <= 64))
+    if tiles_fast and all(n % o == 0 for n, o in zip(in_spatial, sizes)):
         params = normalize_pool_args(fn, nd, k, k, 0, 1, False)
         y, idx = forward(core, x, params, shape, "flat" if return_indices else None, lift,
                          out=outs)
