@@ -56,12 +56,31 @@ cdef Geom _geom(spatial, strides, Py_ssize_t itemsize, params, out):
     return g
 
 
-def _alloc(shape, dtype, bint channels_last):
+def _alloc(shape, dtype, bint channels_last, bint zeros=False):
     """An (N, C, D, H, W) array stored channels-last or channels-first."""
+    make = np.zeros if zeros else np.empty
     if channels_last:
         n, c, d, h, w = shape
-        return np.empty((n, d, h, w, c), dtype=dtype).transpose(0, 4, 1, 2, 3)
-    return np.empty(shape, dtype=dtype)
+        return make((n, d, h, w, c), dtype=dtype).transpose(0, 4, 1, 2, 3)
+    return make(shape, dtype=dtype)
+
+
+def _target(out, dtype, bint channels_last):
+    """``out`` (a checked (N, C, D, H, W) output, or None) when the loops can
+    write it as they would their own (_alloc's layout, the dtype they
+    write), else None: the call then writes its own and copies (_into)."""
+    if out is None or out.dtype != dtype:
+        return None
+    a = out.transpose(0, 2, 3, 4, 1) if channels_last else out
+    return out if a.flags.c_contiguous else None
+
+
+def _into(out, a):
+    """``a`` delivered into ``out`` when given: a copy unless it is out."""
+    if out is None or a is out:
+        return a
+    out[...] = a
+    return out
 
 
 cdef Job _job(x5, out5, uint8_t* cache, int64_t* flat, const Geom* g):
@@ -87,9 +106,12 @@ cdef char* _data(a) except NULL:
     return p
 
 
-def _result(y, dtype):
-    """y as the caller's dtype: float16 results are cast back (a copy)."""
-    return y.astype(np.float16, order="K") if dtype == np.float16 else y
+def _result(y, dtype, out=None):
+    """y as the caller's dtype: float16 results are cast back (a copy), into
+    ``out`` when given."""
+    if out is None and dtype == np.float16:
+        return y.astype(np.float16, order="K")
+    return _into(out, y)
 
 
 def _planes(a):

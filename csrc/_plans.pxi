@@ -27,7 +27,9 @@ cdef class _ForwardPlan:
     cdef int size
     cdef object dtype           # the values' dtype as the loops write it
     cdef object alloc, axes     # outputs: np.empty(alloc), then transposed by axes
+    cdef object inverse         # axes undone: an output as the loops write it
     cdef public object lift     # the caller's, for the layer's backward
+    cdef public tuple out_shape # the outputs' shape as run returns them
     cdef object user_dtype      # held while the plan is kept: its id is in the key
 
     def __init__(self, x5, params, out_dhw, indices, bint channels_last):
@@ -48,11 +50,12 @@ cdef class _ForwardPlan:
         if cl:
             self.j.ys_n, self.j.ys_c, self.j.ys_s = OS * c, 1, c
             self.alloc = (n,) + tuple(out_dhw) + (c,)
-            self.axes = (0, 4, 1, 2, 3)
+            self.axes, self.inverse = (0, 4, 1, 2, 3), (0, 2, 3, 4, 1)
         else:
             self.j.ys_n, self.j.ys_c, self.j.ys_s = c * OS, OS, 1
             self.alloc = (n, c) + tuple(out_dhw)
-            self.axes = None
+            self.axes = self.inverse = None
+        self.out_shape = (n, c) + tuple(out_dhw)
         self.lift = None
 
     def for_user(self, tuple out_shape, bint batched, bint user_last, lift):
@@ -71,22 +74,30 @@ cdef class _ForwardPlan:
             last = lead + nd             # (wraparound is off: no negative indices)
             self.alloc = out_shape[:lead] + out_shape[last:] + out_shape[lead:last]
             self.axes = tuple(range(lead)) + tuple(spatial) + (lead,)
+        self.inverse = None if self.axes is None else tuple(np.argsort(self.axes).tolist())
+        self.out_shape = out_shape
         self.lift = lift
         return self
 
-    def run(self, x):
-        """(y, indices or None) of ``x``."""
-        y = np.empty(self.alloc, self.dtype)
-        idx = None
+    def run(self, x, out=None):
+        """(y, indices or None) of ``x``; with ``out``, a pair of checked
+        arrays (either None) shaped as the results, those arrays, filled."""
+        yo = io = ya = ia = idx = None
+        if out is not None:
+            yo, io = out
+            ya = self._target(yo, self.dtype)
+        y = np.empty(self.alloc, self.dtype) if ya is None else ya
         cdef Job j = self.j
         j.g = &self.g
         j.cache = NULL
         j.flat = NULL
         if self.index == 1:
-            idx = np.empty(self.alloc, np.uint8)
+            ia = self._target(io, np.uint8)
+            idx = np.empty(self.alloc, np.uint8) if ia is None else ia
             j.cache = <uint8_t*>_data(idx)
         elif self.index == 2:
-            idx = np.empty(self.alloc, np.int64)
+            ia = self._target(io, np.int64)
+            idx = np.empty(self.alloc, np.int64) if ia is None else ia
             j.flat = <int64_t*>_data(idx)
         j.x = _data(x)
         _dispatch_typed(self.op, &j, self.kind, self.size, _data(y))
@@ -94,7 +105,27 @@ cdef class _ForwardPlan:
             y = y.transpose(self.axes)
             if idx is not None:
                 idx = idx.transpose(self.axes)
-        return y, idx
+        if out is None:
+            return y, idx
+        return _delivered(yo, ya, y), _delivered(io, ia, idx)
+
+    cdef object _target(self, out, dtype):
+        # out as the loops write (alloc's shape, C order) when it is laid out
+        # so, else None.
+        if out is None or out.dtype != dtype:
+            return None
+        a = out if self.inverse is None else out.transpose(self.inverse)
+        return a if a.flags.c_contiguous else None
+
+
+cdef inline object _delivered(out, direct, a):
+    # The result for a caller who gave ``out``: out itself, written by the
+    # loops (direct) or here.
+    if out is None:
+        return a
+    if direct is None:
+        out[...] = a
+    return out
 
 
 cdef inline bint _plain(v):

@@ -60,7 +60,11 @@ I. Threads: OpenMP over planes (channels-first), output rows (channels-last
    _PARALLEL_MIN_WORK elements a call stays on one thread.  The loops run
    without the GIL; a compiler without OpenMP builds the same C serially
    (_openmp.pxd).
-J. Memory.  A call allocates its outputs and, beyond them, only this:
+J. Memory.  A call allocates its outputs, unless the caller gives them
+   (``out``) laid out as the loops write (_target: C order, or channels-last
+   memory for channels-last data; then they write there, and no other
+   layout costs more than a temporary and a copy, _into), and beyond them
+   only this:
    - float16 values (forward3d, adaptive3d): a float32 copy of the input
      (_kernel_input) and a float32 result, cast back (_result);
    - backward3d, unpool3d, backward3d_compact: a contiguous copy of values,
@@ -183,7 +187,7 @@ include "_plans.pxi"
 
 # ----------------------------------------------------------- entry points
 
-def forward3d(x5, params, out_dhw, indices, bint channels_last=False):
+def forward3d(x5, params, out_dhw, indices, bint channels_last=False, out=None):
     """Pool a validated, non-empty (N, C, D, H, W) array.
 
     ``indices``: None (values only), "flat" (int64 (d * H + h) * W + w,
@@ -191,74 +195,99 @@ def forward3d(x5, params, out_dhw, indices, bint channels_last=False):
     offsets when the window has at most 256 positions, flat int64 otherwise).
     Outputs are stored channels-last when the input is (``channels_last``:
     the caller's layout, where the strides cannot tell).  Returns (y,
-    indices or None), both (N, C, OD, OH, OW).
+    indices or None), both (N, C, OD, OH, OW): ``out``'s arrays where it
+    gives them (a pair, either None), filled.
     """
     dtype = x5.dtype
     x5 = _kernel_input(x5)
-    y, idx = _ForwardPlan(x5, params, out_dhw, indices, channels_last).run(x5)
-    return _result(y, dtype), idx
+    yo, io = (None, None) if out is None else out
+    plan = _ForwardPlan(x5, params, out_dhw, indices, channels_last)
+    if dtype == np.float16:  # computed in float32, then cast (into yo)
+        y, idx = plan.run(x5, (None, io))
+        return _result(y, dtype, yo), idx
+    return plan.run(x5, out)
 
 
-def backward3d(g5, idx5, spatial, bint channels_last=False):
-    """(grad_input, number of out-of-range indices) for flat int64 indices."""
-    return _scatter3d(g5, idx5, spatial, channels_last, True)
+def backward3d(g5, idx5, spatial, bint channels_last=False, out=None):
+    """(grad_input, number of out-of-range indices) for flat int64 indices;
+    grad_input is ``out`` when given."""
+    return _scatter3d(g5, idx5, spatial, channels_last, True, out)
 
 
-def backward3d_compact(g5, cache5, params, spatial, bint channels_last=False):
+def backward3d_compact(g5, cache5, params, spatial, bint channels_last=False, out=None):
     """Input gradient from the layer's compact argmax (see forward3d)."""
     if cache5.dtype != np.uint8:  # windows over 256 positions: flat indices
-        return backward3d(g5, cache5, spatial, channels_last)[0]
+        return backward3d(g5, cache5, spatial, channels_last, out)[0]
     shape = g5.shape[:2] + tuple(spatial)
     cdef Geom g = _geom(spatial, (0, 0, 1), 1, params, cache5.shape[2:])
     if _channels_last(g5, channels_last) and _channels_last(cache5, channels_last):
-        gi = np.zeros(shape[:1] + shape[2:] + shape[1:2], dtype=g5.dtype)
+        gi = _target(out, g5.dtype, True)
+        if gi is None:
+            gi = _alloc(shape, g5.dtype, True, zeros=True)
+        else:
+            gi.fill(0)
         go, loc = _pixels(g5), _pixels(cache5)
-        _compact_into(go, loc, gi.reshape(shape[0], -1, shape[1]), True, &g)
-        return gi.transpose(0, 4, 1, 2, 3)
+        _compact_into(go, loc, _pixels(gi), True, &g)
+        return _into(out, gi)
     go, loc = _planes(g5), _planes(cache5)
-    gi = np.empty((go.shape[0], _volume(spatial)), dtype=g5.dtype)
+    gi = _target(out, g5.dtype, False)
+    if gi is None:
+        gi = np.empty(shape, dtype=g5.dtype)
     # The kernel table in _geom is about the input layout; for the gradient
     # (contiguous, element units) only the k2s2 unfold exists.
     g.hkind = H_K2S2 if (g.kw == 2 and g.sw == 2 and g.dw == 1) else H_GENERIC
-    _compact_into(go, loc, gi, False, &g)
-    return gi.reshape(shape)
+    _compact_into(go, loc, _planes(gi), False, &g)
+    return _into(out, gi)
 
 
-def unpool3d(x5, idx5, spatial, bint channels_last=False):
-    """(output, number of out-of-range indices) for validated arrays."""
-    return _scatter3d(x5, idx5, spatial, channels_last, False)
+def unpool3d(x5, idx5, spatial, bint channels_last=False, out=None):
+    """(output, number of out-of-range indices) for validated arrays; the
+    output is ``out`` when given."""
+    return _scatter3d(x5, idx5, spatial, channels_last, False, out)
 
 
-def _scatter3d(x5, idx5, spatial, bint channels_last, bint add):
+def _scatter3d(x5, idx5, spatial, bint channels_last, bint add, out):
     shape = x5.shape[:2] + tuple(spatial)
     cdef Py_ssize_t bad
     if _channels_last(x5, channels_last) and _channels_last(idx5, channels_last):
-        out = np.zeros(shape[:1] + shape[2:] + shape[1:2], dtype=x5.dtype)
-        bad = _scatter_into(_pixels(x5), _pixels(idx5, np.int64),
-                            out.reshape(shape[0], -1, shape[1]), True, add)
-        return out.transpose(0, 4, 1, 2, 3), bad
-    out = np.empty((shape[0] * shape[1], _volume(spatial)), dtype=x5.dtype)
+        dst = _target(out, x5.dtype, True)
+        if dst is None:
+            dst = _alloc(shape, x5.dtype, True, zeros=True)
+        else:
+            dst.fill(0)
+        bad = _scatter_into(_pixels(x5), _pixels(idx5, np.int64), _pixels(dst), True, add)
+        return _into(out, dst), bad
+    dst = _target(out, x5.dtype, False)
+    if dst is None:
+        dst = np.empty(shape, dtype=x5.dtype)
     bad = _scatter_into(_planes(x5), np.ascontiguousarray(_planes(idx5), dtype=np.int64),
-                        out, False, add)
-    return out.reshape(shape), bad
+                        _planes(dst), False, add)
+    return _into(out, dst), bad
 
 
-def adaptive3d(x5, windows, bint want_indices, bint channels_last=False):
+def adaptive3d(x5, windows, bint want_indices, bint channels_last=False, out=None):
     """(y, int64 indices or None) of a validated, non-empty (N, C, D, H, W)
     array; ``windows`` holds (start, end) arrays for each spatial axis, window
-    i spanning [start[i], end[i])."""
+    i spanning [start[i], end[i]).  ``out``: as for forward3d."""
     dtype = x5.dtype
     x5 = _kernel_input(x5)
     cdef bint cl = _channels_last(x5, channels_last)
     bounds = [np.ascontiguousarray(a, dtype=np.int64) for pair in windows for a in pair]
-    out = tuple(b.shape[0] for b in bounds[::2])
-    shape = x5.shape[:2] + out
-    y = _alloc(shape, x5.dtype, cl)
-    idx = _alloc(shape, np.int64, cl) if want_indices else None
+    sizes = tuple(b.shape[0] for b in bounds[::2])
+    shape = x5.shape[:2] + sizes
+    yo, io = (None, None) if out is None else out
+    y = _target(yo, x5.dtype, cl)
+    if y is None:
+        y = _alloc(shape, x5.dtype, cl)
+    idx = None
+    if want_indices:
+        idx = _target(io, np.int64, cl)
+        if idx is None:
+            idx = _alloc(shape, np.int64, cl)
     cdef Geom g
     g.D, g.H, g.W = x5.shape[2:]
     g.xs_d, g.xs_h, g.xs_w = x5.strides[2:]
-    g.OD, g.OH, g.OW = out
+    g.OD, g.OH, g.OW = sizes
     cdef Job j = _job(x5, y, NULL,
                       <int64_t*>_data(idx) if idx is not None else NULL, &g)
     cdef int64_t[::1] b
@@ -269,7 +298,7 @@ def adaptive3d(x5, windows, bint want_indices, bint channels_last=False):
         b = bounds[2 * axis + 1]
         j.a1[axis] = &b[0]
     _dispatch(OP_ADAPTIVE_CL if cl else OP_ADAPTIVE, &j, y)
-    return _result(y, dtype), idx
+    return _result(y, dtype, yo), _into(io, idx)
 
 
 def openmp_enabled():

@@ -3,7 +3,7 @@
 A backend ("core") only sees validated, non-empty 5-D (N, C, D, H, W) arrays
 and (D, H, W) triples:
 
-- ``forward3d(x5, params, out_dhw, indices, channels_last) -> (y5, idx5 | None)`` with
+- ``forward3d(x5, params, out_dhw, indices, channels_last, out) -> (y5, idx5 | None)`` with
   ``indices`` None, "flat" (PyTorch's int64 indices) or "compact" (whatever
   compact argmax the core's ``backward3d_compact`` reads back);
 - ``backward3d(g5, idx5, spatial, channels_last) -> (grad5, n_bad_indices)``;
@@ -16,6 +16,13 @@ and (D, H, W) triples:
 
 ``channels_last`` is the caller's layout: a hint for the outputs' memory
 order where the input's strides leave it open.
+
+Every one of them also takes ``out``: None, or the caller's preallocated
+output(s) as (N, C, D, H, W) views, already checked (``check_out``): a pair
+``(y5 | None, idx5 | None)`` for forward3d and adaptive3d, one array for the
+others.  A core writes into them (straight from its loops where they are laid
+out as it would allocate its own, through a copy otherwise) and returns
+them in place of its own.
 
 A core may also plan forward calls (the compiled one does; the reference
 does not): ``plan_forward`` (same arguments as ``forward3d``) returns a
@@ -38,7 +45,7 @@ import functools
 import numpy as np
 
 from ._params import (PoolParams, adaptive_output_size, adaptive_windows, channels_last,
-                      check_backward, check_input, check_pair, normalize_pool_args,
+                      check_backward, check_input, check_out, check_pair, normalize_pool_args,
                       normalize_unpool_args, spatial_of, unpool_output_size, with_spatial)
 
 
@@ -102,7 +109,7 @@ def _as_3d(params: PoolParams) -> PoolParams:
 
 
 def max_pool(core, nd, x, kernel_size, stride=None, padding=0, dilation=1,
-             ceil_mode=False, return_indices=False, data_format=None):
+             ceil_mode=False, return_indices=False, data_format=None, out=None):
     call = (nd, kernel_size, stride, padding, dilation, ceil_mode,
             "flat" if return_indices else None, data_format)
     plan = find_plan(core, x, call)
@@ -110,10 +117,15 @@ def max_pool(core, nd, x, kernel_size, stride=None, padding=0, dilation=1,
         fn = f"max_pool{nd}d"
         params = normalize_pool_args(fn, nd, kernel_size, stride, padding, dilation,
                                      ceil_mode)
+        given = x
         x, out_shape, lift = check_pool_input(x, params, fn, data_format)
-        y, idx = forward(core, x, params, out_shape, call[6], lift, call)
+        outs = check_out(out, fn, out_shape, x.dtype, {"input": given}, return_indices)
+        y, idx = forward(core, x, params, out_shape, call[6], lift, call, outs)
     else:
-        y, idx = plan.run(x)
+        if out is not None:  # (the checks are on out: every call)
+            out = check_out(out, f"max_pool{nd}d", plan.out_shape, x.dtype, {"input": x},
+                            return_indices)
+        y, idx = plan.run(x, out)
     return (y, idx) if return_indices else y
 
 
@@ -131,46 +143,71 @@ def check_pool_input(x, params, fn, data_format):
     return x, out_shape, _lift(x, params.ndim, last)
 
 
-def forward(core, x, params, out_shape, indices, lift, call=None):
+def forward(core, x, params, out_shape, indices, lift, call=None, out=None):
     """Run a validated input through a core; with ``call`` (the arguments
     as given, see max_pool), a core that plans keeps the plan for the next
-    such call."""
+    such call.  ``out``: None or ``(y | None, indices | None)``, checked
+    arrays of the user's layout to write the results into."""
     if x.size == 0:  # N == 0 or C == 0: nothing to read
-        y = np.empty(out_shape, dtype=x.dtype)
-        idx = None if indices is None else np.empty(out_shape, dtype=np.int64)
+        yo, io = (None, None) if out is None else out
+        y = np.empty(out_shape, dtype=x.dtype) if yo is None else yo
+        idx = (None if indices is None else
+               np.empty(out_shape, dtype=np.int64) if io is None else io)
         return y, idx
     x5, params3, out_dhw = lift.to_core(x), _as_3d(params), lift.spatial(out_shape)
     plan_forward = getattr(core, "plan_forward", None)
     if plan_forward is None or x.dtype == np.float16:
-        y5, idx5 = core.forward3d(x5, params3, out_dhw, indices, lift.last)
-        return lift.from_core(y5), lift.from_core(idx5)
+        out5 = None if out is None else (lift.to_core(out[0]), lift.to_core(out[1]))
+        y5, idx5 = core.forward3d(x5, params3, out_dhw, indices, lift.last, out=out5)
+        return _user(out, 0, y5, lift), _user(out, 1, idx5, lift)
     plan = plan_forward(x5, params3, out_dhw, indices, lift.last).for_user(
         out_shape, lift.batched, lift.last, lift)
     if call is not None:
         core.remember_forward_plan(plan, x, call)
-    return plan.run(x)
+    return plan.run(x, out)
 
 
-def max_pool_backward(core, nd, grad_output, indices, input_shape, data_format=None):
+def _user(out, i, a5, lift):
+    """The user's out[i] if given (the core wrote into it), else a5 in the
+    user's layout."""
+    if out is not None and out[i] is not None:
+        return out[i]
+    return lift.from_core(a5)
+
+
+def max_pool_backward(core, nd, grad_output, indices, input_shape, data_format=None,
+                      out=None):
     fn = f"max_pool{nd}d_backward"
     last = channels_last(fn, nd, data_format)
     g, idx, shape = check_backward(grad_output, indices, input_shape, nd, fn, last)
-    return backward(core, g, idx, shape, _lift(g, nd, last), fn)
+    if out is not None:
+        out = check_out(out, fn, shape, g.dtype,
+                        {"grad_output": grad_output, "indices": indices})[0]
+    return backward(core, g, idx, shape, _lift(g, nd, last), fn, out)
 
 
-def backward(core, g, idx, shape, lift, fn):
-    """Run validated backward arguments through a core."""
+def backward(core, g, idx, shape, lift, fn, out=None):
+    """Run validated backward arguments through a core (into ``out``, a
+    checked array, when given)."""
     if g.size == 0:
-        return np.zeros(shape, dtype=g.dtype)
+        return _zeros(shape, g.dtype, out)
     spatial = lift.spatial(shape)
-    grad5, n_bad = core.backward3d(lift.to_core(g), lift.to_core(idx), spatial, lift.last)
+    grad5, n_bad = core.backward3d(lift.to_core(g), lift.to_core(idx), spatial, lift.last,
+                                   out=lift.to_core(out))
     if n_bad:
         first, count = _first_bad(idx, spatial)
         raise ValueError(
             f"{fn}: indices must lie in [0, {_volume(spatial)}) for an input plane of "
             f"size {lift.user_spatial(shape)}, but got index {first} "
             f"({count} out of range)")
-    return lift.from_core(grad5)
+    return lift.from_core(grad5) if out is None else out
+
+
+def _zeros(shape, dtype, out):
+    if out is None:
+        return np.zeros(shape, dtype=dtype)
+    out[...] = 0
+    return out
 
 
 def backward_compact(core, g, cache, params, shape, lift):
@@ -194,36 +231,43 @@ def _first_bad(idx, spatial) -> tuple[int, int]:
 
 
 def max_unpool(core, nd, x, indices, kernel_size, stride=None, padding=0, output_size=None,
-               data_format=None):
+               data_format=None, out=None):
     fn = f"max_unpool{nd}d"
     k, s, p = normalize_unpool_args(fn, nd, kernel_size, stride, padding)
     last = channels_last(fn, nd, data_format)
+    given = {"input": x, "indices": indices}
     x, idx = check_pair(x, indices, nd, fn, last)
     lift = _lift(x, nd, last)
     spatial = unpool_output_size(fn, lift.user_spatial(x.shape), k, s, p, output_size)
     shape = lift.with_user_spatial(x.shape, spatial)
+    if out is not None:
+        out = check_out(out, fn, shape, x.dtype, given)[0]
     if x.size == 0:
-        return np.zeros(shape, dtype=x.dtype)
+        return _zeros(shape, x.dtype, out)
     out5, n_bad = core.unpool3d(lift.to_core(x), lift.to_core(idx), lift.spatial(shape),
-                                 lift.last)
+                                lift.last, out=lift.to_core(out))
     if n_bad:
         first, count = _first_bad(idx, spatial)
         raise ValueError(f"{fn}: Found an invalid max index: {first} (output volumes are "
                          f"of size {'x'.join(map(str, spatial))}; {count} out of range)")
-    return lift.from_core(out5)
+    return lift.from_core(out5) if out is None else out
 
 
-def adaptive_max_pool(core, nd, x, output_size, return_indices=False, data_format=None):
+def adaptive_max_pool(core, nd, x, output_size, return_indices=False, data_format=None,
+                      out=None):
     fn = f"adaptive_max_pool{nd}d"
     last = channels_last(fn, nd, data_format)
+    given = x
     x = check_pair(x, None, nd, fn, last)[0]
     lift = _lift(x, nd, last)
     in_spatial = lift.user_spatial(x.shape)
-    out = adaptive_output_size(fn, nd, output_size, in_spatial)
-    shape = lift.with_user_spatial(x.shape, out)
-    if x.size == 0 or min(out) == 0:
-        y = np.empty(shape, dtype=x.dtype)
-        return (y, np.empty(shape, dtype=np.int64)) if return_indices else y
+    sizes = adaptive_output_size(fn, nd, output_size, in_spatial)
+    shape = lift.with_user_spatial(x.shape, sizes)
+    outs = check_out(out, fn, shape, x.dtype, {"input": given}, return_indices)
+    if x.size == 0 or min(sizes) == 0:
+        y, idx = (np.empty(shape, dtype=x.dtype), np.empty(shape, dtype=np.int64)) \
+            if outs is None else outs
+        return (y, idx) if return_indices else y
     # Equal windows that tile the input go to plain max pooling (window n // o,
     # stride the same: identical results) where its loops are the faster ones
     # (measured on 32x64x112x112 float32, one thread).  They pass once per
@@ -233,20 +277,22 @@ def adaptive_max_pool(core, nd, x, output_size, return_indices=False, data_forma
     # wide windows over short rows (7x7 from 112x112: 9.5 against 24 ms).
     # Channels-last memory, as the cores see it, keeps the earlier limit of 16
     # wide: max pooling's pixel blocks stay ahead up to it (10 against 11 ms).
-    k = tuple(n // o for n, o in zip(in_spatial, out))
+    k = tuple(n // o for n, o in zip(in_spatial, sizes))
     x5 = lift.to_core(x)
     if x5.shape[1] > 1 and x5.strides[1] == x5.itemsize and (
             lift.last or not x5.flags.c_contiguous):
         tiles_fast = max(k) <= 16
     else:
         tiles_fast = (int(np.prod(k)) <= (64 if return_indices else 16)
-                      or (out[-1] >= 64 and max(k) <= 64))
-    if tiles_fast and all(n % o == 0 for n, o in zip(in_spatial, out)):
+                      or (sizes[-1] >= 64 and max(k) <= 64))
+    if tiles_fast and all(n % o == 0 for n, o in zip(in_spatial, sizes)):
         params = normalize_pool_args(fn, nd, k, k, 0, 1, False)
-        y, idx = forward(core, x, params, shape, "flat" if return_indices else None, lift)
+        y, idx = forward(core, x, params, shape, "flat" if return_indices else None, lift,
+                         out=outs)
     else:
         windows = [adaptive_windows(n, o)
                    for n, o in zip(lift.spatial(x.shape), lift.spatial(shape))]
-        y5, idx5 = core.adaptive3d(x5, windows, return_indices, lift.last)
-        y, idx = lift.from_core(y5), lift.from_core(idx5)
+        out5 = None if outs is None else (lift.to_core(outs[0]), lift.to_core(outs[1]))
+        y5, idx5 = core.adaptive3d(x5, windows, return_indices, lift.last, out=out5)
+        y, idx = _user(outs, 0, y5, lift), _user(outs, 1, idx5, lift)
     return (y, idx) if return_indices else y

@@ -6,12 +6,16 @@ import numpy as np
 import numpy.typing as npt
 from typing_extensions import disjoint_base
 
+# out: the caller's preallocated (values, indices), either None
+_Outs = Optional[Tuple[Optional[npt.NDArray[Any]], Optional[npt.NDArray[Any]]]]
+
 def openmp_enabled() -> bool: ...
 def set_num_threads(n: int) -> None: ...
 def get_num_threads() -> int: ...
 @disjoint_base
 class _ForwardPlan:
     lift: Any
+    out_shape: Tuple[int, ...]
     def __init__(
         self,
         x5: npt.NDArray[Any],
@@ -24,7 +28,7 @@ class _ForwardPlan:
         self, out_shape: Tuple[int, ...], batched: bool, user_last: bool, lift: Any
     ) -> _ForwardPlan: ...
     def run(
-        self, x: npt.NDArray[Any]
+        self, x: npt.NDArray[Any], out: _Outs = ...
     ) -> Tuple[npt.NDArray[Any], Optional[npt.NDArray[Any]]]: ...
 
 def find_forward_plan(x: Any, call: Tuple[Any, ...]) -> Optional[_ForwardPlan]: ...
@@ -45,12 +49,14 @@ def forward3d(
     out_dhw: Tuple[int, int, int],
     indices: Optional[Literal["flat", "compact"]],
     channels_last: bool = ...,
+    out: _Outs = ...,
 ) -> Tuple[npt.NDArray[Any], Optional[npt.NDArray[Any]]]: ...
 def backward3d(
     g5: npt.NDArray[np.floating[Any]],
     idx5: npt.NDArray[np.integer[Any]],
     spatial: Tuple[int, int, int],
     channels_last: bool = ...,
+    out: Optional[npt.NDArray[np.floating[Any]]] = ...,
 ) -> Tuple[npt.NDArray[np.floating[Any]], int]: ...
 def backward3d_compact(
     g5: npt.NDArray[np.floating[Any]],
@@ -58,18 +64,21 @@ def backward3d_compact(
     params: Any,
     spatial: Tuple[int, int, int],
     channels_last: bool = ...,
+    out: Optional[npt.NDArray[np.floating[Any]]] = ...,
 ) -> npt.NDArray[np.floating[Any]]: ...
 def unpool3d(
     x5: npt.NDArray[Any],
     idx5: npt.NDArray[np.integer[Any]],
     spatial: Tuple[int, int, int],
     channels_last: bool = ...,
+    out: Optional[npt.NDArray[Any]] = ...,
 ) -> Tuple[npt.NDArray[Any], int]: ...
 def adaptive3d(
     x5: npt.NDArray[Any],
     windows: Sequence[Tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]],
     want_indices: bool,
     channels_last: bool = ...,
+    out: _Outs = ...,
 ) -> Tuple[npt.NDArray[Any], Optional[npt.NDArray[np.int64]]]: ...
 
 __test__: dict[str, str]

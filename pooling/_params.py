@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import operator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -412,3 +413,81 @@ def adaptive_windows(n: int, out: int) -> tuple[np.ndarray, np.ndarray]:
     """PyTorch's windows: start floor(i*n/out), end ceil((i+1)*n/out)."""
     i = np.arange(out, dtype=np.int64)
     return (i * n) // out, -((-(i + 1) * n) // out)
+
+
+# np.shares_memory's bound on the work of proving that two views of one buffer
+# do not overlap (exactly, element sets, not address ranges); beyond it the
+# views count as overlapping.  Ordinary views (slices, transposes) take a few
+# steps.
+_OVERLAP_MAX_WORK: Any = 10_000   # (NumPy's stubs admit only -1 and 0)
+_TooHardError = getattr(np, "exceptions", np).TooHardError
+
+
+def _show_out(a) -> str:
+    if isinstance(a, np.ndarray):
+        return f"array of shape {a.shape} and dtype {a.dtype}"
+    return f"{type(a).__name__}"
+
+
+def _overlaps(a, b) -> bool:
+    # (np.shares_memory compares the address ranges first: the common case,
+    # disjoint ranges, costs no more than np.may_share_memory.)
+    try:
+        return bool(np.shares_memory(a, b, _OVERLAP_MAX_WORK))
+    except _TooHardError:
+        return True
+
+
+_INT64 = np.dtype(np.int64)
+
+
+def check_out(out, fn: str, shape: tuple, dtype: np.dtype, inputs: dict, pair: bool = False):
+    """The preallocated outputs of ``fn``: None for out=None, else the pair
+    ``(y, indices)``, indices None unless ``pair`` (return_indices=True).
+    With ``pair``, ``out`` must be a tuple of two arrays; without, an array
+    or a 1-tuple holding one, as for NumPy ufuncs.
+
+    Each must be a writeable np.ndarray of exactly the result's ``shape`` (a
+    tuple) and dtype (``dtype`` for values, int64 for indices; no casting), and none may
+    share memory with an input (``inputs``: name -> the array as the caller
+    gave it) or with the other.
+    """
+    if out is None:
+        return None
+    if pair:
+        if not isinstance(out, tuple):
+            raise TypeError(f"{fn}: out must be a tuple (y, indices) of two arrays with "
+                            f"return_indices=True, but got out={_show_out(out)}")
+        if len(out) != 2:
+            raise ValueError(f"{fn}: out must be a tuple (y, indices) of two arrays with "
+                             f"return_indices=True, but got a tuple of {len(out)}")
+        arrays: tuple[tuple[str, Any, np.dtype], ...] = (
+            ("out[0]", out[0], dtype), ("out[1]", out[1], _INT64))
+    else:
+        name = "out"
+        if isinstance(out, tuple):
+            if len(out) != 1:
+                raise ValueError(f"{fn}: out must be an array or a tuple of one array, "
+                                 f"but got a tuple of {len(out)}")
+            out, name = out[0], "out[0]"
+        arrays = ((name, out, dtype),)
+    for name, a, want in arrays:
+        if not isinstance(a, np.ndarray):
+            raise TypeError(f"{fn}: {name} must be a numpy.ndarray, but got "
+                            f"{name}={_show_out(a)}")
+        if a.shape != shape:
+            raise ValueError(f"{fn}: {name} has the wrong shape: expected {shape}, "
+                             f"but got {a.shape}")
+        if a.dtype != want:
+            raise TypeError(f"{fn}: {name} has the wrong dtype: expected {want} (no "
+                            f"casting), but got {a.dtype}")
+        if not a.flags.writeable:
+            raise ValueError(f"{fn}: {name} is read-only; expected a writeable array")
+        for what, x in inputs.items():
+            if isinstance(x, np.ndarray) and _overlaps(a, x):
+                raise ValueError(f"{fn}: {name} shares memory with {what}; expected an "
+                                 f"output that does not overlap the inputs")
+    if pair and _overlaps(arrays[0][1], arrays[1][1]):
+        raise ValueError(f"{fn}: out[0] and out[1] share memory; expected two arrays "
+                         f"that do not overlap")
+    return tuple(a for _, a, _ in arrays) + ((None,) if not pair else ())

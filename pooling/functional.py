@@ -7,6 +7,13 @@ layout, equal to the channels-first results transposed (indices included:
 flat positions within one channel's spatial volume).  Channels-last arrays
 are pooled where they lie, vectorised over channels; the forward never
 transposes them into a copy.
+
+Every function takes a keyword-only ``out``: preallocated output(s) to write
+into instead of allocating, as NumPy ufuncs take them.  With
+``return_indices=True`` it is a pair ``(y, indices)``; otherwise one array
+(or a 1-tuple holding it).  Each must be a writeable ndarray of exactly the
+result's shape and dtype (int64 for indices), sharing no memory with the
+inputs or with the other; the function returns ``out``'s arrays themselves.
 """
 from __future__ import annotations
 
@@ -19,7 +26,7 @@ __all__ = ["adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool3d",
 
 
 def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1,
-               ceil_mode=False, return_indices=False, data_format="NCHW"):
+               ceil_mode=False, return_indices=False, data_format="NCHW", *, out=None):
     """2-D max pooling over an (N, C, H, W) or (C, H, W) array.
 
     Same arguments and results as ``torch.nn.functional.max_pool2d``:
@@ -32,41 +39,45 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1,
     int64 flat positions ``h * W + w`` of each maximum in its input plane.
     Ties pick the first maximum in row-major window order; a window holding
     NaN gives NaN, indexed at its last NaN.  ``x`` is never modified.
+    ``out``: ``y``, or ``(y, indices)`` with ``return_indices``, to write
+    into and return (see the module docstring).
     """
     return _api.max_pool(_backend.core(), 2, x, kernel_size, stride, padding,
-                         dilation, ceil_mode, return_indices, data_format)
+                         dilation, ceil_mode, return_indices, data_format, out=out)
 
 
-def max_pool2d_backward(grad_output, indices, input_shape, data_format="NCHW"):
+def max_pool2d_backward(grad_output, indices, input_shape, data_format="NCHW", *, out=None):
     """Gradient of max_pool2d with respect to its input.
 
     Adds each ``grad_output`` element at its ``indices`` position in a zero
     array of ``input_shape`` (overlapping windows accumulate, in PyTorch's
     order); the result has grad_output's dtype, which must be floating.
+    ``out``: an array of ``input_shape`` and that dtype to write it into and
+    return (preallocated, it saves the page faults of a fresh gradient).
     """
     return _api.max_pool_backward(_backend.core(), 2, grad_output, indices, input_shape,
-                                  data_format)
+                                  data_format, out=out)
 
 
 def max_pool1d(x, kernel_size, stride=None, padding=0, dilation=1,
-               ceil_mode=False, return_indices=False, data_format="NCL"):
+               ceil_mode=False, return_indices=False, data_format="NCL", *, out=None):
     """1-D max pooling over an (N, C, L) or (C, L) array ("NLC": (N, L, C)).
 
     Same arguments and results as ``torch.nn.functional.max_pool1d``; indices
     are int64 positions in L.  Same rules as :func:`max_pool2d` otherwise.
     """
     return _api.max_pool(_backend.core(), 1, x, kernel_size, stride, padding,
-                         dilation, ceil_mode, return_indices, data_format)
+                         dilation, ceil_mode, return_indices, data_format, out=out)
 
 
-def max_pool1d_backward(grad_output, indices, input_shape, data_format="NCL"):
+def max_pool1d_backward(grad_output, indices, input_shape, data_format="NCL", *, out=None):
     """Gradient of max_pool1d with respect to its input (see max_pool2d_backward)."""
     return _api.max_pool_backward(_backend.core(), 1, grad_output, indices, input_shape,
-                                  data_format)
+                                  data_format, out=out)
 
 
 def max_pool3d(x, kernel_size, stride=None, padding=0, dilation=1,
-               ceil_mode=False, return_indices=False, data_format="NCDHW"):
+               ceil_mode=False, return_indices=False, data_format="NCDHW", *, out=None):
     """3-D max pooling over an (N, C, D, H, W) or (C, D, H, W) array
     ("NDHWC": (N, D, H, W, C)).
 
@@ -75,17 +86,17 @@ def max_pool3d(x, kernel_size, stride=None, padding=0, dilation=1,
     in each input volume; ties and NaN as in :func:`max_pool2d`.
     """
     return _api.max_pool(_backend.core(), 3, x, kernel_size, stride, padding,
-                         dilation, ceil_mode, return_indices, data_format)
+                         dilation, ceil_mode, return_indices, data_format, out=out)
 
 
-def max_pool3d_backward(grad_output, indices, input_shape, data_format="NCDHW"):
+def max_pool3d_backward(grad_output, indices, input_shape, data_format="NCDHW", *, out=None):
     """Gradient of max_pool3d with respect to its input (see max_pool2d_backward)."""
     return _api.max_pool_backward(_backend.core(), 3, grad_output, indices, input_shape,
-                                  data_format)
+                                  data_format, out=out)
 
 
 def max_unpool2d(x, indices, kernel_size, stride=None, padding=0, output_size=None,
-                 data_format="NCHW"):
+                 data_format="NCHW", *, out=None):
     """Partial inverse of max_pool2d, as ``torch.nn.functional.max_unpool2d``.
 
     A zero array of the output size, ``(H_in - 1) * stride + kernel_size -
@@ -94,24 +105,24 @@ def max_unpool2d(x, indices, kernel_size, stride=None, padding=0, output_size=No
     index; where indices repeat, the last write wins.
     """
     return _api.max_unpool(_backend.core(), 2, x, indices, kernel_size, stride, padding,
-                           output_size, data_format)
+                           output_size, data_format, out=out)
 
 
 def max_unpool1d(x, indices, kernel_size, stride=None, padding=0, output_size=None,
-                 data_format="NCL"):
+                 data_format="NCL", *, out=None):
     """Partial inverse of max_pool1d, as ``torch.nn.functional.max_unpool1d``."""
     return _api.max_unpool(_backend.core(), 1, x, indices, kernel_size, stride, padding,
-                           output_size, data_format)
+                           output_size, data_format, out=out)
 
 
 def max_unpool3d(x, indices, kernel_size, stride=None, padding=0, output_size=None,
-                 data_format="NCDHW"):
+                 data_format="NCDHW", *, out=None):
     """Partial inverse of max_pool3d, as ``torch.nn.functional.max_unpool3d``."""
     return _api.max_unpool(_backend.core(), 3, x, indices, kernel_size, stride, padding,
-                           output_size, data_format)
+                           output_size, data_format, out=out)
 
 
-def adaptive_max_pool2d(x, output_size, return_indices=False, data_format="NCHW"):
+def adaptive_max_pool2d(x, output_size, return_indices=False, data_format="NCHW", *, out=None):
     """Adaptive max pooling, as ``torch.nn.functional.adaptive_max_pool2d``.
 
     Output (h, w) = ``output_size`` (an int, or a pair whose None entries keep
@@ -120,18 +131,18 @@ def adaptive_max_pool2d(x, output_size, return_indices=False, data_format="NCHW"
     as :func:`max_pool2d`; its gradient is :func:`max_pool2d_backward`.
     """
     return _api.adaptive_max_pool(_backend.core(), 2, x, output_size, return_indices,
-                                  data_format)
+                                  data_format, out=out)
 
 
-def adaptive_max_pool1d(x, output_size, return_indices=False, data_format="NCL"):
+def adaptive_max_pool1d(x, output_size, return_indices=False, data_format="NCL", *, out=None):
     """Adaptive 1-D max pooling, as ``torch.nn.functional.adaptive_max_pool1d``;
     its gradient is :func:`max_pool1d_backward`."""
     return _api.adaptive_max_pool(_backend.core(), 1, x, output_size, return_indices,
-                                  data_format)
+                                  data_format, out=out)
 
 
-def adaptive_max_pool3d(x, output_size, return_indices=False, data_format="NCDHW"):
+def adaptive_max_pool3d(x, output_size, return_indices=False, data_format="NCDHW", *, out=None):
     """Adaptive 3-D max pooling, as ``torch.nn.functional.adaptive_max_pool3d``;
     its gradient is :func:`max_pool3d_backward`."""
     return _api.adaptive_max_pool(_backend.core(), 3, x, output_size, return_indices,
-                                  data_format)
+                                  data_format, out=out)

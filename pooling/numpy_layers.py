@@ -72,15 +72,26 @@ class _MaxPool(_Layer):
             x, out_shape, lift = _api.check_pool_input(x, self._params, self._name,
                                                        self.data_format)
             y, argmax = _api.forward(core, x, self._params, out_shape, "compact", lift,
-                                     self._call)
+                                     self._call, self._reuse(core, out_shape))
         else:
-            (y, argmax), lift = plan.run(x), plan.lift
+            (y, argmax), lift = plan.run(x, self._reuse(core, plan.out_shape)), plan.lift
         # The argmax is only meaningful to the core that wrote it.
         self._argmax, self._core, self._input_shape, self._lift = argmax, core, x.shape, lift
         self._out_shape = y.shape
         return y
 
     __call__ = forward
+
+    def _reuse(self, core, shape):
+        """``out`` for the forward: the last forward's argmax cache, written
+        over when it fits (saves a fresh array's page faults on every step).
+        The cache is internal and only backward reads it, and backward wants
+        the last forward's: nothing else can see the old contents go.  The
+        returned values are always a new array: the caller may keep them."""
+        a = self._argmax
+        if a is None or self._core is not core or a.shape != shape:
+            return None
+        return None, a
 
     def backward(self, grad_output):
         """The input gradient of the last forward, for ``grad_output``."""

@@ -24,75 +24,78 @@ __all__ = ["adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool3d",
 
 
 def max_pool1d(x, kernel_size, stride=None, padding=0, dilation=1,
-               ceil_mode=False, return_indices=False, data_format="NCL"):
+               ceil_mode=False, return_indices=False, data_format="NCL", *, out=None):
     """Reference ``max_pool1d``; same contract as :func:`pooling.max_pool1d`."""
     return _api.max_pool(_Core, 1, x, kernel_size, stride, padding, dilation,
-                         ceil_mode, return_indices, data_format)
+                         ceil_mode, return_indices, data_format, out=out)
 
 
 def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1,
-               ceil_mode=False, return_indices=False, data_format="NCHW"):
+               ceil_mode=False, return_indices=False, data_format="NCHW", *, out=None):
     """Reference ``max_pool2d``; same contract as :func:`pooling.max_pool2d`."""
     return _api.max_pool(_Core, 2, x, kernel_size, stride, padding, dilation,
-                         ceil_mode, return_indices, data_format)
+                         ceil_mode, return_indices, data_format, out=out)
 
 
 def max_pool3d(x, kernel_size, stride=None, padding=0, dilation=1,
-               ceil_mode=False, return_indices=False, data_format="NCDHW"):
+               ceil_mode=False, return_indices=False, data_format="NCDHW", *, out=None):
     """Reference ``max_pool3d``; same contract as :func:`pooling.max_pool3d`."""
     return _api.max_pool(_Core, 3, x, kernel_size, stride, padding, dilation,
-                         ceil_mode, return_indices, data_format)
+                         ceil_mode, return_indices, data_format, out=out)
 
 
-def max_pool1d_backward(grad_output, indices, input_shape, data_format="NCL"):
+def max_pool1d_backward(grad_output, indices, input_shape, data_format="NCL", *, out=None):
     """Reference ``max_pool1d_backward``."""
-    return _api.max_pool_backward(_Core, 1, grad_output, indices, input_shape, data_format)
+    return _api.max_pool_backward(_Core, 1, grad_output, indices, input_shape, data_format,
+                                  out=out)
 
 
-def max_pool2d_backward(grad_output, indices, input_shape, data_format="NCHW"):
+def max_pool2d_backward(grad_output, indices, input_shape, data_format="NCHW", *, out=None):
     """Reference ``max_pool2d_backward``."""
-    return _api.max_pool_backward(_Core, 2, grad_output, indices, input_shape, data_format)
+    return _api.max_pool_backward(_Core, 2, grad_output, indices, input_shape, data_format,
+                                  out=out)
 
 
-def max_pool3d_backward(grad_output, indices, input_shape, data_format="NCDHW"):
+def max_pool3d_backward(grad_output, indices, input_shape, data_format="NCDHW", *, out=None):
     """Reference ``max_pool3d_backward``."""
-    return _api.max_pool_backward(_Core, 3, grad_output, indices, input_shape, data_format)
+    return _api.max_pool_backward(_Core, 3, grad_output, indices, input_shape, data_format,
+                                  out=out)
 
 
 def max_unpool1d(x, indices, kernel_size, stride=None, padding=0, output_size=None,
-                 data_format="NCL"):
+                 data_format="NCL", *, out=None):
     """Reference ``max_unpool1d``."""
     return _api.max_unpool(_Core, 1, x, indices, kernel_size, stride, padding, output_size,
-                           data_format)
+                           data_format, out=out)
 
 
 def max_unpool2d(x, indices, kernel_size, stride=None, padding=0, output_size=None,
-                 data_format="NCHW"):
+                 data_format="NCHW", *, out=None):
     """Reference ``max_unpool2d``."""
     return _api.max_unpool(_Core, 2, x, indices, kernel_size, stride, padding, output_size,
-                           data_format)
+                           data_format, out=out)
 
 
 def max_unpool3d(x, indices, kernel_size, stride=None, padding=0, output_size=None,
-                 data_format="NCDHW"):
+                 data_format="NCDHW", *, out=None):
     """Reference ``max_unpool3d``."""
     return _api.max_unpool(_Core, 3, x, indices, kernel_size, stride, padding, output_size,
-                           data_format)
+                           data_format, out=out)
 
 
-def adaptive_max_pool1d(x, output_size, return_indices=False, data_format="NCL"):
+def adaptive_max_pool1d(x, output_size, return_indices=False, data_format="NCL", *, out=None):
     """Reference ``adaptive_max_pool1d``."""
-    return _api.adaptive_max_pool(_Core, 1, x, output_size, return_indices, data_format)
+    return _api.adaptive_max_pool(_Core, 1, x, output_size, return_indices, data_format, out=out)
 
 
-def adaptive_max_pool2d(x, output_size, return_indices=False, data_format="NCHW"):
+def adaptive_max_pool2d(x, output_size, return_indices=False, data_format="NCHW", *, out=None):
     """Reference ``adaptive_max_pool2d``."""
-    return _api.adaptive_max_pool(_Core, 2, x, output_size, return_indices, data_format)
+    return _api.adaptive_max_pool(_Core, 2, x, output_size, return_indices, data_format, out=out)
 
 
-def adaptive_max_pool3d(x, output_size, return_indices=False, data_format="NCDHW"):
+def adaptive_max_pool3d(x, output_size, return_indices=False, data_format="NCDHW", *, out=None):
     """Reference ``adaptive_max_pool3d``."""
-    return _api.adaptive_max_pool(_Core, 3, x, output_size, return_indices, data_format)
+    return _api.adaptive_max_pool(_Core, 3, x, output_size, return_indices, data_format, out=out)
 
 
 def _axis_plan(n, out, k, s, p, d):
@@ -113,16 +116,21 @@ def _lowest(dtype):
 
 class _Core:
     """The pure-NumPy backend; every array is (N, C, D, H, W), any strides
-    (``channels_last``, a layout hint for outputs, is not needed here)."""
+    (``channels_last``, a layout hint for outputs, is not needed here).
+    ``out``: see pooling._api; the running max and indices are kept in out's
+    arrays themselves, whatever their strides."""
 
     @staticmethod
-    def forward3d(x5, params, out_dhw, indices, channels_last=False):
+    def forward3d(x5, params, out_dhw, indices, channels_last=False, out=None):
         spatial = x5.shape[2:]
-        best = np.full(x5.shape[:2] + tuple(out_dhw), _lowest(x5.dtype), dtype=x5.dtype)
+        shape = x5.shape[:2] + tuple(out_dhw)
+        yo, io = (None, None) if out is None else out
+        best = _full(yo, shape, _lowest(x5.dtype), x5.dtype)
         want_indices = indices is not None  # the cache is flat indices too
         # Every element is written below: each window either holds its
         # (non-NaN) max somewhere or holds a NaN.
-        idx = np.empty(best.shape, dtype=np.int64) if want_indices else None
+        idx = (io if io is not None else np.empty(shape, dtype=np.int64)) \
+            if want_indices else None
         plans = [[a for a in _axis_plan(n, o, k, s, p, d) if a[0] < a[1]]
                  for n, o, k, s, p, d in zip(spatial, out_dhw, params.kernel_size,
                                              params.stride, params.padding, params.dilation)]
@@ -159,30 +167,31 @@ class _Core:
         return best, idx
 
     @staticmethod
-    def backward3d(g5, idx5, spatial, channels_last=False):
+    def backward3d(g5, idx5, spatial, channels_last=False, out=None):
         planes, size = g5.shape[0] * g5.shape[1], int(np.prod(spatial))
         idx = idx5.reshape(planes, -1)
         bad = int(np.count_nonzero((idx < 0) | (idx >= size)))
-        grad = np.zeros((planes, size), dtype=g5.dtype)
+        grad = _flat(out, (planes, size), g5.dtype)
         if not bad:
             # ufunc.at adds sequentially in C order: within a plane, output
             # raster order, which is PyTorch's accumulation order.
             np.add.at(grad, (np.arange(planes)[:, None], idx), g5.reshape(planes, -1))
-        return grad.reshape(g5.shape[:2] + tuple(spatial)), bad
+        return _into(out, grad.reshape(g5.shape[:2] + tuple(spatial))), bad
 
     @staticmethod
-    def backward3d_compact(g5, cache5, params, spatial, channels_last=False):
-        return _Core.backward3d(g5, cache5, spatial)[0]
+    def backward3d_compact(g5, cache5, params, spatial, channels_last=False, out=None):
+        return _Core.backward3d(g5, cache5, spatial, out=out)[0]
 
     @staticmethod
-    def adaptive3d(x5, windows, want_indices, channels_last=False):
+    def adaptive3d(x5, windows, want_indices, channels_last=False, out=None):
         # Loop over offsets within the longest window of each axis; an offset
         # past a window's end is masked out.  PyTorch's rule, in scan order.
         spatial = x5.shape[2:]
         starts = [s for s, _ in windows]
-        best = np.full(x5.shape[:2] + tuple(s.size for s in starts), _lowest(x5.dtype),
-                       dtype=x5.dtype)
-        idx = np.empty(best.shape, dtype=np.int64)
+        shape = x5.shape[:2] + tuple(s.size for s in starts)
+        yo, io = (None, None) if out is None else out
+        best = _full(yo, shape, _lowest(x5.dtype), x5.dtype)
+        idx = io if io is not None else np.empty(shape, dtype=np.int64)
         grid = np.ix_(*starts)
         idx[...] = (grid[0] * spatial[1] + grid[1]) * spatial[2] + grid[2]
         spans = [range(int((e - s).max())) for s, e in windows]
@@ -202,14 +211,42 @@ class _Core:
         return best, (idx if want_indices else None)
 
     @staticmethod
-    def unpool3d(x5, idx5, spatial, channels_last=False):
+    def unpool3d(x5, idx5, spatial, channels_last=False, out=None):
         planes, size = x5.shape[0] * x5.shape[1], int(np.prod(spatial))
         idx = idx5.reshape(planes, -1)
         bad = int(np.count_nonzero((idx < 0) | (idx >= size)))
-        out = np.zeros(planes * size, dtype=x5.dtype)
+        res = _flat(out, (planes * size,), x5.dtype)
         if not bad:
             keys = (idx + (np.arange(planes) * size)[:, None]).ravel()
             # the last write wins: keep each position's last occurrence
             uniq, first_from_end = np.unique(keys[::-1], return_index=True)
-            out[uniq] = x5.reshape(-1)[keys.size - 1 - first_from_end]
-        return out.reshape(x5.shape[:2] + tuple(spatial)), bad
+            res[uniq] = x5.reshape(-1)[keys.size - 1 - first_from_end]
+        return _into(out, res.reshape(x5.shape[:2] + tuple(spatial))), bad
+
+
+def _full(out, shape, value, dtype):
+    """np.full(shape, value, dtype), in ``out`` when given."""
+    if out is None:
+        return np.full(shape, value, dtype=dtype)
+    out[...] = value
+    return out
+
+
+def _flat(out, shape, dtype):
+    """Zeros of ``shape``, a C-order reshape of ``out``: out itself (a view)
+    where its memory is so, a new array otherwise (_into copies it over)."""
+    if out is not None and out.flags.c_contiguous:
+        flat = out.reshape(shape)
+        flat[...] = 0
+        return flat
+    return np.zeros(shape, dtype=dtype)
+
+
+def _into(out, a):
+    """``a`` delivered into ``out`` when given: a copy unless a is out's
+    memory (from _flat; a new array never shares it)."""
+    if out is None:
+        return a
+    if not np.may_share_memory(a, out):
+        out[...] = a
+    return out

@@ -62,9 +62,21 @@ def test_bench_tiny_writes_json(tiny_run):
     # layers' section has rows only where a framework is installed)
     frameworks = any(importlib.util.find_spec(m) for m in ("tinyml", "torch"))
     for section in ("thread_scaling", "linear_cost", "other_ops", "large_inputs", "tiny_calls",
-                    "adapters"):
+                    "out", "adapters"):
         assert data[section] or (section == "adapters" and not frameworks), section
         assert all(r["floor_ms"] > 0 for r in data[section]), section
+
+
+def test_bench_out_section(tiny_run):
+    """out=: the forward and the backward, each with a fresh output and a
+    preallocated one, side by side."""
+    out, data = tiny_run
+    assert [r["case"] for r in data["out"]] == [
+        "max_pool2d (2, 3, 16, 16) 2x2/s2", "max_pool2d_backward (2, 3, 16, 16) 2x2/s2"]
+    for r in data["out"]:
+        assert r["fresh_ms"] > 0 and r["out_ms"] > 0
+        assert r["ratio"] == r["fresh_ms"] / r["out_ms"]
+        assert f"  {r['case']} " in out
 
 
 def test_bench_forward_int64_row(tiny_run):
@@ -130,15 +142,15 @@ def test_bench_prints_every_section(tiny_run):
     frameworks = [m for m in ("tinyml", "torch") if importlib.util.find_spec(m)]
     heads = ["pooling ", "case ", "copy bandwidth", "thread scaling (ours):",
              "linear cost (ours", "other operations", "large inputs", "tiny calls",
-             "framework layers", "targets:"]
+             "out= (", "framework layers", "targets:"]
     if not frameworks:
         heads.remove("framework layers")
     found = [next((i for i, line in enumerate(out.splitlines()) if line.startswith(h)), None)
              for h in heads]
     assert None not in found and found == sorted(found), dict(zip(heads, found))
     assert set(data) == {"version", "threads", "copy_gbps", "rows", "thread_scaling",
-                         "linear_cost", "other_ops", "large_inputs", "tiny_calls", "adapters",
-                         "summary"}
+                         "linear_cost", "other_ops", "large_inputs", "tiny_calls", "out",
+                         "adapters", "summary"}
     assert data["threads"] == 1
     assert ({a["case"].split()[0] for a in data["adapters"]} == set(frameworks)
             and all(a["ours_ms"] > 0 and a["theirs_ms"] > 0 for a in data["adapters"]))

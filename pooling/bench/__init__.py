@@ -14,7 +14,8 @@ allocations to it; PyTorch's are not seen).
 
 Sections: the main table (``cases.CASES``), thread scaling, linear cost,
 other operations, large inputs (100 MB and more), tiny calls (the per-call
-overhead, in microseconds), the framework layers, and the targets.
+overhead, in microseconds), ``out=`` (a fresh output against a preallocated
+one), the framework layers, and the targets.
 
     python -m pooling.bench [--threads N] [--quick] [--json PATH] [--cases TEXT]
 
@@ -35,9 +36,11 @@ import pooling
 from .adapters import adapter_rows
 from .baselines import im2col_backward, im2col_forward
 from .cases import CASES, OPS, TINY_CASES, input_bytes, large_cases, largest, tiny_call_cases
-from .measure import linear_cost, other_ops, run_case, thread_scaling, versus_torch
-from .report import (print_adapters, print_large, print_linear, print_other_ops, print_scaling,
-                     print_table, print_targets, print_tiny_calls, summary, write_json)
+from .measure import (linear_cost, other_ops, preallocated, run_case, thread_scaling,
+                      versus_torch)
+from .report import (print_adapters, print_large, print_linear, print_other_ops, print_out,
+                     print_scaling, print_table, print_targets, print_tiny_calls, summary,
+                     write_json)
 from . import timing
 from .timing import calibrate, copy_bandwidth
 
@@ -100,6 +103,8 @@ def _bench(torch, threads, quick, cases, json_path, tiny):
     print_large(large)
     tiny_calls = versus_torch(tiny_call_cases(), repeats, torch)
     print_tiny_calls(tiny_calls)
+    outs = preallocated(repeats, tiny)
+    print_out(outs)
     adapters = adapter_rows(repeats, tiny)
     print_adapters(adapters)
     lines = summary(rows, scaling, linear, copy_gbps, tiny_calls, large, others)
@@ -107,7 +112,7 @@ def _bench(torch, threads, quick, cases, json_path, tiny):
     result = {"version": pooling.__version__, "threads": threads, "copy_gbps": copy_gbps,
               "rows": rows, "thread_scaling": scaling, "linear_cost": linear,
               "other_ops": others, "large_inputs": large, "tiny_calls": tiny_calls,
-              "adapters": adapters, "summary": lines}
+              "out": outs, "adapters": adapters, "summary": lines}
     if json_path:
         write_json(result, json_path)
     return result

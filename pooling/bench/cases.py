@@ -189,6 +189,32 @@ def other_ops_cases(torch, tiny):
     ]
 
 
+# out=: the main table's large 2x2 case and a mid-sized one.
+OUT_SHAPES = [(32, 64, 112, 112), (8, 64, 56, 56)]
+TINY_OUT_SHAPES = [(2, 3, 16, 16)]
+
+
+def out_cases(tiny):
+    """max_pool2d and max_pool2d_backward, 2x2/s2 float32, each as (name,
+    fresh, preallocated, reads): fresh() allocates its output as usual,
+    preallocated() writes into one made beforehand (``out=``), reads is
+    what the call reads (the floor's array)."""
+    rng = np.random.default_rng(0)
+    out = []
+    for shape in TINY_OUT_SHAPES if tiny else OUT_SHAPES:
+        x = rng.standard_normal(shape).astype(np.float32)
+        y, i = pooling.max_pool2d(x, 2, return_indices=True)
+        g = rng.standard_normal(y.shape).astype(np.float32)
+        y_out, dx_out = np.empty_like(y), np.empty_like(x)
+        out += [(f"max_pool2d {shape} 2x2/s2", lambda x=x: pooling.max_pool2d(x, 2),
+                 lambda x=x, o=y_out: pooling.max_pool2d(x, 2, out=o), x),
+                (f"max_pool2d_backward {shape} 2x2/s2",
+                 lambda g=g, i=i, s=shape: pooling.max_pool2d_backward(g, i, s),
+                 lambda g=g, i=i, s=shape, o=dx_out: pooling.max_pool2d_backward(g, i, s, out=o),
+                 g)]
+    return out
+
+
 # Calls so small that their time is the call's overhead.
 TINY_CALL_SHAPES = [(1, 1, 4, 4), (1, 16, 8, 8)]
 

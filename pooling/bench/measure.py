@@ -9,7 +9,8 @@ import numpy as np
 import pooling
 from pooling import reference
 
-from .cases import LINEAR_SHAPES, OPS, QUICK_LIMIT, TINY_LINEAR_SHAPES, impls, other_ops_cases
+from .cases import (LINEAR_SHAPES, OPS, QUICK_LIMIT, TINY_LINEAR_SHAPES, impls, other_ops_cases,
+                    out_cases)
 from .timing import Floors, floor_ms, median_ms, peak_mb
 
 
@@ -95,6 +96,24 @@ def other_ops(repeats, torch, tiny):
         if torch is not None:
             t = torch.from_numpy(arr)
             row["torch_ms"] = median_ms(lambda: theirs(torch.nn.functional, t), repeats)
+        rows.append(row)
+    return rows
+
+
+def preallocated(repeats, tiny):
+    """cases.out_cases: the call with a fresh output and with ``out=``, one
+    after the other for each repeat (so that both see the same machine),
+    and the floor."""
+    rows = []
+    floors = Floors(repeats)
+    for name, fresh, into, reads in out_cases(tiny):
+        t_fresh, t_out = [], []
+        for _ in range(repeats):
+            t_fresh.append(median_ms(fresh, 1))
+            t_out.append(median_ms(into, 1))
+        row = {"case": name, "fresh_ms": statistics.median(t_fresh),
+               "out_ms": statistics.median(t_out), "floor_ms": floors(reads)}
+        row["ratio"] = row["fresh_ms"] / row["out_ms"]
         rows.append(row)
     return rows
 

@@ -109,6 +109,15 @@ def print_tiny_calls(tiny):
         _print_versus(tiny, "us", 1e3)
 
 
+def print_out(rows):
+    if rows:
+        print("\nout= (ms: a fresh output, a preallocated one; x = fresh / out=; floor = "
+              "x.max() on what the call reads):")
+        for r in rows:
+            print(f"  {r['case']:60} fresh {r['fresh_ms']:8.3f}  out= {r['out_ms']:8.3f}  "
+                  f"x{r['ratio']:.2f}  floor {r['floor_ms']:8.3f} x{_x_floor(r, 'out_ms'):.2f}")
+
+
 def print_adapters(adapters):
     if adapters:
         print("\nframework layers (ours vs theirs; floor = x.max() on the input):")
