@@ -52,6 +52,8 @@ def cases(m):
         y = layer.forward(x)
         g = rng.standard_normal(y.shape).astype(dtype)
         out += [(f"{name} forward", lambda x=x, kw=kw: m.max_pool2d(x, **kw)),
+                (f"{name} forward+int64",
+                 lambda x=x, kw=kw: m.max_pool2d(x, return_indices=True, **kw)),
                 (f"{name} layer forward", lambda x=x, l=layer: l.forward(x)),
                 (f"{name} layer backward", lambda g=g, l=layer: l.backward(g))]
     x2 = rng.standard_normal((32, 64, 112, 112)).astype(np.float32)
