@@ -1,6 +1,7 @@
 """Channels-last max pooling forward, two builds side by side (issue #11).
 
-    python benchmarks/nhwc.py OLD_DIR [--repeats R] [--only TEXT] [--matrix]
+    python benchmarks/nhwc.py OLD_DIR [--repeats R] [--only TEXT]
+        [--matrix [--dtypes float32,...] [--channels 3,64,...] [--windows 2x2/s2,...]]
 
 OLD_DIR holds ``pooling_old`` (see compare_builds.py).  One thread.  Each row
 times, alternating within each repeat, the old build, the new build, the
@@ -29,12 +30,13 @@ def headline():
                 yield shape, np.float32, win, kind
 
 
-def matrix():
+def matrix(dtypes, channels, windows):
     shapes = {3: (32, 160, 160, 3), 64: (20, 56, 56, 64),
               128: (10, 56, 56, 128), 512: (2, 56, 56, 512)}
-    for dtype in (np.float32, np.float64, np.int8, np.float16):
-        for c, shape in shapes.items():
-            for win in WINDOWS:
+    for dtype in dtypes:
+        for c in channels:
+            shape = shapes[c]
+            for win in windows:
                 for kind in ("values", "int64", "cache"):
                     yield shape, dtype, win, kind
 
@@ -54,6 +56,9 @@ def main(argv=None):
     ap.add_argument("--repeats", type=int, default=11)
     ap.add_argument("--only", default="")
     ap.add_argument("--matrix", action="store_true")
+    ap.add_argument("--dtypes", default="float32,float64,int8,float16")
+    ap.add_argument("--channels", default="3,64,128,512")
+    ap.add_argument("--windows", default=",".join(WINDOWS))
     a = ap.parse_args(argv)
     sys.path.insert(0, os.path.dirname(HERE))
     sys.path.insert(0, os.path.abspath(a.old_dir))
@@ -70,7 +75,10 @@ def main(argv=None):
     print(f"{'case':52} {'old':>8} {'new':>8} {'floor':>8} {'torch':>8}"
           f" {'old/new':>7} {'new/flr':>7} {'trch/new':>8}")
     rng = np.random.default_rng(0)
-    for shape, dtype, win, kind in (matrix() if a.matrix else headline()):
+    for shape, dtype, win, kind in (matrix([np.dtype(d).type for d in a.dtypes.split(",")],
+                                                      [int(c) for c in a.channels.split(",")],
+                                                      a.windows.split(","))
+                                               if a.matrix else headline()):
         name = f"{np.dtype(dtype).name} {shape} {win} {kind}"
         if a.only not in name:
             continue

@@ -238,7 +238,11 @@ cdef void _forward_cl(const Job* j, pool_t* y) noexcept nogil:
 cdef void _forward_cl_row(const Job* j, pool_t* y, Py_ssize_t r) noexcept nogil:
     cdef uint8_t acc8[_CHUNK]
     cdef uint32_t acc32[_CHUNK]
-    if j.C >= _lanes(y, <NoIndex*>NULL) and _window_size(j.g) <= _MAX_LOCAL:
+    if j.C >= _lanes(y, <NoIndex*>NULL) and _window_size(j.g) <= _MAX_LOCAL and (
+            (j.cache == NULL and j.flat == NULL)
+            or (sizeof(pool_t) < 8 and (j.cache != NULL or (j.g.D * j.g.H * j.g.W) >> 32 == 0))):
+        # Not with int64 argmax lanes: GCC leaves those loops scalar (beside
+        # 8-byte values, or float32 past 2**32 positions), slower than below.
         _lanes_row(j, y, r)
     elif j.cache == NULL and j.flat == NULL:
         _cl_row(j, y, r, <NoIndex*>NULL, False)
@@ -260,12 +264,10 @@ cdef void _lanes_row(const Job* j, pool_t* y, Py_ssize_t r) noexcept nogil:
     # The argmax lanes as wide as the values where they can be, so that one
     # mask selects both: window offsets for the layer's cache (a byte beside
     # bytes), positions in the volume for PyTorch's indices (a widening copy
-    # out), int64 beside 8-byte values or past 2**32 positions.
+    # out).  Values of 8 bytes with indices do not come here.
     cdef bint offsets = j.cache != NULL
     if j.cache == NULL and j.flat == NULL:
         _cl_lanes_row(j, y, r, <NoIndex*>NULL, False)
-    elif sizeof(pool_t) == 8 or (not offsets and (j.g.D * j.g.H * j.g.W) >> 32 != 0):
-        _cl_lanes_row(j, y, r, <int64_t*>NULL, offsets)
     elif sizeof(pool_t) == 1 and offsets:
         _cl_lanes_row(j, y, r, <uint8_t*>NULL, True)
     else:

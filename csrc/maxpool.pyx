@@ -36,7 +36,8 @@ F. Two layouts, chosen by the input's strides: channels-first planes
    (N, C, D, H, W), pooled plane by plane, and channels-last (N, D, H, W, C),
    where a window element is a contiguous channel vector and every loop runs
    over channels.  With at least one channel block (_lanes: 32 lanes, 64 for
-   one-byte values without indices) an output pixel is one task: its valid
+   one-byte values) and a window of at most 256 positions (values only, or
+   argmax lanes of at most 4 bytes: G) an output pixel is one task: its valid
    window elements are listed in scan order, and each block of channels
    keeps its running max and argmax in locals (vector registers) over the
    whole window and is stored once; a remainder is one more block ending at
@@ -53,9 +54,10 @@ G. Argmax as window-local offsets while a byte can name them (windows of at
    PyTorch's indices and more than four channels folds positions in the
    volume (uint32, below 2**32 elements), each index then a widening copy.
    Channel blocks (F) hold argmax lanes as wide as the values where they
-   can: window offsets for the cache (uint8 beside one-byte values, uint32,
-   int64 beside 8-byte values), positions in the volume for PyTorch's
-   indices (uint32, int64 beside 8-byte values or past 2**32 elements).
+   can: window offsets for the cache (uint8 beside one-byte values, uint32
+   otherwise), positions in the volume for PyTorch's indices (uint32).
+   Where the lanes would be int64 (8-byte values, or more than 2**32
+   elements) GCC leaves the loop scalar: those take the pixel blocks.
 H. Backward is a scatter in output raster order, PyTorch's order, so that
    overlapping windows sum to PyTorch's bits; float16 sums round at each
    addition, as PyTorch and NumPy do (half.h).  Unpooling is the same scatter
