@@ -238,7 +238,13 @@ cdef void _forward_cl(const Job* j, pool_t* y) noexcept nogil:
 cdef void _forward_cl_row(const Job* j, pool_t* y, Py_ssize_t r) noexcept nogil:
     cdef uint8_t acc8[_CHUNK]
     cdef uint32_t acc32[_CHUNK]
-    if j.cache == NULL and j.flat == NULL:
+    if j.C >= _lanes(y, <NoIndex*>NULL) and _window_size(j.g) <= _MAX_LOCAL and (
+            (j.cache == NULL and j.flat == NULL)
+            or (sizeof(pool_t) < 8 and (j.cache != NULL or (j.g.D * j.g.H * j.g.W) >> 32 == 0))):
+        # Not with int64 argmax lanes: GCC leaves those loops scalar (beside
+        # 8-byte values, or float32 past 2**32 positions), slower than below.
+        _lanes_row(j, y, r)
+    elif j.cache == NULL and j.flat == NULL:
         _cl_row(j, y, r, <NoIndex*>NULL, False)
     elif _window_size(j.g) > _MAX_LOCAL:
         _cl_row(j, y, r, <int64_t*>NULL, False)
@@ -252,6 +258,143 @@ cdef void _forward_cl_row(const Job* j, pool_t* y, Py_ssize_t r) noexcept nogil:
         _cl_row(j, y, r, acc32, False)
     else:
         _cl_row(j, y, r, acc8, False)
+
+
+cdef void _lanes_row(const Job* j, pool_t* y, Py_ssize_t r) noexcept nogil:
+    # The argmax lanes as wide as the values where they can be, so that one
+    # mask selects both: window offsets for the layer's cache (a byte beside
+    # bytes), positions in the volume for PyTorch's indices (a widening copy
+    # out).  Values of 8 bytes with indices do not come here.
+    cdef bint offsets = j.cache != NULL
+    if j.cache == NULL and j.flat == NULL:
+        _cl_lanes_row(j, y, r, <NoIndex*>NULL, False)
+    elif sizeof(pool_t) == 1 and offsets:
+        _cl_lanes_row(j, y, r, <uint8_t*>NULL, True)
+    else:
+        _cl_lanes_row(j, y, r, <uint32_t*>NULL, offsets)
+
+
+cdef void _cl_lanes_row(const Job* j, pool_t* y, Py_ssize_t r, idx_t* kind,
+                        bint offsets) noexcept nogil:
+    # One output row (n, od, oh), pixel by pixel: the pixel's valid window
+    # elements are listed in scan order (byte offset, candidate index), then
+    # each block of channels keeps its running max and argmax in locals over
+    # that list and is stored once.  A block is _lanes() channels; the
+    # remainder is the last block ending at C, overlapping the one before (a
+    # channel's result does not depend on its block, so those entries are
+    # written twice alike).  `kind` only carries the lane type; `offsets`:
+    # candidates are window offsets (the layer's cache), otherwise positions
+    # in the volume (PyTorch's indices).
+    cdef const Geom* g = j.g
+    cdef Py_ssize_t C = j.C, B = _lanes(<pool_t*>NULL, kind)
+    cdef Py_ssize_t n = r // (g.OD * g.OH)
+    cdef Py_ssize_t od = (r - n * g.OD * g.OH) // g.OH
+    cdef Py_ssize_t oh = r - (n * g.OD + od) * g.OH
+    cdef Py_ssize_t ds = od * g.sd - g.pd, hs = oh * g.sh - g.ph, ws
+    cdef Py_ssize_t a0 = _first_in(ds, g.dd), a1 = _end_in(ds, g.dd, g.D, g.kd)
+    cdef Py_ssize_t r0 = _first_in(hs, g.dh), r1 = _end_in(hs, g.dh, g.H, g.kh)
+    cdef Py_ssize_t t0, t1, ow, c0, o, a, rr, t, d, h, w, ne
+    cdef Py_ssize_t off[_MAX_LOCAL]
+    cdef int64_t cand[_MAX_LOCAL]
+    cdef const char* xn = j.x + n * j.xs_n
+    for ow in range(g.OW):
+        ws = ow * g.sw - g.pw
+        t0, t1 = _first_in(ws, g.dw), _end_in(ws, g.dw, g.W, g.kw)
+        ne = 0
+        for a in range(a0, a1):
+            d = ds + a * g.dd
+            for rr in range(r0, r1):
+                h = hs + rr * g.dh
+                for t in range(t0, t1):
+                    w = ws + t * g.dw
+                    off[ne] = d * g.xs_d + h * g.xs_h + w * g.xs_w
+                    cand[ne] = ((a * g.kh + rr) * g.kw + t) if offsets else ((d * g.H + h) * g.W + w)
+                    ne = ne + 1
+        o = (r * g.OW + ow) * C
+        c0 = 0
+        while c0 < C:
+            c0 = min(c0, C - B)
+            _cl_lanes(j, xn + c0 * j.xs_c, off, cand, ne, y, o + c0, kind, offsets)
+            c0 = c0 + B
+
+
+cdef inline Py_ssize_t _lanes(pool_t* vt, idx_t* it) noexcept nogil:
+    # Channels per block: _LANE_BYTES of the wider of value and index, and
+    # at least 32, so that GCC's early complete unrolling (16 trips at most)
+    # leaves the lane loops to the vectoriser, which if-converts the select;
+    # unrolled first they become scalar branches.  32 float32 lanes are
+    # eight SSE registers, a lane loop of 32 the same code at AVX2 width.
+    cdef Py_ssize_t widest = max(sizeof(pool_t), sizeof(idx_t))
+    return max(32, _LANE_BYTES // widest)
+
+
+cdef inline void _cl_lanes(const Job* j, const char* xc, const Py_ssize_t* off,
+                           const int64_t* cand, Py_ssize_t ne, pool_t* y, Py_ssize_t o,
+                           idx_t* kind, bint offsets) noexcept nogil:
+    # Output entries [o, o + B) of one pixel: the window elements (xc +
+    # off[e], candidate cand[e]) in scan order, each a channel vector folded
+    # into the locals.  The first two elements seed with a select, not a
+    # copy, which GCC would turn into a memcpy that keeps the locals in
+    # memory (a window of one folds its element into itself); values only,
+    # the last element is folded straight into the output (a window of two
+    # folds its last element again: harmless for the element folded last).
+    cdef Py_ssize_t B = _lanes(<pool_t*>NULL, kind), e, k
+    cdef Py_ssize_t e1 = 1 if ne > 1 else 0
+    cdef pool_t mv[_LANE_BYTES]
+    cdef idx_t mi[_LANE_BYTES]
+    cdef const pool_t* u = <const pool_t*>(xc + off[0])
+    cdef const pool_t* v = <const pool_t*>(xc + off[e1])
+    cdef idx_t ci, cu
+    cdef bint tk
+    cdef pool_t* yo = y + o      # locals: the outputs' pointers, not loads
+    cdef uint8_t* cache          # from j after every store
+    cdef int64_t* flat
+    if idx_t is NoIndex:
+        for k in range(B):
+            mv[k] = v[k] if _takes(v[k], u[k]) else u[k]
+        for e in range(2, ne - 1):
+            v = <const pool_t*>(xc + off[e])
+            _keep_nest()
+            for k in range(B):
+                mv[k] = v[k] if _takes(v[k], mv[k]) else mv[k]
+        v = <const pool_t*>(xc + off[ne - 1])
+        for k in range(B):
+            yo[k] = v[k] if _takes(v[k], mv[k]) else mv[k]
+    else:
+        cu, ci = <idx_t>cand[0], <idx_t>cand[e1]
+        for k in range(B):
+            tk = _takes(v[k], u[k])
+            mv[k] = v[k] if tk else u[k]
+            mi[k] = ci if tk else cu
+        for e in range(2, ne):
+            v = <const pool_t*>(xc + off[e])
+            _keep_nest()
+            ci = <idx_t>cand[e]
+            for k in range(B):
+                tk = _takes(v[k], mv[k])
+                mv[k] = v[k] if tk else mv[k]
+                mi[k] = ci if tk else mi[k]
+        for k in range(B):
+            yo[k] = mv[k]
+        if offsets:
+            cache = j.cache + o
+            for k in range(B):
+                cache[k] = <uint8_t>mi[k]
+        else:
+            flat = j.flat + o
+            for k in range(B):
+                flat[k] = <int64_t>mi[k]
+
+
+cdef inline Py_ssize_t _first_in(Py_ssize_t s, Py_ssize_t step) noexcept nogil:
+    # The first window element whose coordinate s + k * step is >= 0.
+    return 0 if s >= 0 else (step - 1 - s) // step
+
+
+cdef inline Py_ssize_t _end_in(Py_ssize_t s, Py_ssize_t step, Py_ssize_t L,
+                               Py_ssize_t k) noexcept nogil:
+    # One past the last of k window elements whose coordinate is < L.
+    return 0 if s >= L else min(k, (L - 1 - s) // step + 1)
 
 
 cdef void _cl_row(const Job* j, pool_t* y, Py_ssize_t r, idx_t* acc,

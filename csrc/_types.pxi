@@ -75,6 +75,21 @@ ctypedef fused move_t:
     Put
 
 
+# An empty statement GCC must keep where it is.  In a loop over window
+# elements around a loop over lanes, it stops GCC's unroll-and-jam (-O3),
+# which would fuse two elements into one lane loop that the vectoriser then
+# leaves scalar.  No memory clobber: the lanes stay in registers.
+cdef extern from *:
+    """
+    #if defined(__GNUC__)
+    #define POOLING_KEEP_NEST() __asm__ __volatile__("")
+    #else
+    #define POOLING_KEEP_NEST() ((void)0)
+    #endif
+    """
+    void _keep_nest "POOLING_KEEP_NEST"() noexcept nogil
+
+
 # -------------------------------------------------------------- constants
 
 # Below this many input elements a call stays on one thread: waking the pool
@@ -84,6 +99,8 @@ cdef enum:
     _MAX_LOCAL = 256        # window positions a uint8 offset can name
     _CHUNK = 512            # output columns per offset accumulator (stack)
     _WRITE_ONCE_MIN_OW = 32 # shorter output rows: backward scatters instead
+    _LANE_BYTES = 64        # channels-last: bytes of values (or of indices,
+                            # if wider) one channel block keeps in registers
 
 # Interior column loops with the window width and stride fixed at compile time.
 cdef enum HKind:

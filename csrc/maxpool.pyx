@@ -35,8 +35,15 @@ E. Forward is row oriented.  Each output row is an accumulator that the
 F. Two layouts, chosen by the input's strides: channels-first planes
    (N, C, D, H, W), pooled plane by plane, and channels-last (N, D, H, W, C),
    where a window element is a contiguous channel vector and every loop runs
-   over channels, in blocks of pixels so that few channels (RGB) still make
-   long loops.  Outputs are stored in the layout the loops read.
+   over channels.  With at least one channel block (_lanes: 32 lanes, 64 for
+   one-byte values) and a window of at most 256 positions (values only, or
+   argmax lanes of at most 4 bytes: G) an output pixel is one task: its valid
+   window elements are listed in scan order, and each block of channels
+   keeps its running max and argmax in locals (vector registers) over the
+   whole window and is stored once; a remainder is one more block ending at
+   C, overlapping the one before.  Fewer channels (RGB) go in blocks of
+   pixels instead, so that they still make long loops.  Outputs are stored
+   in the layout the loops read.
 G. Argmax as window-local offsets while a byte can name them (windows of at
    most 256 positions).  The accumulator is uint32 beside 4-byte values, so
    a vectorised loop runs as many lanes as the values allow, uint8 beside
@@ -46,6 +53,11 @@ G. Argmax as window-local offsets while a byte can name them (windows of at
    Larger windows fold flat int64 indices directly; channels-last with
    PyTorch's indices and more than four channels folds positions in the
    volume (uint32, below 2**32 elements), each index then a widening copy.
+   Channel blocks (F) hold argmax lanes as wide as the values where they
+   can: window offsets for the cache (uint8 beside one-byte values, uint32
+   otherwise), positions in the volume for PyTorch's indices (uint32).
+   Where the lanes would be int64 (8-byte values, or more than 2**32
+   elements) GCC leaves the loop scalar: those take the pixel blocks.
 H. Backward is a scatter in output raster order, PyTorch's order, so that
    overlapping windows sum to PyTorch's bits; float16 sums round at each
    addition, as PyTorch and NumPy do (half.h).  Unpooling is the same scatter
@@ -140,10 +152,11 @@ _ForwardPlan.run -> _dispatch_typed (pool_t) -> _run
       -> _forward_rows -> _fold_row -> _fold_generic | _fold_k2 | _fold_k3
                                        | _fold_columns -> _fold_strided
                        -> _emit
-    _forward_cl (prange: output rows) -> _forward_cl_row -> _cl_row
-      -> _cl_block -> _fold_block -> _fold_pixels
-                   -> _emit
-    every fold -> _put -> _takes
+    _forward_cl (prange: output rows) -> _forward_cl_row
+      -> _lanes_row -> _cl_lanes_row -> _cl_lanes     (channel blocks: _lanes)
+      -> _cl_row -> _cl_block -> _fold_block -> _fold_pixels   (fewer channels)
+                              -> _emit
+    every fold -> _put -> _takes; _cl_lanes -> _takes
 backward3d, unpool3d -> _scatter3d -> _planes | _pixels
   _scatter_into (scat_t) -> _scatter_as
     _scatter (prange: planes) | _scatter_cl (prange: item, channel block)

@@ -237,3 +237,76 @@ def test_channels_last_memory_without_data_format(cython_backend):
     ry, ri = reference.max_pool2d(x, 3, 2, 1, return_indices=True)
     assert np.array_equal(y, ry, equal_nan=True) and np.array_equal(i, ri)
     assert np.moveaxis(y, 1, -1).flags.c_contiguous
+
+
+# Channel blocks: at least 32 channels (64 for one-byte values) take the
+# window-at-once loop (_cl_lanes_row); a channel count that is not a multiple
+# of the block ends in a block overlapping the one before.
+def winners(x, ri):
+    """PyTorch's output bits: the elements its indices name (the reference's
+    values may hold another NaN's bits, or the other zero of a tie)."""
+    n, c = x.shape[:2]
+    flat = np.take_along_axis(x.reshape(n, c, -1), ri.reshape(n, c, -1), axis=2)
+    return flat.reshape(ri.shape), ri
+
+
+@more_examples(1.25)  # 250 examples with the standard profile
+@given(nd=st.sampled_from([1, 2, 3]), dtype=st.sampled_from(ALL_DTYPES),
+       k=st.integers(1, 3), s=st.one_of(st.none(), st.integers(1, 3)), d=st.integers(1, 2),
+       pad=st.integers(0, 1), ceil=st.booleans(), batch=st.integers(1, 2),
+       channels=st.sampled_from([31, 32, 33, 47, 63, 64, 65, 100, 128, 130]),
+       size=st.integers(1, 6), seed=st.integers(0, 2**32 - 1))
+def test_channel_blocks(cython_backend, nd, dtype, k, s, d, pad, ceil, batch, channels, size,
+                        seed):
+    rng = np.random.default_rng(seed)
+    spatial = tuple(rng.integers(1, size + 1, size=nd))
+    x = with_bits(rng, make_values(rng, (batch, channels) + spatial, dtype))
+    xl = np.ascontiguousarray(to_last(x))
+    kw = dict(kernel_size=k, stride=s, padding=min(pad, k // 2), dilation=d, ceil_mode=ceil)
+    want, err = outcome(fn("max_pool{}d", nd, reference), x, return_indices=True, **kw)
+    if err:
+        return
+    ry, ri = want
+    assert np.array_equal(ry, winners(x, ri)[0], equal_nan=dtype in FLOAT_DTYPES)
+    want = winners(x, ri)
+    y, i = fn("max_pool{}d", nd)(xl, return_indices=True, data_format=LAST[nd], **kw)
+    assert_same_bits((np.moveaxis(y, -1, 1), np.moveaxis(i, -1, 1)), want)
+    y = fn("max_pool{}d", nd)(xl, data_format=LAST[nd], **kw)
+    assert_same_bits((np.moveaxis(y, -1, 1), ri), want)
+    layer = getattr(pooling, f"MaxPool{nd}D")(data_format=LAST[nd], **kw)   # compact cache
+    assert_same_bits((np.moveaxis(layer.forward(xl), -1, 1), ri), want)
+    g = rng.standard_normal(ry.shape).astype(dtype if dtype in FLOAT_DTYPES else np.float32)
+    want_g = fn("max_pool{}d_backward", nd, reference)(g, ri, x.shape)
+    assert np.array_equal(layer.backward(np.ascontiguousarray(to_last(g))), to_last(want_g))
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("dtype", ALL_DTYPES)
+@pytest.mark.parametrize("shape, kw", [   # each over 2**15 elements (threads)
+    ((2, 64, 17, 19), dict(kernel_size=3, stride=2, padding=1)),
+    ((1, 100, 20, 20), dict(kernel_size=2)),
+    ((3, 72, 9, 11), dict(kernel_size=3, stride=1)),
+    ((1, 40, 6, 7, 8), dict(kernel_size=(2, 3, 2), stride=(1, 2, 2), dilation=(2, 1, 1))),
+])
+def test_channel_blocks_threads(cython_backend, threads, dtype, shape, kw):
+    rng = np.random.default_rng(16)
+    x = with_bits(rng, make_values(rng, shape, dtype))
+    nd = len(shape) - 2
+    want = winners(x, fn("max_pool{}d", nd, reference)(x, return_indices=True, **kw)[1])
+    xl = np.ascontiguousarray(to_last(x))
+    pooling.set_num_threads(threads)
+    try:
+        y, i = fn("max_pool{}d", nd)(xl, return_indices=True, data_format=LAST[nd], **kw)
+        y2 = fn("max_pool{}d", nd)(xl, data_format=LAST[nd], **kw)
+        layer = getattr(pooling, f"MaxPool{nd}D")(data_format=LAST[nd], **kw)
+        y3 = layer.forward(xl)
+        g = rng.standard_normal(want[0].shape).astype(
+            dtype if dtype in FLOAT_DTYPES else np.float32)
+        gi = layer.backward(np.ascontiguousarray(to_last(g)))
+    finally:
+        pooling.set_num_threads(0)
+    assert_same_bits((np.moveaxis(y, -1, 1), np.moveaxis(i, -1, 1)), want)
+    assert_same_bits((np.moveaxis(y2, -1, 1), want[1]), want)
+    assert_same_bits((np.moveaxis(y3, -1, 1), want[1]), want)
+    want_g = fn("max_pool{}d_backward", nd, reference)(g, want[1], x.shape)
+    assert np.array_equal(gi, to_last(want_g))
