@@ -8,6 +8,10 @@ pooling._api (functions and layers) with each core in turn, alternating
 within every repeat so that the shared machine's drift hits all alike.
 Prints the median ms per variant and baseline / variant ratios (above 1:
 the variant is faster).  Run from the checkout after an in-place build.
+
+``--extra NAME=PATH`` adds another build of a variant module (for example
+pooling/_maxpool_avx2*.so from a scratch copy of the tree built with other
+flags in setup.py's VARIANTS) as one more column, to try flags side by side.
 """
 from __future__ import annotations
 
@@ -81,14 +85,30 @@ def cases():
     return out
 
 
+def load_extra(name, path):
+    """An extension module built elsewhere; its file name (up to the first
+    dot) names its init function, so it loads beside the package's own."""
+    import importlib.util
+    init = os.path.basename(path).split(".")[0]
+    spec = importlib.util.spec_from_file_location(f"pooling_{name}.{init}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--repeats", type=int, default=9)
     ap.add_argument("--cases", default="", help="only cases whose name contains this text")
+    ap.add_argument("--extra", action="append", default=[], metavar="NAME=PATH",
+                    help="time another build of a variant module too")
     a = ap.parse_args(argv)
     assert pooling.get_backend() == "cython", "pooling is not compiled"
     cores = {name: _backend.load_variant(name) for name in _backend.available_cpu_variants()}
+    for extra in a.extra:
+        name, path = extra.split("=", 1)
+        cores[name] = load_extra(name, path)
     for core in cores.values():
         core.set_num_threads(a.threads)
     names = list(cores)
