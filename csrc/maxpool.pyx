@@ -124,6 +124,9 @@ _adaptive.pxi   adaptive pooling (M): row folds into lanes, runs, exact fix-ups
 (_average.pxi   where average pooling would go: K)
 half.h          binary16 <-> binary32 for float16 sums
 _openmp.pxd     OpenMP when the compiler has it, a serial stand-in when not
+maxpool_avx2.pyx  includes this file: the same kernels built with AVX2 as
+                pooling._maxpool_avx2, a CPU variant that pooling._backend
+                chooses at import (cpu_features, compiled_for; setup.py)
 
 Call tree
 ---------
