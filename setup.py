@@ -20,6 +20,7 @@ pooling runs on its NumPy reference (it warns at import); release wheel builds
   POOLING_NO_OPENMP=1    serial kernels even where OpenMP is available
   POOLING_BASELINE_ONLY=1  no CPU variants (a quicker build for development)
 """
+import glob
 import os
 import shlex
 import shutil
@@ -134,6 +135,19 @@ class BuildExt(build_ext):
         # generated C file each: compile them side by side.
         if self.parallel is None:
             self.parallel = True
+
+    def run(self):
+        inplace = self.inplace  # setuptools clears it while building
+        super().run()
+        if inplace:
+            # A variant left from an earlier in-place build would be chosen at
+            # import although it holds older kernels than the baseline.
+            built = {ext.name for ext in self.extensions}
+            for name in VARIANTS:
+                if f"pooling._maxpool_{name}" not in built:
+                    for old in glob.glob(os.path.join("pooling", f"_maxpool_{name}.*")):
+                        if not old.endswith((".py", ".pyi")):
+                            os.remove(old)
 
     def build_extensions(self):
         kept = []

@@ -44,7 +44,6 @@ except ImportError as exc:  # not compiled, or compiled for another Python
                           f"'python setup.py build_ext --inplace'")
 
 
-
 def load_variant(name: str) -> ModuleType:
     """The module of a CPU variant; ImportError if it is not built, or if
     this CPU lacks its instructions (importing it could crash the process)."""
