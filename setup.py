@@ -90,10 +90,11 @@ def _openmp_flags(compiler):
 # CPU variants: module suffix -> compiler flags.  FMA comes with every AVX2
 # CPU (x86-64-v3); -ffp-contract=off keeps it from fusing any float a*b+c,
 # whose rounding would then differ from the baseline's.  AVX2's gain is its
-# selects (blends, 64-bit compares), not its width: 256-bit vectors leave
-# up to 7 scalar, branchy iterations after each row's vector loop, which
-# made short rows slower than SSE2 (docs/performance.md), so GCC is told
-# to vectorise 128 bits wide.  AVX-512 was slower still and is not built.
+# selects (blends, 64-bit compares), not its width: with 256-bit vectors
+# each row's loops end in up to 3 scalar, branchy iterations (SSE2's in at
+# most 1), which made short rows slower than the baseline
+# (docs/performance.md), so GCC is told to vectorise 128 bits wide.
+# AVX-512 was slower still and is not built.
 VARIANTS = {
     "avx2": ["-mavx2", "-mfma", "-ffp-contract=off", "-mprefer-vector-width=128"],
 }
