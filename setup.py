@@ -1,5 +1,14 @@
 """Build the Cython kernels in csrc/ (maxpool.pyx and the .pxi files it
-includes, one compilation unit) into pooling._maxpool.
+includes, one compilation unit) into pooling._maxpool, and the same kernels
+again into one extension per CPU variant (pooling._maxpool_avx2), which
+pooling._backend picks from at import by the CPU's features.
+
+The baseline module is compiled for the compiler's default target (SSE2 on
+x86-64), never with -march=native: wheels must run on any x86-64.  A variant
+is the same source compiled with its ISA flags (csrc/maxpool_avx2.pyx only
+includes maxpool.pyx: Cython names a module's init function after its file).
+Variants are built with GCC or Clang when a probe program compiles for
+x86-64 with their flags; elsewhere (MSVC, ARM) only the baseline is built.
 
 OpenMP is used when the compiler accepts it (checked by compiling a tiny
 program), otherwise the same sources build serially.  No -march=native: wheels
@@ -9,7 +18,9 @@ pooling runs on its NumPy reference (it warns at import); release wheel builds
   POOLING_PURE_PYTHON=1  install without compiling (the NumPy reference serves)
   POOLING_DEBUG=1        Cython boundscheck and initializedcheck on, -O0 -g
   POOLING_NO_OPENMP=1    serial kernels even where OpenMP is available
+  POOLING_BASELINE_ONLY=1  no CPU variants (a quicker build for development)
 """
+import glob
 import os
 import shlex
 import shutil
@@ -76,8 +87,80 @@ def _openmp_flags(compiler):
     return [], []
 
 
+# CPU variants: module suffix -> compiler flags.  FMA comes with every AVX2
+# CPU (x86-64-v3); -ffp-contract=off keeps it from fusing any float a*b+c,
+# whose rounding would then differ from the baseline's.  AVX2's gain is its
+# selects (blends, 64-bit compares), not its width: with 256-bit vectors
+# each row's loops end in up to 3 scalar, branchy iterations (SSE2's in at
+# most 1), which made short rows slower than the baseline
+# (docs/performance.md), so GCC is told to vectorise 128 bits wide.
+# AVX-512 was slower still and is not built.
+VARIANTS = {
+    "avx2": ["-mavx2", "-mfma", "-ffp-contract=off", "-mprefer-vector-width=128"],
+}
+
+_ISA_TEST = b"""
+#if !defined(__x86_64__)
+#error "not x86-64"
+#endif
+#include <immintrin.h>
+int main(void) {
+    __m256i a = _mm256_set1_epi32(1);
+    return _mm256_extract_epi32(_mm256_add_epi32(a, a), 0) == 2 ? 0 : 1;
+}
+"""
+
+
+def _accepts(compiler, flags):
+    """Whether the compiler builds an x86-64 program with these ISA flags (the
+    program is not run: the build machine may lack the ISA)."""
+    if compiler.compiler_type == "msvc":
+        return False
+    tmp = tempfile.mkdtemp()
+    try:
+        src = os.path.join(tmp, "isa_test.c")
+        with open(src, "wb") as f:
+            f.write(_ISA_TEST)
+        compiler.compile([src], output_dir=tmp, extra_postargs=flags)
+        return True
+    except Exception:  # noqa: BLE001 - any failure means "not with these flags"
+        return False
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 class BuildExt(build_ext):
+    def finalize_options(self):
+        super().finalize_options()
+        # The variants are independent compilation units of one large
+        # generated C file each: compile them side by side.
+        if self.parallel is None:
+            self.parallel = True
+
+    def run(self):
+        inplace = self.inplace  # setuptools clears it while building
+        super().run()
+        if inplace:
+            # A variant left from an earlier in-place build would be chosen at
+            # import although it holds older kernels than the baseline.
+            built = {ext.name for ext in self.extensions}
+            for name in VARIANTS:
+                if f"pooling._maxpool_{name}" not in built:
+                    for old in glob.glob(os.path.join("pooling", f"_maxpool_{name}.*")):
+                        if not old.endswith((".py", ".pyi")):
+                            os.remove(old)
+
     def build_extensions(self):
+        kept = []
+        for ext in self.extensions:
+            flags = VARIANTS.get(ext.name[len("pooling._maxpool_"):], [])
+            if flags and not _accepts(self.compiler, flags):
+                print(f"pooling: the compiler does not build x86-64 code with "
+                      f"{' '.join(flags)}; not building {ext.name}", file=sys.stderr)
+                continue
+            ext.extra_compile_args = flags + ext.extra_compile_args
+            kept.append(ext)
+        self.extensions[:] = kept
         cflags, ldflags = _openmp_flags(self.compiler)
         opt = []
         if self.compiler.compiler_type != "msvc":
@@ -110,6 +193,10 @@ extensions = [
         include_dirs=["csrc"],
     )
 ]
+if sys.platform != "win32" and not _flag("POOLING_BASELINE_ONLY"):
+    extensions += [Extension(f"pooling._maxpool_{name}", [f"csrc/maxpool_{name}.pyx"],
+                             include_dirs=["csrc"])
+                   for name in VARIANTS]
 
 # Debug and release builds generate different C from the same sources, and
 # cythonize's timestamps cannot tell which one csrc/maxpool.c holds: a file

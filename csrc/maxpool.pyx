@@ -140,6 +140,9 @@ _adaptive.pxi   adaptive pooling (M): row folds into lanes, runs, exact fix-ups
 (_average.pxi   where average pooling would go: K)
 half.h          binary16 <-> binary32 for float16 sums
 _openmp.pxd     OpenMP when the compiler has it, a serial stand-in when not
+maxpool_avx2.pyx  includes this file: the same kernels built with AVX2 as
+                pooling._maxpool_avx2, a CPU variant that pooling._backend
+                chooses at import (cpu_features, compiled_for; setup.py)
 
 Call tree
 ---------
@@ -317,6 +320,40 @@ def adaptive3d(x5, windows, bint want_indices, bint channels_last=False, out=Non
 def openmp_enabled():
     """Whether this build was compiled with OpenMP."""
     return bool(_openmp.POOLING_OPENMP)
+
+
+cdef extern from *:
+    """
+    /* What this CPU runs (GCC and Clang on x86; elsewhere nothing beyond the
+       baseline), for pooling._backend's choice of a CPU variant.  The
+       builtins also check that the OS saves the wider registers. */
+    #if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
+    static int pooling_cpu_avx2(void) {
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    }
+    #else
+    static int pooling_cpu_avx2(void) { return 0; }
+    #endif
+    /* What this module was compiled for. */
+    #if defined(__AVX2__)
+    #define POOLING_ISA "avx2"
+    #else
+    #define POOLING_ISA "baseline"
+    #endif
+    """
+    int pooling_cpu_avx2() noexcept nogil
+    const char* POOLING_ISA
+
+
+def cpu_features():
+    """The CPU features, among those a variant needs, that this CPU has."""
+    return ("avx2", "fma") if pooling_cpu_avx2() else ()
+
+
+def compiled_for():
+    """The instruction set this module's kernels were compiled for."""
+    return POOLING_ISA.decode()
 
 
 def set_num_threads(int n):

@@ -6,7 +6,7 @@ import sys
 import numpy as np
 
 import pooling
-from pooling import reference
+from pooling import _backend, reference
 
 
 def self_check(seed: int = 0) -> list[str]:
@@ -38,6 +38,11 @@ def self_check(seed: int = 0) -> list[str]:
 def main() -> int:
     print(f"pooling {pooling.__version__}")
     print(f"backend: {pooling.get_backend()}")
+    variant = _backend.cpu_variant()
+    if variant is None:
+        print("kernels: none (not compiled)")
+    else:
+        print(f"kernels: {variant} (available: {', '.join(_backend.available_cpu_variants())})")
     print(f"threads: {pooling.get_num_threads()}")
     failures = self_check()
     if failures:

@@ -1,8 +1,17 @@
-"""Backend selection: the compiled kernels, or the NumPy reference.
+"""Backend selection: the compiled kernels, or the NumPy reference; and which
+CPU variant of the compiled kernels.
 
 ``POOLING_BACKEND=numpy`` selects the reference at import; ``set_backend``
 switches at run time.  If the extension cannot be imported the package still
 works on the reference and says so, once, with a RuntimeWarning.
+
+The compiled kernels come in CPU variants, the same source built for several
+instruction sets (setup.py): ``pooling._maxpool`` (the baseline, any x86-64
+or other CPU) and ``pooling._maxpool_avx2``.  At import the best variant
+that this CPU runs (asked of the baseline module, which compiles
+``__builtin_cpu_supports``) and that was built is chosen; a variant is never
+imported on a CPU without its instructions.  ``POOLING_CPU=baseline`` (or
+``avx2``) forces one, so the test suite can run each.
 """
 from __future__ import annotations
 
@@ -10,16 +19,20 @@ import importlib
 import os
 import warnings
 from types import ModuleType
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Tuple
 
 from . import reference
 
-_maxpool: Optional[ModuleType]
+# Best first: variant name -> the CPU features it needs (the names the
+# baseline module's cpu_features() reports).
+_VARIANTS = {"avx2": ("avx2", "fma"), "baseline": ()}
+
+_baseline: Optional[ModuleType]
 _IMPORT_ERROR: Optional[str] = None
 try:
-    _maxpool = importlib.import_module(f"{__package__}._maxpool")
+    _baseline = importlib.import_module(f"{__package__}._maxpool")
 except ImportError as exc:  # not compiled, or compiled for another Python
-    _maxpool = None
+    _baseline = None
     _IMPORT_ERROR = f"{type(exc).__name__}: {exc}"
     _root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     if os.path.isfile(os.path.join(_root, "setup.py")) and os.path.isdir(
@@ -30,12 +43,73 @@ except ImportError as exc:  # not compiled, or compiled for another Python
                           f"from another directory, or build in place with "
                           f"'python setup.py build_ext --inplace'")
 
+
+def load_variant(name: str) -> ModuleType:
+    """The module of a CPU variant; ImportError if it is not built, or if
+    this CPU lacks its instructions (importing it could crash the process)."""
+    if _baseline is None:
+        raise ImportError(f"the compiled kernels are unavailable ({_IMPORT_ERROR})")
+    if name == "baseline":
+        return _baseline
+    missing = [f for f in _VARIANTS[name] if f not in _baseline.cpu_features()]
+    if missing:
+        raise ImportError(f"this CPU lacks {', '.join(missing)}")
+    return importlib.import_module(f"{__package__}._maxpool_{name}")
+
+
+def available_cpu_variants() -> Tuple[str, ...]:
+    """The CPU variants built and runnable here, baseline first."""
+    found = []
+    for name in reversed(list(_VARIANTS)):
+        try:
+            load_variant(name)
+        except ImportError:
+            continue
+        found.append(name)
+    return tuple(found)
+
+
+def _choose(requested: str) -> Tuple[str, ModuleType]:
+    """The requested variant and its module, or the best one when nothing
+    usable is requested (with a RuntimeWarning saying why)."""
+    if requested not in ("", "auto"):
+        if requested not in _VARIANTS:
+            warnings.warn(f"POOLING_CPU={requested!r} is not one of "
+                          f"{', '.join(['auto'] + list(_VARIANTS))}; ignoring it",
+                          RuntimeWarning, stacklevel=4)
+        else:
+            try:
+                return requested, load_variant(requested)
+            except ImportError as exc:
+                warnings.warn(f"POOLING_CPU={requested!r}: that variant cannot be used "
+                              f"here ({exc}); choosing automatically", RuntimeWarning,
+                              stacklevel=4)
+    for name in _VARIANTS:
+        try:
+            return name, load_variant(name)
+        except ImportError:
+            continue
+    raise AssertionError("unreachable: the baseline loads")
+
+
+# The chosen variant and its module, the "cython" core.
+_variant: Optional[str] = None
+_maxpool: Optional[ModuleType] = None
+if _baseline is not None:
+    _variant, _maxpool = _choose(os.environ.get("POOLING_CPU", "").strip().lower())
+
 # A core is anything with the five functions pooling._api describes.
 _CORES: Dict[str, Any] = {"numpy": reference._Core}
 if _maxpool is not None:
     _CORES["cython"] = _maxpool
 
 _current = "numpy"
+
+
+def cpu_variant() -> Optional[str]:
+    """The CPU variant of the compiled kernels in use ("baseline", "avx2"),
+    or None without them."""
+    return _variant
 
 
 def get_backend() -> str:

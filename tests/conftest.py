@@ -27,6 +27,9 @@ if os.environ.get("POOLING_REQUIRE_CYTHON", "") not in ("", "0"):
             f"POOLING_REQUIRE_CYTHON is set but the compiled kernels did not import "
             f"({_backend._IMPORT_ERROR}); pooling was imported from {pooling.__file__}")
 
+# POOLING_CPU (read by pooling._backend) picks the CPU variant of the
+# compiled kernels the whole suite runs on: `POOLING_CPU=baseline pytest`
+# tests the baseline build on a CPU where a wider variant would be chosen.
 BACKENDS = [name for name in ("cython", "numpy") if name in _backend._CORES]
 
 
@@ -54,6 +57,7 @@ def cython_backend(use_backend):
 
 def pytest_report_header(config):
     return (f"pooling {pooling.__version__} from {os.path.dirname(pooling.__file__)}; "
-            f"backend {pooling.get_backend()}, {pooling.get_num_threads()} threads; "
+            f"backend {pooling.get_backend()}, kernels {_backend.cpu_variant()} of "
+            f"{_backend.available_cpu_variants()}, {pooling.get_num_threads()} threads; "
             f"hypothesis profile {settings.get_current_profile_name()!r} "
             f"({settings.default.max_examples} examples)")

@@ -31,7 +31,8 @@ echo "== check-wheel-contents"
 "$work/tools/bin/check-wheel-contents" "$wheel"
 echo "== sdist holds what a build needs"
 tar tzf "$sdist" > "$work/sdist.txt"
-for f in setup.py pyproject.toml MANIFEST.in README.md csrc/maxpool.pyx csrc/_openmp.pxd \
+for f in setup.py pyproject.toml MANIFEST.in README.md csrc/maxpool.pyx csrc/maxpool_avx2.pyx \
+         csrc/_openmp.pxd \
          csrc/half.h $(cd "$src" && git ls-files 'csrc/*.pxi') docs/api.md \
          pooling/py.typed pooling/_maxpool.pyi pooling/layers/torch.py pooling/bench/__main__.py \
          tests/conftest.py; do
@@ -47,6 +48,9 @@ echo "repaired: $(basename "$repaired")"
 "$work/tools/bin/python" -m zipfile -l "$repaired" > "$work/wheel.txt"
 grep -q "gomp" "$work/wheel.txt" || { echo "repaired wheel does not vendor libgomp"; exit 1; }
 grep -q "pooling/layers/tinyml.py" "$work/wheel.txt" || { echo "wheel lacks pooling.layers"; exit 1; }
+if [ "$(uname -m)" = x86_64 ]; then
+    grep -q "pooling/_maxpool_avx2" "$work/wheel.txt" || { echo "wheel lacks the AVX2 kernels"; exit 1; }
+fi
 
 run_suite() {  # $1: name, $2: what to pip install, $3: backend expected
     local env="$work/venv-$1"

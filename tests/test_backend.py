@@ -118,3 +118,94 @@ def test_env_sets_thread_count():
         pytest.skip("kernels built without OpenMP")
     out = _run("import pooling; print(pooling.get_num_threads())", POOLING_NUM_THREADS="3")
     assert out.stdout.strip() == "3"
+
+
+def test_cpu_variant_is_reported_and_in_use():
+    if "cython" not in _backend._CORES:
+        assert _backend.cpu_variant() is None
+        pytest.skip("compiled kernels not built")
+    available = _backend.available_cpu_variants()
+    assert available[0] == "baseline"
+    assert _backend.cpu_variant() in available
+    assert _backend._CORES["cython"] is _backend.load_variant(_backend.cpu_variant())
+    # set_num_threads reaches the chosen module, the one the calls run on
+    pooling.set_num_threads(1)
+    try:
+        assert _backend._CORES["cython"].get_num_threads() == 1
+    finally:
+        pooling.set_num_threads(0)
+    out = subprocess.run([sys.executable, "-m", "pooling"], capture_output=True, text=True,
+                         cwd=ROOT, check=True).stdout
+    assert f"kernels: {_backend.cpu_variant()} (available: {', '.join(available)})" in out
+
+
+def test_every_cpu_variant_matches_the_reference(use_backend):
+    # The suite runs on one variant (POOLING_CPU picks which); this checks all
+    # of those built here at least on the self-check's cases.
+    from pooling.__main__ import self_check
+    if "cython" not in _backend._CORES:
+        pytest.skip("compiled kernels not built")
+    use_backend("cython")
+    chosen = _backend._CORES["cython"]
+    try:
+        for name in _backend.available_cpu_variants():
+            core = _backend.load_variant(name)
+            assert core.compiled_for() == name
+            _backend._CORES["cython"] = core
+            assert self_check() == [], name
+    finally:
+        _backend._CORES["cython"] = chosen
+
+
+def test_env_forces_the_baseline_variant():
+    if "cython" not in _backend._CORES:
+        pytest.skip("compiled kernels not built")
+    code = """
+        import json, warnings
+        warnings.simplefilter("error")
+        import pooling
+        from pooling import _backend
+        print(json.dumps([_backend.cpu_variant(), _backend._maxpool.__name__,
+                          _backend._maxpool.get_num_threads()]))
+    """
+    out = _run(code, POOLING_CPU="baseline", POOLING_NUM_THREADS="3")
+    variant, module, threads = json.loads(out.stdout)
+    assert (variant, module) == ("baseline", "pooling._maxpool")
+    if _backend._maxpool.openmp_enabled():
+        assert threads == 3
+
+
+def test_env_with_an_unknown_cpu_variant_warns_and_chooses():
+    if "cython" not in _backend._CORES:
+        pytest.skip("compiled kernels not built")
+    out = _run("from pooling import _backend; print(_backend.cpu_variant())",
+               POOLING_CPU="avx9")
+    assert "POOLING_CPU='avx9' is not one of auto, " in out.stderr
+    assert "RuntimeWarning" in out.stderr
+    assert out.stdout.strip() == _backend.available_cpu_variants()[-1]
+
+
+def test_env_with_a_variant_not_built_warns_and_falls_back():
+    if "cython" not in _backend._CORES:
+        pytest.skip("compiled kernels not built")
+    code = """
+        import sys, warnings
+        class Block:
+            def find_spec(self, name, path=None, target=None):
+                if name == "pooling._maxpool_avx2":
+                    raise ImportError("blocked for the test")
+        sys.meta_path.insert(0, Block())
+        with warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter("always")
+            import pooling
+            from pooling import _backend
+        msgs = [str(m.message) for m in w if m.category is RuntimeWarning]
+        assert len(msgs) == 1, msgs
+        assert "POOLING_CPU='avx2'" in msgs[0] and "cannot be used here" in msgs[0], msgs[0]
+        assert _backend.cpu_variant() == "baseline"
+        assert _backend.available_cpu_variants() == ("baseline",)
+        assert pooling.get_backend() == "cython"
+        assert pooling.max_pool2d([[[1, 2], [3, 4]]], 2).tolist() == [[[4]]]
+        print("ok")
+    """
+    assert _run(code, POOLING_CPU="avx2").stdout.strip() == "ok"

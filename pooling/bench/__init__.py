@@ -32,6 +32,7 @@ import platform
 import numpy as np
 
 import pooling
+from pooling import _backend
 
 from .adapters import adapter_rows
 from .baselines import im2col_backward, im2col_forward
@@ -80,7 +81,9 @@ def _bench(torch, threads, quick, cases, json_path, tiny):
     repeats = 3 if quick or tiny else 7
     timing.MIN_SECONDS = 0.002 if tiny else 0.02
     selected = [c for c in (TINY_CASES if tiny else CASES) if not cases or cases in c[0]]
-    print(f"pooling {pooling.__version__} ({pooling.get_backend()}), numpy {np.__version__}, "
+    kernels = f", {_backend.cpu_variant()} kernels" if pooling.get_backend() == "cython" else ""
+    print(f"pooling {pooling.__version__} ({pooling.get_backend()}{kernels}), "
+          f"numpy {np.__version__}, "
           f"torch {getattr(torch, '__version__', 'not installed')}, threads {threads}, "
           f"{platform.machine()}, median of {repeats} runs")
     copy_gbps = copy_bandwidth(max(map(input_bytes, selected), default=1 << 20), repeats)
