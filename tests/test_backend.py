@@ -21,6 +21,25 @@ def _run(code, **env):
     return out
 
 
+def _blocking(module):
+    """Code (for _run) that makes ``module`` unimportable, imports pooling and
+    asserts exactly one RuntimeWarning, its message left in ``msgs``."""
+    return f"""
+        import sys, warnings
+        class Block:
+            def find_spec(self, name, path=None, target=None):
+                if name == {module!r}:
+                    raise ImportError("blocked for the test")
+        sys.meta_path.insert(0, Block())
+        with warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter("always")
+            import pooling
+            import pooling.functional
+            from pooling import _backend
+        msgs = [str(m.message) for m in w if m.category is RuntimeWarning]
+        assert len(msgs) == 1, msgs"""
+
+
 def test_env_selects_numpy_backend_and_results_match(tmp_path):
     if "cython" not in _backend._CORES:
         pytest.skip("compiled kernels not built")
@@ -48,19 +67,7 @@ def test_env_selects_numpy_backend_and_results_match(tmp_path):
 
 def test_missing_extension_falls_back_with_one_warning():
     # Make the extension unimportable: a meta-path finder that refuses it.
-    code = """
-        import sys, warnings
-        class Block:
-            def find_spec(self, name, path=None, target=None):
-                if name == "pooling._maxpool":
-                    raise ImportError("blocked for the test")
-        sys.meta_path.insert(0, Block())
-        with warnings.catch_warnings(record=True) as w:
-            warnings.simplefilter("always")
-            import pooling
-            import pooling.functional
-        msgs = [str(m.message) for m in w if m.category is RuntimeWarning]
-        assert len(msgs) == 1, msgs
+    code = _blocking("pooling._maxpool") + """
         assert "pip install" in msgs[0] and "blocked for the test" in msgs[0], msgs[0]
         assert pooling.get_backend() == "numpy"
         assert pooling.max_pool2d([[[1, 2], [3, 4]]], 2).tolist() == [[[4]]]
@@ -188,19 +195,7 @@ def test_env_with_an_unknown_cpu_variant_warns_and_chooses():
 def test_env_with_a_variant_not_built_warns_and_falls_back():
     if "cython" not in _backend._CORES:
         pytest.skip("compiled kernels not built")
-    code = """
-        import sys, warnings
-        class Block:
-            def find_spec(self, name, path=None, target=None):
-                if name == "pooling._maxpool_avx2":
-                    raise ImportError("blocked for the test")
-        sys.meta_path.insert(0, Block())
-        with warnings.catch_warnings(record=True) as w:
-            warnings.simplefilter("always")
-            import pooling
-            from pooling import _backend
-        msgs = [str(m.message) for m in w if m.category is RuntimeWarning]
-        assert len(msgs) == 1, msgs
+    code = _blocking("pooling._maxpool_avx2") + """
         assert "POOLING_CPU='avx2'" in msgs[0] and "cannot be used here" in msgs[0], msgs[0]
         assert _backend.cpu_variant() == "baseline"
         assert _backend.available_cpu_variants() == ("baseline",)
