@@ -317,6 +317,22 @@ def adaptive3d(x5, windows, bint want_indices, bint channels_last=False, out=Non
     return _result(y, dtype, yo), _into(io, idx)
 
 
+def avg3d(x5, params, out_dhw, bint count_include_pad, divisor_override):
+    """Average-pool a validated, non-empty (N, C, D, H, W) array of
+    float16, float32, float64 or int64 (``params``: three-axis PoolParams,
+    dilation 1; ``divisor_override``: None or a non-zero int).  Returns y,
+    (N, C, OD, OH, OW), C-contiguous."""
+    dtype = x5.dtype
+    x5 = _kernel_input(x5)
+    y = np.empty(x5.shape[:2] + tuple(out_dhw), dtype=x5.dtype)
+    cdef Geom g = _geom(x5.shape[2:], x5.strides[2:], x5.itemsize, params, out_dhw)
+    cdef Job j = _job(x5, y, NULL, NULL, &g)
+    j.divisor = 0 if divisor_override is None else divisor_override
+    j.count_pad = count_include_pad
+    _dispatch(OP_AVERAGE, &j, y)
+    return _result(y, dtype)
+
+
 def openmp_enabled():
     """Whether this build was compiled with OpenMP."""
     return bool(_openmp.POOLING_OPENMP)
@@ -373,3 +389,4 @@ include "_dispatch.pxi"
 include "_forward.pxi"
 include "_scatter.pxi"
 include "_adaptive.pxi"
+include "_average.pxi"
