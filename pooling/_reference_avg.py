@@ -23,6 +23,8 @@ What makes the bits PyTorch's:
   float16 first and the quotient rounded back (c10::Half's ``Half / int64``),
   added into a zero gradient in output raster order, every addition rounded
   to the gradient's type.
+- NaN: a sum (or gradient) that is NaN keeps its own NaN when another is
+  added, as x86 does for ``sum += v``; inf + -inf is the default NaN.
 """
 from __future__ import annotations
 
@@ -138,10 +140,11 @@ def _divide(g, divisor):
     """``g / divisor`` in g's type, as ``scalar_t / int64_t`` in C++."""
     if g.dtype.kind == "i":
         return _truncdiv(g, divisor)
-    if g.dtype == np.float16:  # c10::Half / int64: the divisor becomes a Half first
-        d = divisor.astype(_F32).astype(np.float16).astype(_F32)
-        return (g.astype(_F32) / d).astype(np.float16)
-    return g / divisor.astype(g.dtype)
+    with np.errstate(all="ignore"):
+        if g.dtype == np.float16:  # c10::Half / int64: the divisor becomes a Half first
+            d = divisor.astype(_F32).astype(np.float16).astype(_F32)
+            return (g.astype(_F32) / d).astype(np.float16)
+        return g / divisor.astype(g.dtype)
 
 
 def _axes(pool, spatial, out_dhw):
@@ -190,6 +193,16 @@ def _divisors(params, spatial, out_dhw):
     return plans, div
 
 
+def _accumulate(acc, v, where=True):
+    """``acc += v`` in place, as PyTorch's ``sum += v``: a NaN sum stays that
+    NaN (x86 returns the first operand's NaN when both are NaN; NumPy's
+    loops may pass the operands either way round)."""
+    if acc.dtype.kind == "f":
+        where = np.logical_and(where, ~np.isnan(acc))
+    with np.errstate(invalid="ignore", over="ignore"):
+        np.add(acc, v, out=acc, where=where)
+
+
 def _deliver(out, a):
     if out is None:
         return a
@@ -211,10 +224,11 @@ class _AvgCore:
         total = np.zeros(x5.shape[:2] + tuple(out_dhw), dtype=_acc(x5.dtype))
         for offset in itertools.product(*plans):  # window order: depth, rows, columns
             into, read = _views(offset, params.pool.stride)
-            np.add(total[into], x5[read], out=total[into])
+            _accumulate(total[into], x5[read])
         if x5.dtype.kind == "i":
             return _deliver(out, _truncdiv(total, div))
-        y = (total / div.astype(total.dtype)).astype(x5.dtype)
+        with np.errstate(all="ignore"):
+            y = (total / div.astype(total.dtype)).astype(x5.dtype)
         y += 0  # PyTorch adds the average into a zeroed output: -0.0 becomes +0.0
         return _deliver(out, y)
 
@@ -228,7 +242,7 @@ class _AvgCore:
         # shares in output raster order, PyTorch's order.
         for offset in reversed(list(itertools.product(*plans))):
             into, read = _views(offset, params.pool.stride)
-            np.add(grad[read], delta[into], out=grad[read])
+            _accumulate(grad[read], delta[into])
         return _deliver(out, grad)
 
     @staticmethod
@@ -246,8 +260,7 @@ class _AvgCore:
             valid = np.ones(total.shape[2:], dtype=bool)
             for axis, ((s, e), o) in enumerate(zip(windows, offset)):
                 valid &= np.expand_dims(s + o < e, [a for a in range(3) if a != axis])
-            np.add(total, x5[(slice(None), slice(None)) + np.ix_(*at)], out=total,
-                   where=valid)
+            _accumulate(total, x5[(slice(None), slice(None)) + np.ix_(*at)], valid)
         kd, kh, kw = _extents(windows)
         y = _divide(_divide(_divide(total, kd[:, None, None]), kh[None, :, None]),
                     kw[None, None, :])
@@ -259,8 +272,9 @@ class _AvgCore:
         delta = _divide(_divide(_divide(g5, kd[:, None, None]), kh[None, :, None]),
                         kw[None, None, :])
         # Every (output, window element) pair, outputs in raster order; then
-        # one unbuffered add, which runs in that order (adaptive windows can
-        # start at the same place, so no offset order serves).
+        # rounds of additions, round r adding each input position's r-th
+        # pair (adaptive windows can start at the same place, so no offset
+        # order serves).
         pos, ok = [], []
         for axis, ((s, e), n) in enumerate(zip(windows, spatial)):
             k = np.arange(int((e - s).max()))
@@ -272,8 +286,16 @@ class _AvgCore:
         mask = ok[0] & ok[1] & ok[2]
         src = np.broadcast_to(np.arange(g5[0, 0].size).reshape(g5.shape[2:] + (1,) * 3),
                               mask.shape)[mask]
+        at = np.broadcast_to(flat, mask.shape)[mask]
+        order = np.argsort(at, kind="stable")
+        rank = np.empty_like(order)
+        rank[order] = np.arange(at.size) - np.searchsorted(at[order], at[order])
         planes = g5.shape[0] * g5.shape[1]
         grad = np.zeros((planes, int(np.prod(spatial))), dtype=g5.dtype)
-        np.add.at(grad, (np.arange(planes)[:, None], np.broadcast_to(flat, mask.shape)[mask]),
-                  delta.reshape(planes, -1)[:, src])
+        delta = delta.reshape(planes, -1)
+        for r in range(int(rank.max()) + 1):
+            now = rank == r  # positions distinct within a round
+            cur = grad[:, at[now]]
+            _accumulate(cur, delta[:, src[now]])
+            grad[:, at[now]] = cur
         return _deliver(out, grad.reshape(g5.shape[:2] + tuple(spatial)))
