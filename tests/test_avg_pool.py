@@ -225,6 +225,52 @@ def test_avg_pool_layouts_and_channels_last(c, dtype, layout, seed):
     assert same_bits(x, before)
 
 
+@given(c=avg_case(), dtype=st.sampled_from([np.float32, np.float64, np.int64]),
+       seed=st.integers(0, 2**32 - 1))
+def test_avg_pool_pytorch_channels_last_tensors(c, dtype, seed):
+    # PyTorch's channels-last kernels give the same values (and gradients),
+    # except that their forward keeps a -0.0 average (negative
+    # divisor_override, underflow) that its channels-first kernel, and
+    # pooling in either layout, returns as +0.0.
+    torch = _torch()
+    nd = c["nd"]
+    if nd == 1 or len(c["shape"]) != nd + 2:
+        return  # channels_last memory exists for 4-D and 5-D tensors only
+    rng = np.random.default_rng(seed)
+    x = values(rng, c["shape"], dtype, "ints")
+    kw = pool_kwargs(c)
+    y, err = outcome(getattr(pooling, f"avg_pool{nd}d"), to_channels_last(x, nd),
+                     data_format=LAST[nd], **kw)
+    if err:
+        return
+    fmt = torch.channels_last if nd == 2 else torch.channels_last_3d
+    t = torch.from_numpy(x.copy()).to(memory_format=fmt)
+    op = getattr(torch.nn.functional, f"avg_pool{nd}d")
+    ty = op(t, c["k"], c["s"], c["p"], c["ceil"], c["cip"], c["div"])
+    ty = to_channels_last(ty.contiguous().numpy(), nd)
+    assert np.array_equal(y, ty, equal_nan=dtype != np.int64)
+    zero = (ty == 0) if dtype != np.int64 else np.zeros(ty.shape, bool)
+    assert same_bits(y[~zero], ty[~zero])
+    assert not np.signbit(y[zero]).any()
+    g = values(rng, y.shape, dtype, "spread")
+    back = getattr(torch.ops.aten, f"avg_pool{nd}d_backward")
+    tg = back(torch.from_numpy(to_channels_first(g, nd).copy()).to(memory_format=fmt), t,
+              list(c["k"]), list(c["s"]), list(c["p"]), c["ceil"], c["cip"], c["div"])
+    gi = getattr(pooling, f"avg_pool{nd}d_backward")(g, to_channels_last(x, nd).shape,
+                                                     data_format=LAST[nd], **kw)
+    assert same_bits(gi, to_channels_last(tg.contiguous().numpy(), nd))
+
+
+def test_pytorch_channels_last_keeps_negative_zero():
+    torch = _torch()
+    t = torch.zeros(1, 1, 2, 2).to(memory_format=torch.channels_last)
+    ty = torch.nn.functional.avg_pool2d(t, 2, divisor_override=-1)
+    assert np.signbit(ty.numpy()).all()  # the difference documented above
+    y = pooling.avg_pool2d(np.zeros((1, 2, 2, 1), np.float32), 2, divisor_override=-1,
+                           data_format="NHWC")
+    assert not np.signbit(y).any()
+
+
 @given(c=avg_case(nd=3), kind=st.sampled_from(["ints", "spread"]),
        seed=st.integers(0, 2**32 - 1))
 def test_avg_pool3d_float16_as_float32(c, kind, seed):
