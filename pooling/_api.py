@@ -12,8 +12,7 @@ and (D, H, W) triples:
   zeros, then each value written at its index in output raster order (the
   last write wins);
 - ``adaptive3d(x5, windows, want_indices, channels_last) -> (y5, idx5 | None)``:
-  per axis a (start, end) pair of arrays, window i spanning [start[i], end[i]).
-
+  per axis a (start, end) pair of arrays, window i spanning [start[i], end[i]);
 - ``avg3d(x5, params, out_dhw, channels_last, out) -> y5``: average pooling,
   ``params`` an AvgPoolParams lifted to 3-D; ``y5`` has x5's dtype;
 - ``avg_backward3d(g5, params, spatial, channels_last, out) -> grad5``;
@@ -32,9 +31,9 @@ order where the input's strides leave it open.
 Every one of them also takes ``out``: None, or the caller's preallocated
 output(s) as (N, C, D, H, W) views, already checked (``check_out``): a pair
 ``(y5 | None, idx5 | None)`` for forward3d and adaptive3d, one array (or
-None) for the others.  A core writes into them (straight from its loops where they are laid
-out as it would allocate its own, through a copy otherwise) and returns
-them in place of its own.
+None) for the others.  A core writes into them (straight from its loops
+where they are laid out as it would allocate its own, through a copy
+otherwise) and returns them in place of its own.
 
 A core may also plan forward calls (the compiled one does; the reference
 does not): ``plan_forward`` (same arguments as ``forward3d``) returns a
