@@ -12,17 +12,28 @@ and (D, H, W) triples:
   zeros, then each value written at its index in output raster order (the
   last write wins);
 - ``adaptive3d(x5, windows, want_indices, channels_last) -> (y5, idx5 | None)``:
-  per axis a (start, end) pair of arrays, window i spanning [start[i], end[i]).
+  per axis a (start, end) pair of arrays, window i spanning [start[i], end[i]);
+- ``avg3d(x5, params, out_dhw, channels_last, out) -> y5``: average pooling,
+  ``params`` an AvgPoolParams lifted to 3-D; ``y5`` has x5's dtype;
+- ``avg_backward3d(g5, params, spatial, channels_last, out) -> grad5``;
+- ``adaptive_avg3d(x5, windows, nd, channels_last, out) -> y5`` (windows as
+  for adaptive3d; ``nd`` the caller's dimensionality: PyTorch's 3-D kernel
+  computes float16 in float16, its 1-D and 2-D kernel in float32);
+- ``adaptive_avg_backward3d(g5, windows, spatial, channels_last, out) -> grad5``.
+
+A core may lack the four average-pooling functions: ``core_op`` then takes
+the reference core's (the compiled core has none yet), so kernels slot in
+by defining them.
 
 ``channels_last`` is the caller's layout: a hint for the outputs' memory
 order where the input's strides leave it open.
 
 Every one of them also takes ``out``: None, or the caller's preallocated
 output(s) as (N, C, D, H, W) views, already checked (``check_out``): a pair
-``(y5 | None, idx5 | None)`` for forward3d and adaptive3d, one array for the
-others.  A core writes into them (straight from its loops where they are laid
-out as it would allocate its own, through a copy otherwise) and returns
-them in place of its own.
+``(y5 | None, idx5 | None)`` for forward3d and adaptive3d, one array (or
+None) for the others.  A core writes into them (straight from its loops
+where they are laid out as it would allocate its own, through a copy
+otherwise) and returns them in place of its own.
 
 A core may also plan forward calls (the compiled one does; the reference
 does not): ``plan_forward`` (same arguments as ``forward3d``) returns a
@@ -44,8 +55,10 @@ import functools
 
 import numpy as np
 
-from ._params import (PoolParams, adaptive_output_size, adaptive_windows, channels_last,
-                      check_backward, check_input, check_out, check_pair, normalize_pool_args,
+from ._params import (AvgPoolParams, PoolParams, adaptive_output_size, adaptive_windows,
+                      channels_last, check_adaptive_avg_backward, check_adaptive_avg_input,
+                      check_avg_backward, check_avg_input, check_backward, check_input,
+                      check_out, check_pair, normalize_avg_args, normalize_pool_args,
                       normalize_unpool_args, spatial_of, unpool_output_size, with_spatial)
 
 
@@ -296,3 +309,93 @@ def adaptive_max_pool(core, nd, x, output_size, return_indices=False, data_forma
         y5, idx5 = core.adaptive3d(x5, windows, return_indices, lift.last, out=out5)
         y, idx = _user(outs, 0, y5, lift), _user(outs, 1, idx5, lift)
     return (y, idx) if return_indices else y
+
+
+def core_op(core, name: str):
+    """The core's function ``name``.  A core that lacks it is served by the
+    reference core's: the compiled core has no average-pooling kernels yet,
+    and gains them by defining these functions, with no change here."""
+    op = getattr(core, name, None)
+    if op is None:
+        from . import reference  # here, not above: reference imports this module
+        op = getattr(reference._Core, name)
+    return op
+
+
+@functools.lru_cache(maxsize=256)
+def _avg_as_3d(params: AvgPoolParams) -> AvgPoolParams:
+    return AvgPoolParams(_as_3d(params.pool), params.count_include_pad,
+                         params.divisor_override)
+
+
+def avg_pool(core, nd, x, kernel_size, stride=None, padding=0, ceil_mode=False,
+             count_include_pad=True, divisor_override=None, data_format=None, out=None):
+    fn = f"avg_pool{nd}d"
+    params = normalize_avg_args(fn, nd, kernel_size, stride, padding, ceil_mode,
+                                count_include_pad, divisor_override)
+    last = channels_last(fn, nd, data_format)
+    given = x
+    x, shape = check_avg_input(x, params, fn, last)
+    if out is not None:
+        out = check_out(out, fn, shape, x.dtype, {"input": given})[0]
+    if x.size == 0:
+        return np.empty(shape, dtype=x.dtype) if out is None else out
+    lift = _lift(x, nd, last)
+    y5 = core_op(core, "avg3d")(lift.to_core(x), _avg_as_3d(params), lift.spatial(shape),
+                                lift.last, out=lift.to_core(out))
+    return lift.from_core(y5) if out is None else out
+
+
+def avg_pool_backward(core, nd, grad_output, input_shape, kernel_size, stride=None, padding=0,
+                      ceil_mode=False, count_include_pad=True, divisor_override=None,
+                      data_format=None, out=None):
+    fn = f"avg_pool{nd}d_backward"
+    params = normalize_avg_args(fn, nd, kernel_size, stride, padding, ceil_mode,
+                                count_include_pad, divisor_override)
+    last = channels_last(fn, nd, data_format)
+    g, shape = check_avg_backward(grad_output, input_shape, params, fn, last)
+    if out is not None:
+        out = check_out(out, fn, shape, g.dtype, {"grad_output": grad_output})[0]
+    if g.size == 0:
+        return _zeros(shape, g.dtype, out)
+    lift = _lift(g, nd, last)
+    grad5 = core_op(core, "avg_backward3d")(lift.to_core(g), _avg_as_3d(params),
+                                            lift.spatial(shape), lift.last,
+                                            out=lift.to_core(out))
+    return lift.from_core(grad5) if out is None else out
+
+
+def adaptive_avg_pool(core, nd, x, output_size, data_format=None, out=None):
+    fn = f"adaptive_avg_pool{nd}d"
+    last = channels_last(fn, nd, data_format)
+    given = x
+    x = check_adaptive_avg_input(x, nd, fn, last)
+    lift = _lift(x, nd, last)
+    sizes = adaptive_output_size(fn, nd, output_size, lift.user_spatial(x.shape))
+    shape = lift.with_user_spatial(x.shape, sizes)
+    if out is not None:
+        out = check_out(out, fn, shape, x.dtype, {"input": given})[0]
+    if x.size == 0 or min(sizes) == 0:
+        return np.empty(shape, dtype=x.dtype) if out is None else out
+    windows = [adaptive_windows(n, o)
+               for n, o in zip(lift.spatial(x.shape), lift.spatial(shape))]
+    y5 = core_op(core, "adaptive_avg3d")(lift.to_core(x), windows, nd, lift.last,
+                                         out=lift.to_core(out))
+    return lift.from_core(y5) if out is None else out
+
+
+def adaptive_avg_pool_backward(core, nd, grad_output, input_shape, data_format=None,
+                               out=None):
+    fn = f"adaptive_avg_pool{nd}d_backward"
+    last = channels_last(fn, nd, data_format)
+    g, shape = check_adaptive_avg_backward(grad_output, input_shape, nd, fn, last)
+    if out is not None:
+        out = check_out(out, fn, shape, g.dtype, {"grad_output": grad_output})[0]
+    if g.size == 0:
+        return _zeros(shape, g.dtype, out)
+    lift = _lift(g, nd, last)
+    spatial = lift.spatial(shape)
+    windows = [adaptive_windows(n, o) for n, o in zip(spatial, lift.spatial(g.shape))]
+    grad5 = core_op(core, "adaptive_avg_backward3d")(lift.to_core(g), windows, spatial,
+                                                     lift.last, out=lift.to_core(out))
+    return lift.from_core(grad5) if out is None else out

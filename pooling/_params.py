@@ -137,6 +137,60 @@ def _normalize(fn, nd, kernel_size, stride, padding, dilation, ceil_mode) -> Poo
     return PoolParams(k, s, p, d, bool(ceil_mode))
 
 
+@dataclass(frozen=True)
+class AvgPoolParams:
+    """Normalised average-pooling arguments: the windows (``pool``, dilation
+    1) and how each window's sum is divided."""
+
+    pool: PoolParams
+    count_include_pad: bool
+    divisor_override: int | None
+
+    @property
+    def ndim(self) -> int:
+        return self.pool.ndim
+
+
+_INT64_MAX = 2**63 - 1
+
+
+def normalize_avg_args(fn: str, nd: int, kernel_size, stride, padding, ceil_mode,
+                       count_include_pad, divisor_override) -> AvgPoolParams:
+    """Check the average-pooling arguments on their own (no input needed)."""
+    k, s, p = _parse_window(fn, nd, kernel_size, stride_or_kernel(stride, kernel_size),
+                            padding)
+    for name, flag in (("ceil_mode", ceil_mode), ("count_include_pad", count_include_pad)):
+        if not isinstance(flag, (bool, np.bool_)):
+            raise TypeError(f"{fn}: {name} must be a bool, but got {name}={flag!r}")
+    divisor = None
+    if divisor_override is not None:
+        if isinstance(divisor_override, (bool, np.bool_)):
+            raise TypeError(f"{fn}: divisor_override must be an int or None, but got "
+                            f"divisor_override={divisor_override!r} (bool)")
+        try:
+            divisor = operator.index(divisor_override)
+        except TypeError:
+            raise TypeError(f"{fn}: divisor_override must be an int or None, but got "
+                            f"divisor_override={divisor_override!r} "
+                            f"({type(divisor_override).__name__})") from None
+        if divisor == 0:
+            raise ValueError(f"{fn}: divisor must be not zero, but got divisor_override=0")
+        if abs(divisor) > _INT64_MAX:
+            raise ValueError(f"{fn}: divisor_override is out of range: got "
+                             f"divisor_override={divisor}, expected at most {_INT64_MAX} "
+                             f"in absolute value")
+    _check_window(fn, k, s, p)
+    # PyTorch's pooling_output_shape check, pad <= ((k - 1) * dilation + 1) / 2
+    # with dilation 1: every window then holds at least one input element.
+    if any(pi > ki // 2 for pi, ki in zip(p, k)):
+        raise ValueError(
+            f"{fn}: pad should be at most half of effective kernel size, "
+            f"but got padding={_show(p)}, kernel_size={_show(k)}"
+        )
+    return AvgPoolParams(PoolParams(k, s, p, (1,) * nd, bool(ceil_mode)),
+                         bool(count_include_pad), divisor)
+
+
 def stride_or_kernel(stride, kernel_size):
     """PyTorch's pooling default: an omitted stride (None or []) means
     kernel_size.  (Its max_unpool omits only None: see normalize_unpool_args.)"""
@@ -241,15 +295,16 @@ def _layout_text(nd: int, last: bool) -> str:
     return f"{names}, C" if last else f"C, {names}"
 
 
-def _check_rank(x, nd: int, fn: str, last: bool, name: str = "input") -> None:
-    """Unbatched or batched, with non-zero spatial sizes."""
+def _check_rank(x, nd: int, fn: str, last: bool, name: str = "input",
+                nonzero: bool = True) -> None:
+    """Unbatched or batched, with non-zero spatial sizes (unless not ``nonzero``)."""
     layout = _layout_text(nd, last)
     if x.ndim not in (nd + 1, nd + 2):
         raise ValueError(
             f"{fn}: expected a {nd + 1}D ({layout}) or {nd + 2}D (N, {layout}) {name}, "
             f"but got an array of shape {x.shape}"
         )
-    if min(spatial_of(x.shape, nd, last)) < 1:
+    if nonzero and min(spatial_of(x.shape, nd, last)) < 1:
         raise ValueError(
             f"{fn}: {name} spatial sizes must be non-zero, but got {name} of "
             f"shape {x.shape}"
@@ -312,6 +367,81 @@ def _check_windows_reach_input(params: PoolParams, spatial, fn: str) -> None:
             o += 1
 
 
+# PyTorch's CPU average pooling has floating kernels and, for avg_pool
+# (not adaptive), an int64 one (integer sum, truncating division).
+_AVG_DTYPES = _FLOAT_DTYPES + (np.dtype(np.int64),)
+
+
+def check_average_dtype(dtype: np.dtype, name: str, fn: str, integer: bool) -> None:
+    """float16, float32, float64, and with ``integer`` also int64."""
+    if dtype in (_AVG_DTYPES if integer else _FLOAT_DTYPES):
+        return
+    expected = ("float16, float32, float64 or int64 (PyTorch has no kernel for other "
+                "integer types)" if integer else
+                "float16, float32 or float64 (PyTorch has no integer kernel for it)")
+    raise TypeError(f"{fn}: {name} has unsupported dtype {dtype}; expected {expected}")
+
+
+def _check_kernel_fits(params: AvgPoolParams, spatial, fn: str) -> None:
+    """avg_pool3d's own rule (PyTorch's pool3d_shape_check): the input at least
+    as large as the kernel on every axis, whatever the padding."""
+    if params.ndim == 3 and any(n < k for n, k in zip(spatial, params.pool.kernel_size)):
+        (t, h, w), (kt, kh, kw) = spatial, params.pool.kernel_size
+        raise ValueError(f"{fn}: input image (T: {t} H: {h} W: {w}) smaller than kernel "
+                         f"size (kT: {kt} kH: {kh} kW: {kw})")
+
+
+def check_avg_input(x, params: AvgPoolParams, fn: str,
+                    last: bool = False) -> tuple[np.ndarray, tuple[int, ...]]:
+    """Validate the average-pooling input; return it as an array and the
+    output shape (as check_input)."""
+    x = as_array(x, "input", fn)
+    check_average_dtype(x.dtype, "input", fn, integer=True)
+    nd = params.ndim
+    _check_rank(x, nd, fn, last)
+    spatial = spatial_of(x.shape, nd, last)
+    _check_kernel_fits(params, spatial, fn)
+    channels = x.shape[-1] if last else x.shape[-nd - 1]
+    return x, with_spatial(x.shape, _output_spatial(params.pool, spatial, channels, fn), last)
+
+
+def check_avg_backward(grad_output, input_shape, params: AvgPoolParams, fn: str,
+                       last: bool = False) -> tuple[np.ndarray, tuple[int, ...]]:
+    """Validate avg_pool backward arguments: grad_output must have the
+    shape pooling an input of ``input_shape`` gives.  Returns (array, shape)."""
+    g = as_array(grad_output, "grad_output", fn)
+    check_average_dtype(g.dtype, "grad_output", fn, integer=True)
+    nd = params.ndim
+    _check_rank(g, nd, fn, last, "grad_output")
+    shape = _input_shape_of(g, input_shape, nd, fn, last)
+    spatial = spatial_of(shape, nd, last)
+    _check_kernel_fits(params, spatial, fn)
+    channels = shape[-1] if last else shape[-nd - 1]
+    want = _output_spatial(params.pool, spatial, channels, fn)
+    if spatial_of(g.shape, nd, last) != want:
+        raise ValueError(f"{fn}: grad_output of shape {g.shape} does not match the output "
+                         f"of pooling an input of shape {shape}, whose spatial size is "
+                         f"{want}")
+    return g, shape
+
+
+def check_adaptive_avg_input(x, nd: int, fn: str, last: bool = False) -> np.ndarray:
+    x = as_array(x, "input", fn)
+    check_average_dtype(x.dtype, "input", fn, integer=False)
+    _check_rank(x, nd, fn, last)
+    return x
+
+
+def check_adaptive_avg_backward(grad_output, input_shape, nd: int, fn: str,
+                                last: bool = False) -> tuple[np.ndarray, tuple[int, ...]]:
+    """The output size is grad_output's (zero sizes allowed: the forward's
+    output_size may be 0)."""
+    g = as_array(grad_output, "grad_output", fn)
+    check_average_dtype(g.dtype, "grad_output", fn, integer=False)
+    _check_rank(g, nd, fn, last, "grad_output", nonzero=False)
+    return g, _input_shape_of(g, input_shape, nd, fn, last)
+
+
 def _spatial_names(nd: int) -> str:
     return {1: "L", 2: "H, W", 3: "D, H, W"}[nd]
 
@@ -321,6 +451,12 @@ def check_backward(grad_output, indices, input_shape, nd: int, fn: str, last: bo
     g, idx = _check_same_shape(grad_output, "grad_output", indices, fn)
     check_dtype(g.dtype, "grad_output", fn, floating_only=True)
     _check_rank(g, nd, fn, last, "grad_output")
+    return g, idx, _input_shape_of(g, input_shape, nd, fn, last)
+
+
+def _input_shape_of(g, input_shape, nd: int, fn: str, last: bool) -> tuple[int, ...]:
+    """``input_shape`` as a tuple of ints, consistent with ``grad_output``
+    (same rank, N and C) and with non-zero spatial sizes."""
     try:
         shape = tuple(_as_int(v, "input_shape", fn, nd) for v in input_shape)
     except TypeError:
@@ -338,7 +474,7 @@ def check_backward(grad_output, indices, input_shape, nd: int, fn: str, last: bo
             f"{g.shape}: expected the same number of dimensions, the same {lead} sizes "
             f"and non-zero spatial sizes"
         )
-    return g, idx, shape
+    return shape
 
 
 def _check_same_shape(x, name: str, indices, fn: str):

@@ -14,12 +14,19 @@ into instead of allocating, as NumPy ufuncs take them.  With
 (or a 1-tuple holding it).  Each must be a writeable ndarray of exactly the
 result's shape and dtype (int64 for indices), sharing no memory with the
 inputs or with the other; the function returns ``out``'s arrays themselves.
+
+Average and adaptive average pooling have no compiled kernels yet: on every
+backend the exact NumPy reference (``pooling.reference``) serves them.
 """
 from __future__ import annotations
 
 from . import _api, _backend
 
-__all__ = ["adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool3d",
+__all__ = ["adaptive_avg_pool1d", "adaptive_avg_pool1d_backward", "adaptive_avg_pool2d",
+           "adaptive_avg_pool2d_backward", "adaptive_avg_pool3d",
+           "adaptive_avg_pool3d_backward", "adaptive_max_pool1d", "adaptive_max_pool2d",
+           "adaptive_max_pool3d", "avg_pool1d", "avg_pool1d_backward", "avg_pool2d",
+           "avg_pool2d_backward", "avg_pool3d", "avg_pool3d_backward",
            "max_pool1d", "max_pool1d_backward", "max_pool2d", "max_pool2d_backward",
            "max_pool3d", "max_pool3d_backward", "max_unpool1d", "max_unpool2d",
            "max_unpool3d"]
@@ -146,3 +153,119 @@ def adaptive_max_pool3d(x, output_size, return_indices=False, data_format="NCDHW
     its gradient is :func:`max_pool3d_backward`."""
     return _api.adaptive_max_pool(_backend.core(), 3, x, output_size, return_indices,
                                   data_format, out=out)
+
+
+def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False,
+               count_include_pad=True, divisor_override=None, data_format="NCHW", *, out=None):
+    """2-D average pooling over an (N, C, H, W) or (C, H, W) array, as
+    ``torch.nn.functional.avg_pool2d``, bit for bit.
+
+    ``kernel_size``, ``stride`` (None means ``kernel_size``) and ``padding``
+    (implicit zeros, at most half the kernel) are ints or (h, w) pairs.  Each
+    window's sum is divided by ``divisor_override`` if given (a non-zero
+    int), else by the window's size clipped to the padded input
+    (``count_include_pad=True``) or by its number of input elements.
+    Windows follow PyTorch's output-size rule, ``ceil_mode`` included.
+    float16, float32 and float64 inputs sum in float32 (float16 too) or
+    float64, in window order; int64 inputs sum in int64 and divide
+    truncating, as PyTorch's int64 kernel; other dtypes are a TypeError.
+    Served by the NumPy reference (no compiled kernel yet).
+    """
+    return _api.avg_pool(_backend.core(), 2, x, kernel_size, stride, padding, ceil_mode,
+                         count_include_pad, divisor_override, data_format, out=out)
+
+
+def avg_pool2d_backward(grad_output, input_shape, kernel_size, stride=None, padding=0,
+                        ceil_mode=False, count_include_pad=True, divisor_override=None,
+                        data_format="NCHW", *, out=None):
+    """Gradient of avg_pool2d with respect to its input, as
+    ``torch.ops.aten.avg_pool2d_backward``: each ``grad_output`` element
+    divided by its window's divisor and added to every input position of
+    the window, in output raster order.  Same pooling arguments as the
+    forward; the result has grad_output's dtype (float16, float32, float64
+    or int64) and ``input_shape``."""
+    return _api.avg_pool_backward(_backend.core(), 2, grad_output, input_shape, kernel_size,
+                                  stride, padding, ceil_mode, count_include_pad,
+                                  divisor_override, data_format, out=out)
+
+
+def avg_pool1d(x, kernel_size, stride=None, padding=0, ceil_mode=False,
+               count_include_pad=True, divisor_override=None, data_format="NCL", *, out=None):
+    """1-D average pooling over an (N, C, L) or (C, L) array ("NLC": (N, L, C)),
+    as ``torch.nn.functional.avg_pool1d`` (which lacks ``divisor_override``).
+    Same rules as :func:`avg_pool2d`."""
+    return _api.avg_pool(_backend.core(), 1, x, kernel_size, stride, padding, ceil_mode,
+                         count_include_pad, divisor_override, data_format, out=out)
+
+
+def avg_pool1d_backward(grad_output, input_shape, kernel_size, stride=None, padding=0,
+                        ceil_mode=False, count_include_pad=True, divisor_override=None,
+                        data_format="NCL", *, out=None):
+    """Gradient of avg_pool1d with respect to its input (see avg_pool2d_backward)."""
+    return _api.avg_pool_backward(_backend.core(), 1, grad_output, input_shape, kernel_size,
+                                  stride, padding, ceil_mode, count_include_pad,
+                                  divisor_override, data_format, out=out)
+
+
+def avg_pool3d(x, kernel_size, stride=None, padding=0, ceil_mode=False,
+               count_include_pad=True, divisor_override=None, data_format="NCDHW", *, out=None):
+    """3-D average pooling over an (N, C, D, H, W) or (C, D, H, W) array
+    ("NDHWC": (N, D, H, W, C)), as ``torch.nn.functional.avg_pool3d``.  As
+    PyTorch, the input must be at least as large as the kernel on every
+    axis, whatever the padding.  Same rules as :func:`avg_pool2d`."""
+    return _api.avg_pool(_backend.core(), 3, x, kernel_size, stride, padding, ceil_mode,
+                         count_include_pad, divisor_override, data_format, out=out)
+
+
+def avg_pool3d_backward(grad_output, input_shape, kernel_size, stride=None, padding=0,
+                        ceil_mode=False, count_include_pad=True, divisor_override=None,
+                        data_format="NCDHW", *, out=None):
+    """Gradient of avg_pool3d with respect to its input (see avg_pool2d_backward)."""
+    return _api.avg_pool_backward(_backend.core(), 3, grad_output, input_shape, kernel_size,
+                                  stride, padding, ceil_mode, count_include_pad,
+                                  divisor_override, data_format, out=out)
+
+
+def adaptive_avg_pool2d(x, output_size, data_format="NCHW", *, out=None):
+    """Adaptive average pooling, as ``torch.nn.functional.adaptive_avg_pool2d``.
+
+    Output (h, w) = ``output_size`` (an int, or a pair whose None entries
+    keep the input size); window i along an axis of length L spans
+    ``floor(i*L/out)`` to ``ceil((i+1)*L/out)``.  Each window is summed in
+    order (float32 for float16) and divided by its height, then its width,
+    as PyTorch's kernel does; floating dtypes only, as in PyTorch.  Served
+    by the NumPy reference (no compiled kernel yet).
+    """
+    return _api.adaptive_avg_pool(_backend.core(), 2, x, output_size, data_format, out=out)
+
+
+def adaptive_avg_pool2d_backward(grad_output, input_shape, data_format="NCHW", *, out=None):
+    """Gradient of adaptive_avg_pool2d, as
+    ``torch.ops.aten._adaptive_avg_pool2d_backward``: the output size is
+    grad_output's; each element divided by its window's height, then width,
+    and added over the window, in output raster order."""
+    return _api.adaptive_avg_pool_backward(_backend.core(), 2, grad_output, input_shape,
+                                           data_format, out=out)
+
+
+def adaptive_avg_pool1d(x, output_size, data_format="NCL", *, out=None):
+    """Adaptive 1-D average pooling, as ``torch.nn.functional.adaptive_avg_pool1d``."""
+    return _api.adaptive_avg_pool(_backend.core(), 1, x, output_size, data_format, out=out)
+
+
+def adaptive_avg_pool1d_backward(grad_output, input_shape, data_format="NCL", *, out=None):
+    """Gradient of adaptive_avg_pool1d (see adaptive_avg_pool2d_backward)."""
+    return _api.adaptive_avg_pool_backward(_backend.core(), 1, grad_output, input_shape,
+                                           data_format, out=out)
+
+
+def adaptive_avg_pool3d(x, output_size, data_format="NCDHW", *, out=None):
+    """Adaptive 3-D average pooling, as ``torch.nn.functional.adaptive_avg_pool3d``
+    (each sum divided by depth, height, then width)."""
+    return _api.adaptive_avg_pool(_backend.core(), 3, x, output_size, data_format, out=out)
+
+
+def adaptive_avg_pool3d_backward(grad_output, input_shape, data_format="NCDHW", *, out=None):
+    """Gradient of adaptive_avg_pool3d (see adaptive_avg_pool2d_backward)."""
+    return _api.adaptive_avg_pool_backward(_backend.core(), 3, grad_output, input_shape,
+                                           data_format, out=out)

@@ -8,6 +8,9 @@ those views; indices are the first window position holding the max (matches
 written in reverse scan order, so the earliest lands last), or, where the max
 is NaN, the last NaN: PyTorch's scan rule, ``v > best or isnan(v)``.
 Temporaries stay the size of the output.  It never imports the extension.
+
+Average and adaptive average pooling live in pooling._reference_avg and are
+re-exported here; ``_Core`` carries their core functions too.
 """
 from __future__ import annotations
 
@@ -15,12 +18,17 @@ import itertools
 
 import numpy as np
 
-from . import _api
+from . import _api, _reference_avg
+from ._reference_avg import (_AvgCore, adaptive_avg_pool1d, adaptive_avg_pool1d_backward,
+                             adaptive_avg_pool2d, adaptive_avg_pool2d_backward,
+                             adaptive_avg_pool3d, adaptive_avg_pool3d_backward, avg_pool1d,
+                             avg_pool1d_backward, avg_pool2d, avg_pool2d_backward, avg_pool3d,
+                             avg_pool3d_backward)
 
 __all__ = ["adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool3d",
            "max_pool1d", "max_pool1d_backward", "max_pool2d", "max_pool2d_backward",
            "max_pool3d", "max_pool3d_backward", "max_unpool1d", "max_unpool2d",
-           "max_unpool3d"]
+           "max_unpool3d"] + _reference_avg.__all__
 
 
 def max_pool1d(x, kernel_size, stride=None, padding=0, dilation=1,
@@ -114,9 +122,10 @@ def _lowest(dtype):
     return -np.inf if dtype.kind == "f" else np.iinfo(dtype).min
 
 
-class _Core:
+class _Core(_AvgCore):
     """The pure-NumPy backend; every array is (N, C, D, H, W), any strides
     (``channels_last``, a layout hint for outputs, is not needed here).
+    The average-pooling functions come from _AvgCore.
     ``out``: see pooling._api; the running max and indices are kept in out's
     arrays themselves, whatever their strides."""
 
