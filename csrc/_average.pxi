@@ -87,6 +87,7 @@ cdef inline void _divide(const pool_t* acc, pool_t* yrow, Py_ssize_t c0, Py_ssiz
                          const Geom* g) noexcept nogil:
     cdef Py_ssize_t jj, ws
     cdef int64_t div
+    cdef pool_t zero = 0
     for jj in range(c0, c1):
         if j.divisor != 0:
             div = j.divisor
@@ -96,4 +97,14 @@ cdef inline void _divide(const pool_t* acc, pool_t* yrow, Py_ssize_t c0, Py_ssiz
                 div = pad_rows * (min(ws + g.kw, g.W + g.pw) - ws)
             else:
                 div = real_rows * (min(ws + g.kw, g.W) - max(ws, 0))
-        yrow[jj] = acc[jj - c0] / <pool_t>div
+        if pool_t is int64_t:
+            # INT64_MIN / -1 traps (SIGFPE); negation modulo 2**64 gives
+            # NumPy's wrapped quotient, as the reference has it.
+            if div == -1:
+                yrow[jj] = <int64_t>(<uint64_t>0 - <uint64_t>acc[jj - c0])
+            else:
+                yrow[jj] = acc[jj - c0] // div
+        else:
+            # PyTorch adds the average into a zeroed output: -0.0 (a zero sum
+            # over a negative divisor) comes out +0.0.
+            yrow[jj] = zero + acc[jj - c0] / <pool_t>div
