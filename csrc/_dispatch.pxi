@@ -58,8 +58,10 @@ cdef void _run(int op, const Job* j, pool_t* y) noexcept nogil:
         _forward_cl(j, y)
     elif op == OP_ADAPTIVE:
         _adaptive(j, y)
-    else:
+    elif op == OP_ADAPTIVE_CL:
         _adaptive_cl(j, y)
+    else:
+        _average(j, y)
 
 
 cdef Py_ssize_t _scatter_into(src, idx, dst, bint cl, bint add):

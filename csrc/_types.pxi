@@ -116,6 +116,7 @@ cdef enum Op:
     OP_FORWARD_CL     # channels-last
     OP_ADAPTIVE       # channels-first planes
     OP_ADAPTIVE_CL    # channels-last
+    OP_AVERAGE        # average pooling, channels-first planes (any strides)
 
 
 # -------------------------------------------------------- what loops take
@@ -145,6 +146,8 @@ cdef struct Job:
     const int64_t* a0[3]           # adaptive windows [a0[axis][i], a1[axis][i])
     const int64_t* a1[3]
     const Geom* g
+    int64_t divisor               # average pooling: divisor_override, 0 for none
+    bint count_pad                # average pooling: count_include_pad
 
 
 # ---------------------------------------------------------------- threads

@@ -86,12 +86,17 @@ J. Memory.  A call allocates its outputs, unless the caller gives them
    - adaptive3d: an int64 copy of each window-bound array that is not one;
    - on each task's stack, accumulators of _CHUNK window offsets (adaptive
      pooling: _CHUNK lane values and group codes, M).
-K. Room for a second reduction.  Average pooling would be a file of its own,
-   _average.pxi (row folds that sum, a divisor per window, a backward that
-   spreads each gradient over its window), reached through a new Op and its
-   case in _run; it would share the types, Geom and Job, the layouts, the
-   dtype ladder and the threads.  _takes and _put are the max rule and stay
-   in _forward.pxi.
+K. A second reduction: average pooling (_average.pxi), reached through
+   OP_AVERAGE, its case in _run, and sharing the types, Geom and Job, the
+   dtype ladder and the threads.  Row oriented as E: each output row is an
+   accumulator of the sum type (float for float32 and float16, double,
+   int64), every window row folded in one window column at a time over all
+   outputs, so each output's additions run in (d, h, w) order, PyTorch's
+   sequential sum, bit for bit; then one division per output by its
+   divisor in the sum's type, added to +0.0 as PyTorch's kernel does.  It
+   reads any strides and writes channels-first.  _takes and _put are the
+   max rule and stay in _forward.pxi.  The backward and adaptive average
+   pooling are still the reference's (pooling._api.core_op).
 L. Decide once, run many times.  A forward call's decisions (Geom, layout,
    kernel, output shapes and strides) are a _ForwardPlan; forward3d builds
    one per call.  For a small input those decisions, and pooling._params'
@@ -137,7 +142,7 @@ _forward.pxi    forward in both layouts: fold loops, argmax output
 _scatter.pxi    backward from indices, unpooling, backward from the compact
                 argmax
 _adaptive.pxi   adaptive pooling (M): row folds into lanes, runs, exact fix-ups
-(_average.pxi   where average pooling would go: K)
+_average.pxi    average pooling (K): row folds that sum, a divisor per output
 half.h          binary16 <-> binary32 for float16 sums
 _openmp.pxd     OpenMP when the compiler has it, a serial stand-in when not
 maxpool_avx2.pyx  includes this file: the same kernels built with AVX2 as
@@ -184,6 +189,10 @@ adaptive3d -> _kernel_input, _channels_last, _alloc, _job, _result
       -> _fold_segments -> _fold4 -> _fold4_as
       -> _resolve | _scan_window
     exact scans -> _takes
+avg3d -> _kernel_input, _geom, _job, _result
+  _dispatch (pool_t) -> _run
+    _average (prange: planes) -> _average_plane -> _sum_row -> _add_cols
+                                                -> _divide
 """
 import numpy as np
 
@@ -317,6 +326,32 @@ def adaptive3d(x5, windows, bint want_indices, bint channels_last=False, out=Non
     return _result(y, dtype, yo), _into(io, idx)
 
 
+def avg3d(x5, params, out_dhw, bint channels_last=False, out=None):
+    """Average-pool a validated, non-empty (N, C, D, H, W) array of
+    float16, float32, float64 or int64 (``params``: three-axis
+    AvgPoolParams).  Returns y, (N, C, OD, OH, OW): ``out`` when given,
+    else a new C-contiguous array.  (Any input strides; the output is
+    channels-first whatever the layout, ``channels_last`` unused so far.)"""
+    dtype = x5.dtype
+    x5 = _kernel_input(x5)
+    shape = x5.shape[:2] + tuple(out_dhw)
+    direct = (out is not None and out.dtype == x5.dtype and out.flags.c_contiguous)
+    y = out if direct else np.empty(shape, dtype=x5.dtype)
+    pool = params.pool
+    cdef Geom g = _geom(x5.shape[2:], x5.strides[2:], x5.itemsize, pool, out_dhw)
+    cdef Job j = _job(x5, y, NULL, NULL, &g)
+    j.divisor = 0 if params.divisor_override is None else params.divisor_override
+    j.count_pad = params.count_include_pad
+    _dispatch(OP_AVERAGE, &j, y)
+    if direct:
+        return out
+    y = _result(y, dtype)
+    if out is None:
+        return y
+    out[...] = y
+    return out
+
+
 def openmp_enabled():
     """Whether this build was compiled with OpenMP."""
     return bool(_openmp.POOLING_OPENMP)
@@ -373,3 +408,4 @@ include "_dispatch.pxi"
 include "_forward.pxi"
 include "_scatter.pxi"
 include "_adaptive.pxi"
+include "_average.pxi"

@@ -82,5 +82,12 @@ def adaptive3d(
     channels_last: bool = ...,
     out: _Outs = ...,
 ) -> Tuple[npt.NDArray[Any], Optional[npt.NDArray[np.int64]]]: ...
+def avg3d(
+    x5: npt.NDArray[Any],
+    params: Any,
+    out_dhw: Tuple[int, int, int],
+    channels_last: bool = ...,
+    out: Optional[npt.NDArray[Any]] = ...,
+) -> npt.NDArray[Any]: ...
 
 __test__: dict[str, str]

@@ -1,8 +1,9 @@
 """avg_pool1d/2d/3d, adaptive_avg_pool1d/2d/3d and their backwards.
 
-No compiled kernels yet: the public functions are served by the NumPy
-reference on every backend (checked here), and the reference is checked
-against PyTorch 2.13 bit for bit (NaN-aware, on the bits): values, gradients
+The compiled core has a kernel for avg_pool's forward (avg3d); the other
+functions are served by the NumPy reference on every backend (checked
+here).  The kernel is checked against the reference on every path it has
+(test_avg_kernel_paths), and the reference against PyTorch 2.13 bit for bit (NaN-aware, on the bits): values, gradients
 through autograd and through the aten backward ops, on random cases
 (hypothesis: shapes, kernel, stride, padding, ceil_mode, count_include_pad,
 divisor_override, float16/32/64 and int64, NaN and +-inf, unbatched, memory
@@ -38,12 +39,19 @@ LAST = {1: "NLC", 2: "NHWC", 3: "NDHWC"}
 
 
 def same_bits(a, b):
-    """Equal dtype, shape and bits (so NaN == NaN, and -0.0 != 0.0)."""
+    """Equal dtype, shape and bits (-0.0 != 0.0), NaN where NaN.  A NaN's
+    sign and payload are not compared: where two NaNs meet in a sum (a NaN
+    input and inf + -inf, say), which one survives depends on the operand
+    order the compiler picks for a commutative addition (PyTorch's own
+    vectorised and scalar loops differ there too)."""
     a, b = np.asarray(a), np.asarray(b)
     if a.dtype != b.dtype or a.shape != b.shape:
         return False
     if a.dtype.kind == "f":
-        return np.array_equal(a.view(f"u{a.itemsize}"), b.view(f"u{b.itemsize}"))
+        nan = np.isnan(a)
+        return (np.array_equal(nan, np.isnan(b))
+                and np.array_equal(a[~nan].view(f"u{a.itemsize}"),
+                                   b[~nan].view(f"u{b.itemsize}")))
     return np.array_equal(a, b)
 
 
@@ -188,7 +196,7 @@ def test_avg_pool_matches_pytorch(c, dtype, kind, seed):
     assert same_bits(gi, taten)
     if tgrad is not None:
         assert same_bits(gi, tgrad)
-    # the public function (served by the reference on every backend)
+    # the public function (the compiled kernel on the cython backend)
     assert same_bits(getattr(pooling, f"avg_pool{nd}d")(x, **kw), y)
     assert same_bits(getattr(pooling, f"avg_pool{nd}d_backward")(g, x.shape, **kw), gi)
 
@@ -613,9 +621,10 @@ def test_adaptive_zero_output_and_empty_batches():
 
 # ---- backends -------------------------------------------------------------
 
-def test_served_by_the_reference_core_until_kernels_exist(use_backend):
-    # The compiled core has no average-pooling functions yet: core_op falls
-    # back to the reference core's; a core that has one is used.
+def test_core_op_falls_back_to_the_reference_core(use_backend):
+    # A core lacking one of these functions (the compiled core has only
+    # avg3d so far) is served by the reference core's; a core that has one
+    # is used.
     for name in ("avg3d", "avg_backward3d", "adaptive_avg3d", "adaptive_avg_backward3d"):
         for core in _backend._CORES.values():
             want = getattr(core, name, None) or getattr(reference._Core, name)
@@ -806,3 +815,52 @@ def test_out_int64_and_empty():
     gout = np.full((0, 3, 4, 4), 5, np.float32)
     res = pooling.avg_pool2d_backward(np.zeros((0, 3, 2, 2), np.float32), gout.shape, 2, out=gout)
     assert res is gout
+
+
+# ---- the compiled forward kernel --------------------------------------------
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64, np.int64])
+@pytest.mark.parametrize("shape, kw", [
+    # contiguous rows, stride 1 and 2 (literal loops), borders clipped
+    ((2, 40, 20, 33), dict(kernel_size=3, stride=1, padding=1)),
+    ((2, 40, 21, 34), dict(kernel_size=3, stride=2, padding=1, count_include_pad=False)),
+    ((2, 40, 22, 35), dict(kernel_size=(2, 3), stride=(2, 3), ceil_mode=True)),
+    # output rows longer than the accumulator chunk (512 columns)
+    ((1, 3, 4, 1100), dict(kernel_size=(2, 2), stride=(1, 2), padding=(1, 1))),
+    ((1, 2, 3, 1030), dict(kernel_size=3, stride=1, padding=1, divisor_override=5)),
+])
+@pytest.mark.parametrize("view", ["contiguous", "strided"])
+def test_avg_kernel_paths(cython_backend, threads, dtype, shape, kw, view):
+    # Each loop of the compiled avg3d against the reference, bit for bit:
+    # the stride-1 and stride-2 column loops on contiguous rows, the strided
+    # one (every other column of a wider array), chunks of long rows, the
+    # planes spread over threads (each case above 2**15 elements).
+    rng = np.random.default_rng(zlib.crc32(repr((shape, kw, view)).encode()))
+    wide = shape[:-1] + (2 * shape[-1],)
+    x = values(rng, wide if view == "strided" else shape, dtype, "spread")
+    if view == "strided":
+        x = x[..., ::2]
+    before = x.copy()
+    pooling.set_num_threads(threads)
+    try:
+        got = pooling.avg_pool2d(x, **kw)
+    finally:
+        pooling.set_num_threads(0)
+    assert same_bits(got, reference.avg_pool2d(x, **kw))
+    assert same_bits(x, before)
+    assert _api.core_op(_backend.core(), "avg3d") is not reference._Core.avg3d
+
+
+def test_avg_kernel_int64_edges(cython_backend):
+    # Integer division truncates toward zero, and INT64_MIN / -1 (which
+    # traps in C) wraps to INT64_MIN, as NumPy's (and the reference's)
+    # division has it.
+    lo = np.iinfo(np.int64).min
+    x = np.array([[[lo, 7, -7, 5]]], dtype=np.int64)
+    for div in (-1, 2, -2, 3):
+        kw = dict(kernel_size=1, divisor_override=div)
+        want = reference.avg_pool1d(x, **kw)
+        assert np.array_equal(pooling.avg_pool1d(x, **kw), want)
+    assert pooling.avg_pool1d(x, 1, divisor_override=-1)[0, 0, 0] == lo
+    assert pooling.avg_pool1d(x, 1, divisor_override=2)[0, 0].tolist() == [lo // 2, 3, -3, 2]

@@ -186,6 +186,12 @@ def other_ops_cases(torch, tiny):
         (f"NHWC max_pool2d {rgb.shape} 2x2/s2 (RGB)",
          lambda m: m.max_pool2d(rgb, 2, data_format="NHWC"),
          (lambda F, t: F.max_pool2d(nhwc(t.numpy()), 2), rgb), rgb),
+        (f"avg_pool2d {x2.shape} 2x2/s2", lambda m: m.avg_pool2d(x2, 2),
+         (lambda F, t: F.avg_pool2d(t, 2), x2), x2),
+        (f"avg_pool2d {x2.shape} 3x3/s2/p1", lambda m: m.avg_pool2d(x2, 3, 2, 1),
+         (lambda F, t: F.avg_pool2d(t, 3, 2, 1), x2), x2),
+        (f"avg_pool2d {x2.shape} 3x3/s1/p1", lambda m: m.avg_pool2d(x2, 3, 1, 1),
+         (lambda F, t: F.avg_pool2d(t, 3, 1, 1), x2), x2),
     ]
 
 
