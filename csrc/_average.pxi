@@ -108,3 +108,70 @@ cdef inline void _divide(const pool_t* acc, pool_t* yrow, Py_ssize_t c0, Py_ssiz
             # PyTorch adds the average into a zeroed output: -0.0 (a zero sum
             # over a negative divisor) comes out +0.0.
             yrow[jj] = zero + acc[jj - c0] / <pool_t>div
+
+
+# ---------------------------------------------------------------- backward
+
+cdef void _average_backward(const grad_t[:, ::1] go, grad_t[:, ::1] gi, const Job* j,
+                            const Geom* g) noexcept nogil:
+    # Channels-first planes, gi zero-filled by the caller: each output's
+    # share, grad / divisor in the gradient's type, added to its window in
+    # output raster order (PyTorch's), bit for bit.
+    cdef Py_ssize_t P = go.shape[0], p
+    cdef bint parallel = P * g.D * g.H * g.W >= _PARALLEL_MIN_WORK and P > 1
+    if grad_t is uint16_t:
+        return  # float16 takes the reference (avg_backward3d)
+    for p in prange(P, nogil=True, schedule="static", num_threads=_threads(),
+                    use_threads_if=parallel):
+        _average_backward_plane(&go[p, 0], &gi[p, 0], j, g)
+
+
+cdef void _average_backward_plane(const grad_t* go, grad_t* gi, const Job* j,
+                                  const Geom* g) noexcept nogil:
+    cdef grad_t share[_CHUNK]
+    cdef Py_ssize_t od, oh, a, r, d, h, ds, hs, c0, c1, t, jl, jh, jj, w0, ws
+    cdef int64_t dpad, dreal, hpad, hreal, div
+    cdef grad_t* row
+    for od in range(g.OD):
+        ds = od * g.sd - g.pd
+        dpad = min(ds + g.kd, g.D + g.pd) - ds
+        dreal = min(ds + g.kd, g.D) - max(ds, 0)
+        for oh in range(g.OH):
+            hs = oh * g.sh - g.ph
+            hpad = min(hs + g.kh, g.H + g.ph) - hs
+            hreal = min(hs + g.kh, g.H) - max(hs, 0)
+            c0 = 0
+            while c0 < g.OW:
+                c1 = min(c0 + _CHUNK, g.OW)
+                for jj in range(c0, c1):
+                    if j.divisor != 0:
+                        div = j.divisor
+                    else:
+                        ws = jj * g.sw - g.pw
+                        if j.count_pad:
+                            div = dpad * hpad * (min(ws + g.kw, g.W + g.pw) - ws)
+                        else:
+                            div = dreal * hreal * (min(ws + g.kw, g.W) - max(ws, 0))
+                    share[jj - c0] = go[(od * g.OH + oh) * g.OW + jj] / <grad_t>div
+                for a in range(g.kd):
+                    d = ds + a
+                    if d < 0 or d >= g.D:
+                        continue
+                    for r in range(g.kh):
+                        h = hs + r
+                        if h < 0 or h >= g.H:
+                            continue
+                        row = gi + (d * g.H + h) * g.W
+                        # Window columns last to first: an input element
+                        # then gets the outputs of one row in column order.
+                        for t in range(g.kw - 1, -1, -1):
+                            w0 = t - g.pw
+                            jl = c0
+                            while jl < c1 and jl * g.sw + w0 < 0:
+                                jl += 1
+                            jh = c1
+                            while jh > jl and (jh - 1) * g.sw + w0 >= g.W:
+                                jh -= 1
+                            for jj in range(jl, jh):
+                                row[jj * g.sw + w0] = row[jj * g.sw + w0] + share[jj - c0]
+                c0 = c1

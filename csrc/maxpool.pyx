@@ -94,9 +94,14 @@ K. A second reduction: average pooling (_average.pxi), reached through
    outputs, so each output's additions run in (d, h, w) order, PyTorch's
    sequential sum, bit for bit; then one division per output by its
    divisor in the sum's type, added to +0.0 as PyTorch's kernel does.  It
-   reads any strides and writes channels-first.  _takes and _put are the
-   max rule and stay in _forward.pxi.  The backward and adaptive average
-   pooling are still the reference's (pooling._api.core_op).
+   reads any strides and writes channels-first.  The backward spreads each
+   output's share (grad / divisor, in the gradient's type) over its window
+   in output raster order, window columns last to first, so that each
+   input element's additions are PyTorch's, in its order; float32 and
+   float64 only (float16 rounds differently, int64 divides: the
+   reference's loops serve those).  _takes and _put are the max rule and
+   stay in _forward.pxi.  Adaptive average pooling is still the
+   reference's (pooling._api.core_op).
 L. Decide once, run many times.  A forward call's decisions (Geom, layout,
    kernel, output shapes and strides) are a _ForwardPlan; forward3d builds
    one per call.  For a small input those decisions, and pooling._params'
@@ -193,6 +198,8 @@ avg3d -> _kernel_input, _geom, _job, _result
   _dispatch (pool_t) -> _run
     _average (prange: planes) -> _average_plane -> _sum_row -> _add_cols
                                                 -> _divide
+avg_backward3d -> _planes (float16, int64: the reference's)
+  _average_backward (prange: planes) -> _average_backward_plane
 """
 import numpy as np
 
@@ -349,6 +356,34 @@ def avg3d(x5, params, out_dhw, bint channels_last=False, out=None):
     if out is None:
         return y
     out[...] = y
+    return out
+
+
+def avg_backward3d(g5, params, spatial, bint channels_last=False, out=None):
+    """Input gradient of avg3d for a validated, non-empty (N, C, OD, OH, OW)
+    gradient.  float32 and float64 here; float16 (each addition rounded to
+    half, the divisor a half first) and int64 take the reference's loops."""
+    if g5.dtype not in (np.float32, np.float64):
+        from pooling.reference import _Core
+        return _Core.avg_backward3d(g5, params, spatial, channels_last, out)
+    shape = g5.shape[:2] + tuple(spatial)
+    direct = out is not None and out.flags.c_contiguous
+    gi = out if direct else np.empty(shape, dtype=g5.dtype)
+    gi[...] = 0
+    go = _planes(g5)
+    pool = params.pool
+    cdef Geom g = _geom(spatial, (0, 0, 1), 1, pool, g5.shape[2:])
+    cdef Job j
+    j.divisor = 0 if params.divisor_override is None else params.divisor_override
+    j.count_pad = params.count_include_pad
+    gv = gi.reshape(shape[0] * shape[1], -1)
+    if g5.dtype == np.float32:
+        _average_backward[float](go, gv, &j, &g)
+    else:
+        _average_backward[double](go, gv, &j, &g)
+    if direct or out is None:
+        return gi
+    out[...] = gi
     return out
 
 

@@ -82,6 +82,13 @@ def adaptive3d(
     channels_last: bool = ...,
     out: _Outs = ...,
 ) -> Tuple[npt.NDArray[Any], Optional[npt.NDArray[np.int64]]]: ...
+def avg_backward3d(
+    g5: npt.NDArray[Any],
+    params: Any,
+    spatial: Tuple[int, int, int],
+    channels_last: bool = ...,
+    out: Optional[npt.NDArray[Any]] = ...,
+) -> npt.NDArray[Any]: ...
 def avg3d(
     x5: npt.NDArray[Any],
     params: Any,

@@ -1,8 +1,8 @@
 """avg_pool1d/2d/3d, adaptive_avg_pool1d/2d/3d and their backwards.
 
-The compiled core has a kernel for avg_pool's forward (avg3d); the other
-functions are served by the NumPy reference on every backend (checked
-here).  The kernel is checked against the reference on every path it has
+The compiled core has kernels for avg_pool's forward and backward (avg3d,
+avg_backward3d); adaptive average pooling is served by the NumPy reference
+on every backend (checked here).  The kernel is checked against the reference on every path it has
 (test_avg_kernel_paths), and the reference against PyTorch 2.13 bit for bit (NaN-aware, on the bits): values, gradients
 through autograd and through the aten backward ops, on random cases
 (hypothesis: shapes, kernel, stride, padding, ceil_mode, count_include_pad,
@@ -622,8 +622,8 @@ def test_adaptive_zero_output_and_empty_batches():
 # ---- backends -------------------------------------------------------------
 
 def test_core_op_falls_back_to_the_reference_core(use_backend):
-    # A core lacking one of these functions (the compiled core has only
-    # avg3d so far) is served by the reference core's; a core that has one
+    # A core lacking one of these functions (the compiled core has avg3d
+    # and avg_backward3d so far) is served by the reference core's; a core that has one
     # is used.
     for name in ("avg3d", "avg_backward3d", "adaptive_avg3d", "adaptive_avg_backward3d"):
         for core in _backend._CORES.values():
@@ -832,7 +832,8 @@ def test_out_int64_and_empty():
 ])
 @pytest.mark.parametrize("view", ["contiguous", "strided"])
 def test_avg_kernel_paths(cython_backend, threads, dtype, shape, kw, view):
-    # Each loop of the compiled avg3d against the reference, bit for bit:
+    # Each loop of the compiled avg3d and avg_backward3d against the
+    # reference, bit for bit:
     # the stride-1 and stride-2 column loops on contiguous rows, the strided
     # one (every other column of a wider array), chunks of long rows, the
     # planes spread over threads (each case above 2**15 elements).
@@ -850,6 +851,16 @@ def test_avg_kernel_paths(cython_backend, threads, dtype, shape, kw, view):
     assert same_bits(got, reference.avg_pool2d(x, **kw))
     assert same_bits(x, before)
     assert _api.core_op(_backend.core(), "avg3d") is not reference._Core.avg3d
+    # The backward: float32 and float64 in the kernel (the others through
+    # the reference's loops), from a strided gradient when the input was.
+    g = values(rng, got.shape[:-1] + (2 * got.shape[-1],), dtype, "spread")
+    g = g[..., ::2] if view == "strided" else np.ascontiguousarray(g[..., ::2])
+    pooling.set_num_threads(threads)
+    try:
+        gi = pooling.avg_pool2d_backward(g, x.shape, **kw)
+    finally:
+        pooling.set_num_threads(0)
+    assert same_bits(gi, reference.avg_pool2d_backward(g, x.shape, **kw))
 
 
 def test_avg_kernel_int64_edges(cython_backend):
