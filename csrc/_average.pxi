@@ -24,7 +24,7 @@ cdef void _average_plane(const char* xp, pool_t* yp, const Job* j,
                          const Geom* g) noexcept nogil:
     cdef pool_t acc[_CHUNK]
     cdef Py_ssize_t od, oh, a, r, d, h, ds, hs, c0, c1, t
-    cdef int64_t rows_pad, rows_real, dpad, dreal, hpad, hreal
+    cdef int64_t dpad, dreal, hpad, hreal
     for od in range(g.OD):
         ds = od * g.sd - g.pd
         dpad = min(ds + g.kd, g.D + g.pd) - ds
@@ -56,14 +56,8 @@ cdef inline void _sum_row(const char* row, pool_t* acc, Py_ssize_t c0, Py_ssize_
     # Window column t of outputs [c0, c1), wherever it falls inside [0, W).
     cdef Py_ssize_t t, jl, jh, jj, w0
     for t in range(g.kw):
-        # Output column jj reads input column jj * sw - pw + t.
         w0 = t - g.pw
-        jl = c0
-        while jl < c1 and jl * g.sw + w0 < 0:
-            jl += 1
-        jh = c1
-        while jh > jl and (jh - 1) * g.sw + w0 >= g.W:
-            jh -= 1
+        jl, jh = _columns(g, w0, c0, c1)
         if g.xs_w == sizeof(pool_t) and g.sw == 1:
             _add_cols(<const pool_t*>row + w0, 1, acc, jl, jh, c0)
         elif g.xs_w == sizeof(pool_t) and g.sw == 2:
@@ -85,18 +79,11 @@ cdef inline void _add_cols(const pool_t* r, Py_ssize_t S, pool_t* acc, Py_ssize_
 cdef inline void _divide(const pool_t* acc, pool_t* yrow, Py_ssize_t c0, Py_ssize_t c1,
                          int64_t pad_rows, int64_t real_rows, const Job* j,
                          const Geom* g) noexcept nogil:
-    cdef Py_ssize_t jj, ws
+    cdef Py_ssize_t jj
     cdef int64_t div
     cdef pool_t zero = 0
     for jj in range(c0, c1):
-        if j.divisor != 0:
-            div = j.divisor
-        else:
-            ws = jj * g.sw - g.pw
-            if j.count_pad:
-                div = pad_rows * (min(ws + g.kw, g.W + g.pw) - ws)
-            else:
-                div = real_rows * (min(ws + g.kw, g.W) - max(ws, 0))
+        div = _divisor(j, g, jj * g.sw - g.pw, pad_rows, real_rows)
         if pool_t is int64_t:
             # INT64_MIN / -1 traps (SIGFPE); negation modulo 2**64 gives
             # NumPy's wrapped quotient, as the reference has it.
@@ -108,6 +95,30 @@ cdef inline void _divide(const pool_t* acc, pool_t* yrow, Py_ssize_t c0, Py_ssiz
             # PyTorch adds the average into a zeroed output: -0.0 (a zero sum
             # over a negative divisor) comes out +0.0.
             yrow[jj] = zero + acc[jj - c0] / <pool_t>div
+
+
+cdef inline (Py_ssize_t, Py_ssize_t) _columns(const Geom* g, Py_ssize_t w0, Py_ssize_t c0,
+                                              Py_ssize_t c1) noexcept nogil:
+    # The outputs [jl, jh) of [c0, c1) whose window column at offset w0
+    # (input column jj * sw + w0) falls inside [0, W).
+    cdef Py_ssize_t jl = c0, jh = c1
+    while jl < c1 and jl * g.sw + w0 < 0:
+        jl += 1
+    while jh > jl and (jh - 1) * g.sw + w0 >= g.W:
+        jh -= 1
+    return jl, jh
+
+
+cdef inline int64_t _divisor(const Job* j, const Geom* g, Py_ssize_t ws, int64_t pad_rows,
+                             int64_t real_rows) noexcept nogil:
+    # PyTorch's divisor of the window whose columns start at ws, given its
+    # depth-and-height factors (the window clipped to the padded input, and
+    # to the input).
+    if j.divisor != 0:
+        return j.divisor
+    if j.count_pad:
+        return pad_rows * (min(ws + g.kw, g.W + g.pw) - ws)
+    return real_rows * (min(ws + g.kw, g.W) - max(ws, 0))
 
 
 # ---------------------------------------------------------------- backward
@@ -129,7 +140,7 @@ cdef void _average_backward(const grad_t[:, ::1] go, grad_t[:, ::1] gi, const Jo
 cdef void _average_backward_plane(const grad_t* go, grad_t* gi, const Job* j,
                                   const Geom* g) noexcept nogil:
     cdef grad_t share[_CHUNK]
-    cdef Py_ssize_t od, oh, a, r, d, h, ds, hs, c0, c1, t, jl, jh, jj, w0, ws
+    cdef Py_ssize_t od, oh, a, r, d, h, ds, hs, c0, c1, t, jl, jh, jj, w0
     cdef int64_t dpad, dreal, hpad, hreal, div
     cdef grad_t* row
     for od in range(g.OD):
@@ -144,14 +155,7 @@ cdef void _average_backward_plane(const grad_t* go, grad_t* gi, const Job* j,
             while c0 < g.OW:
                 c1 = min(c0 + _CHUNK, g.OW)
                 for jj in range(c0, c1):
-                    if j.divisor != 0:
-                        div = j.divisor
-                    else:
-                        ws = jj * g.sw - g.pw
-                        if j.count_pad:
-                            div = dpad * hpad * (min(ws + g.kw, g.W + g.pw) - ws)
-                        else:
-                            div = dreal * hreal * (min(ws + g.kw, g.W) - max(ws, 0))
+                    div = _divisor(j, g, jj * g.sw - g.pw, dpad * hpad, dreal * hreal)
                     share[jj - c0] = go[(od * g.OH + oh) * g.OW + jj] / <grad_t>div
                 for a in range(g.kd):
                     d = ds + a
@@ -166,12 +170,7 @@ cdef void _average_backward_plane(const grad_t* go, grad_t* gi, const Job* j,
                         # then gets the outputs of one row in column order.
                         for t in range(g.kw - 1, -1, -1):
                             w0 = t - g.pw
-                            jl = c0
-                            while jl < c1 and jl * g.sw + w0 < 0:
-                                jl += 1
-                            jh = c1
-                            while jh > jl and (jh - 1) * g.sw + w0 >= g.W:
-                                jh -= 1
+                            jl, jh = _columns(g, w0, c0, c1)
                             for jj in range(jl, jh):
                                 row[jj * g.sw + w0] = row[jj * g.sw + w0] + share[jj - c0]
                 c0 = c1
