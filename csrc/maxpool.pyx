@@ -196,10 +196,10 @@ adaptive3d -> _kernel_input, _channels_last, _alloc, _job, _result
     exact scans -> _takes
 avg3d -> _kernel_input, _geom, _job, _result
   _dispatch (pool_t) -> _run
-    _average (prange: planes) -> _average_plane -> _sum_row -> _add_cols
-                                                -> _divide
+    _average (prange: planes) -> _average_plane -> _sum_row -> _columns, _add_cols
+                                                -> _divide -> _divisor
 avg_backward3d -> _planes (float16, int64: the reference's)
-  _average_backward (prange: planes) -> _average_backward_plane
+  _average_backward (prange: planes) -> _average_backward_plane -> _divisor, _columns
 """
 import numpy as np
 
@@ -353,6 +353,10 @@ def avg3d(x5, params, out_dhw, bint channels_last=False, out=None):
     if direct:
         return out
     y = _result(y, dtype)
+    if dtype == np.float16:
+        # PyTorch adds the half-precision average into a zeroed output: one
+        # that rounds to -0.0 only in float16 (an underflow) comes out +0.0.
+        y += np.float16(0)
     if out is None:
         return y
     out[...] = y

@@ -875,3 +875,13 @@ def test_avg_kernel_int64_edges(cython_backend):
         assert np.array_equal(pooling.avg_pool1d(x, **kw), want)
     assert pooling.avg_pool1d(x, 1, divisor_override=-1)[0, 0, 0] == lo
     assert pooling.avg_pool1d(x, 1, divisor_override=2)[0, 0].tolist() == [lo // 2, 3, -3, 2]
+
+
+def test_avg_kernel_float16_underflow_to_plus_zero(cython_backend):
+    # An average that becomes -0.0 only when rounded to float16 (here
+    # -3.6e-7 / 50) comes out +0.0, as from PyTorch's zeroed output: the
+    # kernel's float32 +0.0 cannot do it, the float16 result must.
+    x = np.array([[[-3.5762786865234375e-07, -0.0, 1.0]]], dtype=np.float16)
+    y = pooling.avg_pool1d(x, 1, divisor_override=50)
+    assert same_bits(y, reference.avg_pool1d(x, 1, divisor_override=50))
+    assert y.view(np.uint16)[0, 0, 0] == 0
