@@ -202,6 +202,43 @@ def test_targets_only_for_what_ran():
     assert summary([], [], [], 1.0) == []
 
 
+def test_average_family_targets():
+    """Issue #12's lines: one geometric mean per family, a row counted once
+    (the backward is not a forward; global average is not adaptive), the
+    floor line only for large channels-first average-pooling inputs."""
+    from pooling.bench.report import summary
+
+    def op(case, ours, torch, mb=103.0, floor=1.0):
+        return {"case": case, "ours_ms": ours, "torch_ms": torch, "floor_ms": floor,
+                "input_mb": mb}
+    others = [op("avg_pool2d (32, 64, 112, 112) 2x2/s2", 1.0, 4.0, floor=0.8),
+              op("avg_pool2d (32, 64, 112, 112) 3x3/s1/p1", 1.0, 16.0),
+              op("avg_pool2d_backward (32, 64, 56, 56) 3x3/s2/p1", 2.0, 12.0, mb=25),
+              op("NHWC avg_pool2d (32, 112, 112, 64) 3x3/s2/p1", 1.0, 1.2),
+              op("adaptive_avg_pool2d (64, 512, 7, 7) -> (1, 1)", 1.0, 0.5, mb=6),
+              op("adaptive_avg_pool2d (32, 64, 112, 112) -> (7, 7)", 1.0, 3.0),
+              op("lp_pool2d (32, 64, 112, 112) p=2 2x2", 1.0, 3.0),
+              op("fractional_max_pool2d (32, 64, 112, 112) 3x3 -> (80, 80)", 1.0, 12.0),
+              {"case": "avg_pool2d without torch", "ours_ms": 1.0, "floor_ms": 1.0,
+               "input_mb": 1.0}]
+    lines = [line for line in summary([], [], [], 1.0, others=others)
+             if not line.startswith("other operations")]
+    assert lines == [
+        "average pooling backward vs torch, geometric mean over 1 cases: 6.0x (target >= 5x)",
+        "average pooling forward vs torch, geometric mean over 2 cases: 8.0x (target >= 5x)",
+        "channels-last average pooling vs torch, geometric mean over 1 cases: 1.2x "
+        "(target >= 1.5x)",
+        "global average pooling vs torch, geometric mean over 1 cases: 0.5x (target >= 1x)",
+        "adaptive average pooling vs torch, geometric mean over 1 cases: 3.0x (target >= 3x)",
+        "Lp pooling vs torch, geometric mean over 1 cases: 3.0x (target >= 3x)",
+        "fractional max pooling vs torch, geometric mean over 1 cases: 12.0x "
+        "(target >= 10x)",
+        "average pooling, avg_pool2d (32, 64, 112, 112) 2x2/s2: 1.25x the floor "
+        "(target <= 1.5x)",
+        "average pooling, avg_pool2d (32, 64, 112, 112) 3x3/s1/p1: 1.00x the floor "
+        "(target <= 1.5x)"]
+
+
 def test_quick_prints_the_tiny_calls(tmp_path):
     """--quick keeps the tiny-call section; a --cases filter that matches no
     case prints no target line for the main table."""

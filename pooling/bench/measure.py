@@ -92,7 +92,7 @@ def other_ops(repeats, torch, tiny):
     for name, ours, (theirs, arr), reads in other_ops_cases(torch, tiny):
         row = {"case": name, "ours_ms": median_ms(lambda: ours(pooling), repeats),
                "reference_ms": median_ms(lambda: ours(reference), max(3, repeats // 3)),
-               "floor_ms": floors(reads)}
+               "floor_ms": floors(reads), "input_mb": reads.nbytes / 1e6}
         if torch is not None:
             t = torch.from_numpy(arr)
             row["torch_ms"] = median_ms(lambda: theirs(torch.nn.functional, t), repeats)

@@ -172,10 +172,44 @@ def _fast_everywhere(rows, tiny, large, others):
     return lines
 
 
+# Issue #12's targets on the "other operations" rows, by the start of their
+# names: (prefix, what, least ratio to torch).  A row belongs to the first
+# prefix it starts with; the floor target holds for channels-first average
+# pooling on large inputs.
+AVERAGE_FAMILY = (
+    ("avg_pool2d_backward ", "average pooling backward", 5),
+    ("avg_pool2d ", "average pooling forward", 5),
+    ("NHWC avg_pool2d ", "channels-last average pooling", 1.5),
+    ("adaptive_avg_pool2d (64, 512, 7, 7) -> (1, 1)", "global average pooling", 1),
+    ("adaptive_avg_pool2d", "adaptive average pooling", 3),
+    ("lp_pool2d", "Lp pooling", 3),
+    ("fractional_max_pool2d", "fractional max pooling", 10),
+)
+
+
+def _average_family(others):
+    """Issue #12's targets: each family's geometric mean ratio to torch, and
+    channels-first average pooling's time against the floor."""
+    lines = []
+    versus = [o for o in others if "torch_ms" in o]
+    for prefix, what, target in AVERAGE_FAMILY:
+        mine = [o for o in versus if o["case"].startswith(prefix)]
+        versus = [o for o in versus if not o["case"].startswith(prefix)]
+        if mine:
+            g = _geomean([o["torch_ms"] / o["ours_ms"] for o in mine])
+            lines.append(f"{what} vs torch, geometric mean over {len(mine)} cases: "
+                         f"{g:.1f}x (target >= {target:g}x)")
+    for o in others:
+        if o["case"].startswith("avg_pool2d ") and o["input_mb"] >= LARGE_MB:
+            lines.append(f"average pooling, {o['case']}: {_x_floor(o):.2f}x the floor "
+                         f"(target <= 1.5x)")
+    return lines
+
+
 def summary(rows, scaling, linear, copy_gbps, tiny=(), large=(), others=()):
     """The project's performance targets, with the measured values: a line
     for each target whose measurement ran."""
-    lines = _fast_everywhere(rows, tiny, large, others)
+    lines = _fast_everywhere(rows, tiny, large, others) + _average_family(others)
     by = {(r["case"], r["op"]): r for r in rows}
     fwd = [r for r in rows if r["op"] == "forward" and "2x2/s2" in r["case"]]
     for r in fwd:
