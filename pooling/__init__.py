@@ -18,7 +18,9 @@ from .functional import (adaptive_avg_pool1d, adaptive_avg_pool1d_backward,
                          max_pool1d, max_pool1d_backward, max_pool2d, max_pool2d_backward,
                          max_pool3d, max_pool3d_backward, max_unpool1d, max_unpool2d,
                          max_unpool3d)
-from .numpy_layers import (AdaptiveMaxPool1D, AdaptiveMaxPool2D, AdaptiveMaxPool3D,
+from .numpy_layers import (AdaptiveAvgPool1D, AdaptiveAvgPool2D, AdaptiveAvgPool3D,
+                           AdaptiveMaxPool1D, AdaptiveMaxPool2D, AdaptiveMaxPool3D,
+                           AvgPool1D, AvgPool2D, AvgPool3D, LPPool1D, LPPool2D, LPPool3D,
                            MaxPool1D, MaxPool2D, MaxPool3D, MaxUnpool1D,
                            MaxUnpool2D, MaxUnpool3D)
 
