@@ -4,7 +4,8 @@ Cython kernels compute the window max and its argmax in one pass and scatter
 gradients back, with the same values, indices and gradients as PyTorch's
 ``max_pool2d_with_indices``.  ``pooling.reference`` is the pure-NumPy twin;
 it also serves average and adaptive average pooling (PyTorch's arithmetic,
-bit for bit), whose compiled kernels are still to come.
+bit for bit).  Power-average (Lp) pooling is composed of average pooling
+(or max pooling of |x|) and NumPy element-wise steps.
 """
 from ._version import __version__
 from ._backend import get_backend, get_num_threads, set_backend, set_num_threads

@@ -21,6 +21,10 @@ and (D, H, W) triples:
   computes float16 in float16, its 1-D and 2-D kernel in float32);
 - ``adaptive_avg_backward3d(g5, windows, spatial, channels_last, out) -> grad5``.
 
+lp_pool needs no core function of its own: it is ``avg3d`` of ``x ** p``
+(element-wise steps in NumPy, pooling._torch_math) or, for p = +-inf,
+``forward3d`` of ``|x|``; its backward ``avg_backward3d`` or ``backward3d``.
+
 A core may lack the four average-pooling functions: ``core_op`` then takes
 the reference core's (the compiled core has none yet), so kernels slot in
 by defining them.

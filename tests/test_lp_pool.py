@@ -7,8 +7,9 @@ bit for bit everywhere (checked on every case below).
 
 Against PyTorch 2.13 (torch.nn.functional.lp_pool*d and torch.autograd):
 
-- p = 1, +inf, -inf: bit for bit (NaN positions; a NaN's sign and payload
-  are not compared), values and gradients.
+- p = 1, -1, +inf, -inf: bit for bit (NaN positions; a NaN's sign and
+  payload are not compared), values and gradients: only products,
+  quotients, sums and maxima are involved.
 - other p, forward: within 2 ulp where PyTorch's ``x.pow(p)`` is exact
   arithmetic (p = 2, 3, -1, -2: products and quotients, the same bits here)
   and only its last ``pow(1/p)`` (a sqrt, a pow) is approximate; else
