@@ -409,8 +409,10 @@ def adaptive_avg_pool_backward(core, nd, grad_output, input_shape, data_format=N
 
 # lp_pool computes x ** p a block of (N, C) planes at a time, into one
 # buffer of about this size that the average pooling then reads while it is
-# still in cache (instead of a temporary the size of the input).
-_LP_BLOCK_BYTES = 1 << 18
+# still in cache (instead of a temporary the size of the input).  Half the
+# L2 of the project's machine; 256 KiB blocks (more calls) were slower
+# (docs/performance.md).
+_LP_BLOCK_BYTES = 1 << 20
 
 
 def _blocks(x5):
@@ -454,21 +456,27 @@ def lp_pool(core, nd, x, norm_type, kernel_size, stride=None, ceil_mode=False,
     avg = core_op(core, "avg3d")
     if p == 1:  # x.pow(1) is x
         avg(x5, params3, out_dhw, lift.last, out=y5)
-    else:
-        buf = None
-        for sl in _blocks(x5):
-            xb = x5[sl]
-            if buf is None:
-                buf = np.empty_like(xb)
-            tb = buf[:xb.shape[0], :xb.shape[1]]
-            tm.pow(xb, p, out=tb)
-            avg(tb, params3, out_dhw, lift.last, out=y5[sl])
-    # sign(s) * relu(abs(s)) is s here: the average pooling never returns
-    # -0.0 (PyTorch's product turns it into +0.0), and a NaN stays NaN.
-    tm.mul_scalar(y, params.kernel_numel, out=y)
-    if p != 1:
-        tm.pow(y, 1.0 / p, out=y)
+        _lp_finish(y5, params)
+        return y
+    buf = None
+    for sl in _blocks(x5):
+        xb = x5[sl]
+        if buf is None:
+            buf = np.empty_like(xb)
+        tb = buf[:xb.shape[0], :xb.shape[1]]
+        tm.pow(xb, p, out=tb)
+        avg(tb, params3, out_dhw, lift.last, out=y5[sl])
+        _lp_finish(y5[sl], params)  # while the block's outputs are in cache
     return y
+
+
+def _lp_finish(s, params):
+    """``(sign(s) * relu(abs(s))).mul(kernel_numel).pow(1 / p)`` in place.
+    sign(s) * relu(abs(s)) is s here: the average pooling never returns
+    -0.0 (PyTorch's product turns it into +0.0), and a NaN stays NaN."""
+    tm.mul_scalar(s, params.kernel_numel, out=s)
+    if params.norm_type != 1:
+        tm.pow(s, 1.0 / params.norm_type, out=s)
 
 
 def lp_pool_backward(core, nd, grad_output, x, norm_type, kernel_size, stride=None,
