@@ -415,17 +415,17 @@ def adaptive_avg_pool_backward(core, nd, grad_output, input_shape, data_format=N
 _LP_BLOCK_BYTES = 1 << 20
 
 
-def _blocks(x5):
-    """(n, c) slices of x5 covering it in blocks of about _LP_BLOCK_BYTES:
+def _blocks(x5, block_bytes):
+    """(n, c) slices of x5 covering it in blocks of about ``block_bytes``:
     whole images when they fit (or the layout puts channels last), else
     runs of channel planes within one image."""
     n, c = x5.shape[:2]
     plane = max(1, x5[0, 0].size * x5.itemsize)
     image = c * plane
-    if image <= _LP_BLOCK_BYTES or (c > 1 and x5.strides[1] == x5.itemsize):
-        nb = max(1, _LP_BLOCK_BYTES // image)
+    if image <= block_bytes or (c > 1 and x5.strides[1] == x5.itemsize):
+        nb = max(1, block_bytes // image)
         return [(slice(i, i + nb), slice(None)) for i in range(0, n, nb)]
-    cb = max(1, _LP_BLOCK_BYTES // plane)
+    cb = max(1, block_bytes // plane)
     return [(slice(i, i + 1), slice(j, j + cb)) for i in range(n) for j in range(0, c, cb)]
 
 
@@ -458,8 +458,13 @@ def lp_pool(core, nd, x, norm_type, kernel_size, stride=None, ceil_mode=False,
         avg(x5, params3, out_dhw, lift.last, out=y5)
         _lp_finish(y5, params)
         return y
+    # With threads, one block: each threaded kernel call pays a fork and
+    # join, which on a loaded machine costs a scheduler time slice
+    # (docs/performance.md), so many small calls would be ruinous.
+    from ._backend import get_num_threads
+    block = _LP_BLOCK_BYTES if get_num_threads() <= 1 else 1 << 62
     buf = None
-    for sl in _blocks(x5):
+    for sl in _blocks(x5, block):
         xb = x5[sl]
         if buf is None:
             buf = np.empty_like(xb)

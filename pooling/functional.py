@@ -287,9 +287,9 @@ def lp_pool2d(x, norm_type, kernel_size, stride=None, ceil_mode=False, data_form
     quotients are PyTorch's, square roots NumPy's (correctly rounded), other
     powers float64 ``pow`` rounded once (docs/pytorch-differences.md).
     Floating dtypes only (float16 computed through float32 as PyTorch's);
-    integer inputs are a TypeError.  ``x ** p`` is computed a block of
-    planes at a time into one buffer of about 1 MiB, not as a temporary
-    the size of the input.
+    integer inputs are a TypeError.  Memory: with one thread, ``x ** p`` is
+    computed a block of planes at a time into one buffer of about 1 MiB;
+    with more threads it is one temporary the size of the input.
     """
     return _api.lp_pool(_backend.core(), 2, x, norm_type, kernel_size, stride, ceil_mode,
                         data_format, out=out)

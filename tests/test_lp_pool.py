@@ -276,12 +276,18 @@ def test_blocks_cover_large_inputs(backend, monkeypatch):
     x = data(rng, (3, 5, 9, 8), np.float32, "positive")
     want = pooling.lp_pool2d(x, 2, 3, 2, True)
     wl = pooling.lp_pool2d(to_channels_last(x, 2), 3.5, 2, data_format="NHWC")
-    for size in (1, 9 * 8 * 4 * 2, 5 * 9 * 8 * 4 * 2 + 4):
-        monkeypatch.setattr(_api, "_LP_BLOCK_BYTES", size)
-        assert same_bits(pooling.lp_pool2d(x, 2, 3, 2, True), want)
-        assert same_bits(pooling.lp_pool2d(to_channels_last(x, 2), 3.5, 2, data_format="NHWC"),
-                         wl)
-        assert same_bits(reference.lp_pool2d(x, 2, 3, 2, True), want)
+    threads = pooling.get_num_threads()
+    try:
+        for size, n in [(1, 1), (9 * 8 * 4 * 2, 1), (5 * 9 * 8 * 4 * 2 + 4, 1),
+                        (9 * 8 * 4 * 2, 2)]:  # (n threads: one block)
+            monkeypatch.setattr(_api, "_LP_BLOCK_BYTES", size)
+            pooling.set_num_threads(n)
+            assert same_bits(pooling.lp_pool2d(x, 2, 3, 2, True), want)
+            assert same_bits(pooling.lp_pool2d(to_channels_last(x, 2), 3.5, 2,
+                                               data_format="NHWC"), wl)
+            assert same_bits(reference.lp_pool2d(x, 2, 3, 2, True), want)
+    finally:
+        pooling.set_num_threads(threads)
 
 
 def test_known_values():
