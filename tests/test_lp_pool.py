@@ -300,6 +300,13 @@ def test_known_values():
     # a window cut short by ceil_mode is scaled to the whole kernel, as PyTorch does
     y = pooling.lp_pool1d(np.array([[1.0, 2.0, 3.0]]), 1, 2, ceil_mode=True)
     assert y.tolist() == [[3.0, 6.0]]
+    # sign(s) * relu(|s|) makes a -0.0 sum +0.0, in either layout
+    for dt in FLOATS:
+        for last in (False, True):
+            z = np.full((1, 3, 2, 2), -0.0, dt)
+            fmt = "NHWC" if last else "NCHW"
+            got = pooling.lp_pool2d(np.moveaxis(z, 1, -1) if last else z, 1, 2, data_format=fmt)
+            assert not np.signbit(got).any()
     # the gradient of an all-zero window is zero (PyTorch's relu branch)
     g = pooling.lp_pool2d_backward(np.ones((1, 1, 1, 1)), np.zeros((1, 1, 2, 2)), 2, 2)
     assert np.array_equal(g, np.zeros((1, 1, 2, 2)))
