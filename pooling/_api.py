@@ -21,6 +21,10 @@ and (D, H, W) triples:
   computes float16 in float16, its 1-D and 2-D kernel in float32);
 - ``adaptive_avg_backward3d(g5, windows, spatial, channels_last, out) -> grad5``.
 
+lp_pool needs no core function of its own: it is ``avg3d`` of ``x ** p``
+(element-wise steps in NumPy, pooling._torch_math) or, for p = +-inf,
+``forward3d`` of ``|x|``; its backward ``avg_backward3d`` or ``backward3d``.
+
 A core may lack the four average-pooling functions: ``core_op`` then takes
 the reference core's (the compiled core has none yet), so kernels slot in
 by defining them.
@@ -55,10 +59,12 @@ import functools
 
 import numpy as np
 
+from . import _torch_math as tm
 from ._params import (AvgPoolParams, PoolParams, adaptive_output_size, adaptive_windows,
                       channels_last, check_adaptive_avg_backward, check_adaptive_avg_input,
                       check_avg_backward, check_avg_input, check_backward, check_input,
-                      check_out, check_pair, normalize_avg_args, normalize_pool_args,
+                      check_lp_backward, check_lp_input, check_out, check_pair,
+                      normalize_avg_args, normalize_lp_args, normalize_pool_args,
                       normalize_unpool_args, spatial_of, unpool_output_size, with_spatial)
 
 
@@ -399,3 +405,127 @@ def adaptive_avg_pool_backward(core, nd, grad_output, input_shape, data_format=N
     grad5 = core_op(core, "adaptive_avg_backward3d")(lift.to_core(g), windows, spatial,
                                                      lift.last, out=lift.to_core(out))
     return lift.from_core(grad5) if out is None else out
+
+
+# lp_pool computes x ** p a block of (N, C) planes at a time, into one
+# buffer of about this size that the average pooling then reads while it is
+# still in cache (instead of a temporary the size of the input).  Half the
+# L2 of the project's machine; 256 KiB blocks (more calls) were slower
+# (docs/performance.md).
+_LP_BLOCK_BYTES = 1 << 20
+
+
+def _blocks(x5, block_bytes):
+    """(n, c) slices of x5 covering it in blocks of about ``block_bytes``:
+    whole images when they fit (or the layout puts channels last), else
+    runs of channel planes within one image."""
+    n, c = x5.shape[:2]
+    plane = max(1, x5[0, 0].size * x5.itemsize)
+    image = c * plane
+    if image <= block_bytes or (c > 1 and x5.strides[1] == x5.itemsize):
+        nb = max(1, block_bytes // image)
+        return [(slice(i, i + nb), slice(None)) for i in range(0, n, nb)]
+    cb = max(1, block_bytes // plane)
+    return [(slice(i, i + 1), slice(j, j + cb)) for i in range(n) for j in range(0, c, cb)]
+
+
+def lp_pool(core, nd, x, norm_type, kernel_size, stride=None, ceil_mode=False,
+            data_format=None, out=None):
+    """PyTorch's lp_pool: ``avg_pool(x.pow(p), kernel_size, stride, 0,
+    ceil_mode)``, then ``(sign(s) * relu(abs(s))).mul(kernel_numel).pow(1/p)``;
+    for p = +-inf, ``max_pool(|x|)`` and ``-max_pool(-|x|)``."""
+    fn = f"lp_pool{nd}d"
+    params = normalize_lp_args(fn, nd, norm_type, kernel_size, stride, ceil_mode)
+    last = channels_last(fn, nd, data_format)
+    given = x
+    x, shape = check_lp_input(x, params, fn, last)
+    if out is not None:
+        out = check_out(out, fn, shape, x.dtype, {"input": given})[0]
+    y = np.empty(shape, dtype=x.dtype) if out is None else out
+    if x.size == 0:
+        return y
+    lift, p = _lift(x, nd, last), params.norm_type
+    if np.isinf(p):
+        a = np.abs(x) if p > 0 else np.negative(np.abs(x))
+        forward(core, a, params.pool, shape, None, lift, out=(y, None))
+        if p < 0:
+            np.negative(y, out=y)
+        return y
+    x5, y5 = lift.to_core(x), lift.to_core(y)
+    params3, out_dhw = _avg_as_3d(params.avg), lift.spatial(shape)
+    avg = core_op(core, "avg3d")
+    if p == 1:  # x.pow(1) is x
+        avg(x5, params3, out_dhw, lift.last, out=y5)
+        _lp_finish(y5, params)
+        return y
+    # With threads, one block: each threaded kernel call pays a fork and
+    # join, which on a loaded machine costs a scheduler time slice
+    # (docs/performance.md), so many small calls would be ruinous.
+    from ._backend import get_num_threads
+    block = _LP_BLOCK_BYTES if get_num_threads() <= 1 else 1 << 62
+    buf = None
+    for sl in _blocks(x5, block):
+        xb = x5[sl]
+        if buf is None:
+            buf = np.empty_like(xb)
+        tb = buf[:xb.shape[0], :xb.shape[1]]
+        tm.pow(xb, p, out=tb)
+        avg(tb, params3, out_dhw, lift.last, out=y5[sl])
+        _lp_finish(y5[sl], params)  # while the block's outputs are in cache
+    return y
+
+
+def _lp_finish(s, params):
+    """``(sign(s) * relu(abs(s))).mul(kernel_numel).pow(1 / p)`` in place.
+    sign(s) * relu(abs(s)) is s here: the average pooling never returns
+    -0.0 (PyTorch's product turns it into +0.0), and a NaN stays NaN."""
+    tm.mul_scalar(s, params.kernel_numel, out=s)
+    if params.norm_type != 1:
+        tm.pow(s, 1.0 / params.norm_type, out=s)
+
+
+def lp_pool_backward(core, nd, grad_output, x, norm_type, kernel_size, stride=None,
+                     ceil_mode=False, data_format=None, out=None):
+    """The input gradient of lp_pool, through PyTorch autograd's chain of
+    the forward's steps, in its order (see docs/api.md)."""
+    fn = f"lp_pool{nd}d_backward"
+    params = normalize_lp_args(fn, nd, norm_type, kernel_size, stride, ceil_mode)
+    last = channels_last(fn, nd, data_format)
+    given = {"grad_output": grad_output, "input": x}
+    g, x = check_lp_backward(grad_output, x, params, fn, last)
+    if out is not None:
+        out = check_out(out, fn, x.shape, x.dtype, given)[0]
+    if x.size == 0:
+        return _zeros(x.shape, x.dtype, out)
+    lift, p = _lift(x, nd, last), params.norm_type
+    if np.isinf(p):
+        # abs -> (neg) -> max_pool -> (neg): the gradient of |x| goes to each
+        # window's argmax (of -|x| for -inf), then times sgn(x).
+        a = np.abs(x) if p > 0 else np.negative(np.abs(x))
+        _, idx = forward(core, a, params.pool, g.shape, "flat", lift)
+        ga = backward(core, g if p > 0 else np.negative(g), idx, x.shape, lift, fn, out)
+        if p < 0:
+            np.negative(ga, out=ga)
+        return np.multiply(ga, tm.sign(x), out=ga)
+    params3, out_dhw = _avg_as_3d(params.avg), lift.spatial(g.shape)
+    a = tm.pow(x, p)
+    s = lift.from_core(core_op(core, "avg3d")(lift.to_core(a), params3, out_dhw, lift.last))
+    k, e = params.kernel_numel, 1.0 / p
+    mk = tm.mul_scalar(s, k)
+    with np.errstate(all="ignore"):
+        # pow backward: grad * (e * mk.pow(e - 1)); mul(k) backward: * k
+        g1 = np.multiply(g, tm.mul_scalar(tm.pow(mk, e - 1), e))
+        g2 = tm.mul_scalar(g1, k)
+        # m = sign(s) * relu(abs(s)): relu's branch gets g2 * sign(s), zero
+        # where relu's output is <= 0; abs backward multiplies by sgn(s);
+        # sign's branch adds zeros (which turns -0.0 into +0.0).
+        sg = tm.sign(s)
+        g3 = np.multiply(g2, sg)
+        g3[np.abs(s) <= 0] = 0
+        g4 = np.multiply(g3, sg, out=g3)
+        g4 += g4.dtype.type(0)
+        ga = core_op(core, "avg_backward3d")(lift.to_core(g4), params3, lift.spatial(x.shape),
+                                             lift.last)
+        # pow backward: grad * (p * x.pow(p - 1))
+        q = tm.mul_scalar(tm.pow(x, p - 1), p)
+        return np.multiply(lift.from_core(ga), q, out=out)

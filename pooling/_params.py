@@ -425,6 +425,86 @@ def check_avg_backward(grad_output, input_shape, params: AvgPoolParams, fn: str,
     return g, shape
 
 
+@dataclass(frozen=True)
+class LpPoolParams:
+    """Normalised power-average pooling arguments: ``norm_type`` as a float
+    and the average pooling PyTorch runs on ``x ** norm_type`` (no padding,
+    ``count_include_pad``, no divisor override)."""
+
+    norm_type: float
+    avg: AvgPoolParams
+
+    @property
+    def ndim(self) -> int:
+        return self.avg.ndim
+
+    @property
+    def pool(self) -> PoolParams:
+        """The windows (for norm_type +-inf, PyTorch's max pooling of |x|)."""
+        return self.avg.pool
+
+    @property
+    def kernel_numel(self) -> int:
+        return int(np.prod(self.avg.pool.kernel_size))
+
+
+def normalize_lp_args(fn: str, nd: int, norm_type, kernel_size, stride,
+                      ceil_mode) -> LpPoolParams:
+    """Check the lp_pool arguments on their own (no input needed)."""
+    if (isinstance(norm_type, (bool, np.bool_))
+            or not isinstance(norm_type, (int, float, np.integer, np.floating))):
+        raise TypeError(f"{fn}: norm_type must be an int or a float, but got "
+                        f"norm_type={norm_type!r} ({type(norm_type).__name__})")
+    try:
+        p = float(norm_type)
+    except OverflowError:
+        raise ValueError(f"{fn}: norm_type is out of range: got norm_type={norm_type!r}, "
+                         f"expected a value a float can hold") from None
+    if p == 0:
+        # PyTorch computes 1.0 / norm_type and fails there.
+        raise ValueError(f"{fn}: norm_type must be non-zero (PyTorch raises "
+                         f"ZeroDivisionError: float division by zero), but got "
+                         f"norm_type={norm_type!r}")
+    avg = normalize_avg_args(fn, nd, kernel_size, stride, 0, ceil_mode, True, None)
+    return LpPoolParams(p, avg)
+
+
+def check_lp_input(x, params: LpPoolParams, fn: str,
+                   last: bool = False) -> tuple[np.ndarray, tuple[int, ...]]:
+    """Validate the lp_pool input; return it as an array and the output
+    shape.  Floating dtypes only: PyTorch's integer lp_pool changes dtype
+    along the way (see the message)."""
+    x = as_array(x, "input", fn)
+    if x.dtype not in _FLOAT_DTYPES:
+        raise TypeError(
+            f"{fn}: input has unsupported dtype {x.dtype}; expected float16, float32 or "
+            f"float64 (PyTorch's lp_pool turns integer input into float32 for a float "
+            f"norm_type, keeps int64 until the last power for an int norm_type, and has no "
+            f"kernel for other integer types: convert the input first, e.g. "
+            f"x.astype(np.float32), which gives PyTorch's result for a float norm_type)")
+    nd = params.ndim
+    _check_rank(x, nd, fn, last)
+    spatial = spatial_of(x.shape, nd, last)
+    if np.isfinite(params.norm_type):  # avg_pool3d's check; +-inf is max_pool3d
+        _check_kernel_fits(params.avg, spatial, fn)
+    channels = x.shape[-1] if last else x.shape[-nd - 1]
+    return x, with_spatial(x.shape, _output_spatial(params.pool, spatial, channels, fn), last)
+
+
+def check_lp_backward(grad_output, x, params: LpPoolParams, fn: str, last: bool = False):
+    """Validate lp_pool backward arguments: the input as for the forward,
+    grad_output of its output's shape and dtype.  Returns (g, x)."""
+    x, shape = check_lp_input(x, params, fn, last)
+    g = as_array(grad_output, "grad_output", fn)
+    if g.shape != shape:
+        raise ValueError(f"{fn}: grad_output of shape {g.shape} does not match the output "
+                         f"of pooling an input of shape {x.shape}, which has shape {shape}")
+    if g.dtype != x.dtype:
+        raise TypeError(f"{fn}: grad_output has dtype {g.dtype}, but input has dtype "
+                        f"{x.dtype}; expected the same dtype")
+    return g, x
+
+
 def check_adaptive_avg_input(x, nd: int, fn: str, last: bool = False) -> np.ndarray:
     x = as_array(x, "input", fn)
     check_average_dtype(x.dtype, "input", fn, integer=False)

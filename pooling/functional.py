@@ -27,7 +27,8 @@ __all__ = ["adaptive_avg_pool1d", "adaptive_avg_pool1d_backward", "adaptive_avg_
            "adaptive_avg_pool3d_backward", "adaptive_max_pool1d", "adaptive_max_pool2d",
            "adaptive_max_pool3d", "avg_pool1d", "avg_pool1d_backward", "avg_pool2d",
            "avg_pool2d_backward", "avg_pool3d", "avg_pool3d_backward",
-           "max_pool1d", "max_pool1d_backward", "max_pool2d", "max_pool2d_backward",
+           "lp_pool1d", "lp_pool1d_backward", "lp_pool2d", "lp_pool2d_backward", "lp_pool3d",
+           "lp_pool3d_backward", "max_pool1d", "max_pool1d_backward", "max_pool2d", "max_pool2d_backward",
            "max_pool3d", "max_pool3d_backward", "max_unpool1d", "max_unpool2d",
            "max_unpool3d"]
 
@@ -269,3 +270,69 @@ def adaptive_avg_pool3d_backward(grad_output, input_shape, data_format="NCDHW", 
     """Gradient of adaptive_avg_pool3d (see adaptive_avg_pool2d_backward)."""
     return _api.adaptive_avg_pool_backward(_backend.core(), 3, grad_output, input_shape,
                                            data_format, out=out)
+
+
+def lp_pool2d(x, norm_type, kernel_size, stride=None, ceil_mode=False, data_format="NCHW", *,
+              out=None):
+    """2-D power-average pooling, as ``torch.nn.functional.lp_pool2d``:
+    ``(sum over the window of x**p) ** (1/p)``, computed as PyTorch does,
+    ``avg_pool2d(x**p, kernel_size, stride, 0, ceil_mode)`` then
+    ``(sign(s) * relu(|s|) * kh * kw) ** (1/p)`` (a window cut short by
+    ``ceil_mode`` is scaled to the full kernel's size, as in PyTorch).
+    ``norm_type`` p is an int or a float, not 0; p = inf is ``max_pool2d(|x|)``
+    and p = -inf ``-max_pool2d(-|x|)``.
+
+    p = 1 gives PyTorch's bits.  Other p are within 2 ulp of PyTorch, whose
+    vectorised sqrt and pow are not correctly rounded: here products and
+    quotients are PyTorch's, square roots NumPy's (correctly rounded), other
+    powers float64 ``pow`` rounded once (docs/pytorch-differences.md).
+    Floating dtypes only (float16 computed through float32 as PyTorch's);
+    integer inputs are a TypeError.  Memory: with one thread, ``x ** p`` is
+    computed a block of planes at a time into one buffer of about 1 MiB;
+    with more threads it is one temporary the size of the input.
+    """
+    return _api.lp_pool(_backend.core(), 2, x, norm_type, kernel_size, stride, ceil_mode,
+                        data_format, out=out)
+
+
+def lp_pool2d_backward(grad_output, x, norm_type, kernel_size, stride=None, ceil_mode=False,
+                       data_format="NCHW", *, out=None):
+    """Gradient of lp_pool2d with respect to its input ``x`` (needed: the
+    chain runs through ``x ** p``), as ``torch.autograd`` computes it through
+    the forward's steps, within a few ulp.  For p = +-inf the gradient goes
+    to each window's argmax of ``|x|`` (first in window order), times
+    ``sign(x)``.  Temporaries: ``x ** p`` and ``x ** (p - 1)``, each the
+    size of the input."""
+    return _api.lp_pool_backward(_backend.core(), 2, grad_output, x, norm_type, kernel_size,
+                                 stride, ceil_mode, data_format, out=out)
+
+
+def lp_pool1d(x, norm_type, kernel_size, stride=None, ceil_mode=False, data_format="NCL", *,
+              out=None):
+    """1-D power-average pooling, as ``torch.nn.functional.lp_pool1d``
+    (see :func:`lp_pool2d`)."""
+    return _api.lp_pool(_backend.core(), 1, x, norm_type, kernel_size, stride, ceil_mode,
+                        data_format, out=out)
+
+
+def lp_pool1d_backward(grad_output, x, norm_type, kernel_size, stride=None, ceil_mode=False,
+                       data_format="NCL", *, out=None):
+    """Gradient of lp_pool1d (see :func:`lp_pool2d_backward`)."""
+    return _api.lp_pool_backward(_backend.core(), 1, grad_output, x, norm_type, kernel_size,
+                                 stride, ceil_mode, data_format, out=out)
+
+
+def lp_pool3d(x, norm_type, kernel_size, stride=None, ceil_mode=False, data_format="NCDHW", *,
+              out=None):
+    """3-D power-average pooling, as ``torch.nn.functional.lp_pool3d``
+    (see :func:`lp_pool2d`; as avg_pool3d, a finite p needs the input at
+    least as large as the kernel on every axis)."""
+    return _api.lp_pool(_backend.core(), 3, x, norm_type, kernel_size, stride, ceil_mode,
+                        data_format, out=out)
+
+
+def lp_pool3d_backward(grad_output, x, norm_type, kernel_size, stride=None, ceil_mode=False,
+                       data_format="NCDHW", *, out=None):
+    """Gradient of lp_pool3d (see :func:`lp_pool2d_backward`)."""
+    return _api.lp_pool_backward(_backend.core(), 3, grad_output, x, norm_type, kernel_size,
+                                 stride, ceil_mode, data_format, out=out)

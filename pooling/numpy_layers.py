@@ -1,17 +1,31 @@
 """Layer objects with forward/backward for NumPy networks: MaxPool1D/2D/3D,
-AdaptiveMaxPool1D/2D/3D and MaxUnpool1D/2D/3D, each one class parametrised by
+AdaptiveMaxPool1D/2D/3D, MaxUnpool1D/2D/3D, AvgPool1D/2D/3D,
+AdaptiveAvgPool1D/2D/3D and LPPool1D/2D/3D, each one class parametrised by
 the number of spatial axes.  Every layer takes ``data_format`` as the
-functions do (channels first by default, or "NLC", "NHWC", "NDHWC")."""
+functions do (channels first by default, or "NLC", "NHWC", "NDHWC"), checks
+its arguments when it is made, and computes what the functions compute, bit
+for bit."""
 from __future__ import annotations
 
 import numpy as np
 
 from . import _api, _backend
-from ._params import (LAYOUTS, as_array, channels_last, check_dtype, normalize_pool_args,
-                      normalize_unpool_args)
+from ._params import (LAYOUTS, adaptive_output_size, as_array, channels_last,
+                      check_adaptive_avg_input, check_average_dtype, check_avg_input,
+                      check_dtype, check_lp_input, normalize_avg_args, normalize_lp_args,
+                      normalize_pool_args, normalize_unpool_args)
 
-__all__ = ["AdaptiveMaxPool1D", "AdaptiveMaxPool2D", "AdaptiveMaxPool3D", "MaxPool1D",
-           "MaxPool2D", "MaxPool3D", "MaxUnpool1D", "MaxUnpool2D", "MaxUnpool3D"]
+__all__ = ["AdaptiveAvgPool1D", "AdaptiveAvgPool2D", "AdaptiveAvgPool3D", "AdaptiveMaxPool1D",
+           "AdaptiveMaxPool2D", "AdaptiveMaxPool3D", "AvgPool1D", "AvgPool2D", "AvgPool3D",
+           "LPPool1D", "LPPool2D", "LPPool3D", "MaxPool1D", "MaxPool2D", "MaxPool3D",
+           "MaxUnpool1D", "MaxUnpool2D", "MaxUnpool3D"]
+
+
+def _shape_only(shape, dtype=np.float32):
+    """An array of ``shape`` that owns no memory (zero strides), for the
+    shape checks of output_shape."""
+    shape = tuple(shape)
+    return np.lib.stride_tricks.as_strided(np.empty(1, dtype), shape, (0,) * len(shape))
 
 class _Layer:
     _nd = 2
@@ -23,15 +37,19 @@ class _Layer:
         channels_last(type(self).__name__, self._nd, fmt)
         self.data_format = fmt
 
-    def _grad(self, grad_output):
-        """grad_output, checked against the last forward."""
+    def _grad(self, grad_output, integer=False):
+        """grad_output, checked against the last forward (``integer``: int64
+        allowed, as average pooling's gradient may be)."""
         name = type(self).__name__
         if self._out_shape is None:
             raise RuntimeError(f"{name}.backward called before forward: there is "
                                "nothing cached to route the gradient through")
         fn = f"{name}.backward"
         g = as_array(grad_output, "grad_output", fn)
-        check_dtype(g.dtype, "grad_output", fn, floating_only=True)
+        if integer:
+            check_average_dtype(g.dtype, "grad_output", fn, integer=True)
+        else:
+            check_dtype(g.dtype, "grad_output", fn, floating_only=True)
         if g.shape != self._out_shape:
             raise ValueError(
                 f"{fn}: grad_output shape {g.shape} does not match "
@@ -226,5 +244,203 @@ class MaxUnpool1D(_MaxUnpool):
 
 class MaxUnpool3D(_MaxUnpool):
     """3-D max unpooling layer."""
+
+    _nd = 3
+
+
+class _AvgPool(_Layer):
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False,
+                 count_include_pad=True, divisor_override=None, data_format=None):
+        self._name = type(self).__name__
+        self._params = normalize_avg_args(self._name, self._nd, kernel_size, stride, padding,
+                                          ceil_mode, count_include_pad, divisor_override)
+        self._layout(data_format)
+        self._input_shape = self._core = None
+
+    kernel_size = property(lambda self: self._params.pool.kernel_size)
+    stride = property(lambda self: self._params.pool.stride)
+    padding = property(lambda self: self._params.pool.padding)
+    ceil_mode = property(lambda self: self._params.pool.ceil_mode)
+    count_include_pad = property(lambda self: self._params.count_include_pad)
+    divisor_override = property(lambda self: self._params.divisor_override)
+
+    def _args(self):
+        p = self._params
+        return (p.pool.kernel_size, p.pool.stride, p.pool.padding, p.pool.ceil_mode,
+                p.count_include_pad, p.divisor_override, self.data_format)
+
+    def output_shape(self, input_shape):
+        """The shape forward returns for an input of ``input_shape``."""
+        last = channels_last(self._name, self._nd, self.data_format)
+        return check_avg_input(_shape_only(input_shape), self._params, self._name, last)[1]
+
+    def forward(self, x):
+        """Average-pool ``x`` (see :func:`pooling.avg_pool2d`); only its
+        shape is kept for backward."""
+        core = _backend.core()
+        y = _api.avg_pool(core, self._nd, x, *self._args())
+        self._core, self._input_shape, self._out_shape = core, np.shape(x), y.shape
+        return y
+
+    __call__ = forward
+
+    def backward(self, grad_output):
+        """The input gradient of the last forward (see
+        :func:`pooling.avg_pool2d_backward`); grad_output's dtype."""
+        g = self._grad(grad_output, integer=True)
+        return _api.avg_pool_backward(self._core, self._nd, g, self._input_shape, *self._args())
+
+    def __repr__(self):
+        p = self._params
+        return (f"{self._name}(kernel_size={p.pool.kernel_size}, stride={p.pool.stride}, "
+                f"padding={p.pool.padding}, ceil_mode={p.pool.ceil_mode}, "
+                f"count_include_pad={p.count_include_pad}, "
+                f"divisor_override={p.divisor_override}, data_format={self.data_format!r})")
+
+
+class AvgPool2D(_AvgPool):
+    """2-D average pooling layer over (N, C, H, W) or (C, H, W) arrays;
+    arguments as ``torch.nn.AvgPool2d`` (and :func:`pooling.avg_pool2d`).
+    Its gradient needs no cache beyond the input's shape."""
+
+    _nd = 2
+
+
+class AvgPool1D(_AvgPool):
+    """1-D average pooling layer (arguments as :func:`pooling.avg_pool1d`,
+    ``divisor_override`` included, which torch.nn.AvgPool1d lacks)."""
+
+    _nd = 1
+
+
+class AvgPool3D(_AvgPool):
+    """3-D average pooling layer (arguments as :func:`pooling.avg_pool3d`)."""
+
+    _nd = 3
+
+
+class _AdaptiveAvgPool(_Layer):
+    def __init__(self, output_size, data_format=None):
+        name = type(self).__name__
+        # The sizes are checked now; None entries take the input's later.
+        adaptive_output_size(name, self._nd, output_size, (1,) * self._nd)
+        self.output_size = output_size
+        self._layout(data_format)
+        self._input_shape = self._core = None
+
+    def output_shape(self, input_shape):
+        """The shape forward returns for an input of ``input_shape``."""
+        name = type(self).__name__
+        last = channels_last(name, self._nd, self.data_format)
+        x = check_adaptive_avg_input(_shape_only(input_shape), self._nd, name, last)
+        lift = _api._lift(x, self._nd, last)
+        sizes = adaptive_output_size(name, self._nd, self.output_size,
+                                     lift.user_spatial(x.shape))
+        return lift.with_user_spatial(x.shape, sizes)
+
+    def forward(self, x):
+        """Pool ``x`` adaptively (see :func:`pooling.adaptive_avg_pool2d`);
+        only its shape is kept for backward."""
+        core = _backend.core()
+        y = _api.adaptive_avg_pool(core, self._nd, x, self.output_size, self.data_format)
+        self._core, self._input_shape, self._out_shape = core, np.shape(x), y.shape
+        return y
+
+    __call__ = forward
+
+    def backward(self, grad_output):
+        """The input gradient of the last forward (see
+        :func:`pooling.adaptive_avg_pool2d_backward`)."""
+        g = self._grad(grad_output)
+        return _api.adaptive_avg_pool_backward(self._core, self._nd, g, self._input_shape,
+                                               self.data_format)
+
+    def __repr__(self):
+        return (f"{type(self).__name__}(output_size={self.output_size!r}, "
+                f"data_format={self.data_format!r})")
+
+
+class AdaptiveAvgPool2D(_AdaptiveAvgPool):
+    """Adaptive 2-D average pooling layer (``output_size`` as in
+    :func:`pooling.adaptive_avg_pool2d`)."""
+
+    _nd = 2
+
+
+class AdaptiveAvgPool1D(_AdaptiveAvgPool):
+    """Adaptive 1-D average pooling layer."""
+
+    _nd = 1
+
+
+class AdaptiveAvgPool3D(_AdaptiveAvgPool):
+    """Adaptive 3-D average pooling layer."""
+
+    _nd = 3
+
+
+class _LPPool(_Layer):
+    def __init__(self, norm_type, kernel_size, stride=None, ceil_mode=False, data_format=None):
+        self._name = type(self).__name__
+        self._params = normalize_lp_args(self._name, self._nd, norm_type, kernel_size, stride,
+                                         ceil_mode)
+        self._layout(data_format)
+        self._input = self._core = None
+
+    norm_type = property(lambda self: self._params.norm_type)
+    kernel_size = property(lambda self: self._params.pool.kernel_size)
+    stride = property(lambda self: self._params.pool.stride)
+    ceil_mode = property(lambda self: self._params.pool.ceil_mode)
+
+    def _args(self):
+        p = self._params
+        return (p.norm_type, p.pool.kernel_size, p.pool.stride, p.pool.ceil_mode,
+                self.data_format)
+
+    def output_shape(self, input_shape):
+        """The shape forward returns for an input of ``input_shape``."""
+        last = channels_last(self._name, self._nd, self.data_format)
+        return check_lp_input(_shape_only(input_shape), self._params, self._name, last)[1]
+
+    def forward(self, x):
+        """Power-average-pool ``x`` (see :func:`pooling.lp_pool2d`).  The
+        gradient needs the input: the layer keeps a reference to ``x`` (not
+        a copy), so ``x`` must not change before backward."""
+        core = _backend.core()
+        y = _api.lp_pool(core, self._nd, x, *self._args())
+        self._core, self._input, self._out_shape = core, x, y.shape
+        return y
+
+    __call__ = forward
+
+    def backward(self, grad_output):
+        """The input gradient of the last forward (see
+        :func:`pooling.lp_pool2d_backward`)."""
+        g = self._grad(grad_output)
+        return _api.lp_pool_backward(self._core, self._nd, g, self._input, *self._args())
+
+    def __repr__(self):
+        p = self._params
+        return (f"{self._name}(norm_type={p.norm_type}, kernel_size={p.pool.kernel_size}, "
+                f"stride={p.pool.stride}, ceil_mode={p.pool.ceil_mode}, "
+                f"data_format={self.data_format!r})")
+
+
+class LPPool2D(_LPPool):
+    """2-D power-average pooling layer over (N, C, H, W) or (C, H, W)
+    arrays; arguments as ``torch.nn.LPPool2d`` (and
+    :func:`pooling.lp_pool2d`)."""
+
+    _nd = 2
+
+
+class LPPool1D(_LPPool):
+    """1-D power-average pooling layer (arguments as :func:`pooling.lp_pool1d`)."""
+
+    _nd = 1
+
+
+class LPPool3D(_LPPool):
+    """3-D power-average pooling layer (arguments as :func:`pooling.lp_pool3d`)."""
 
     _nd = 3

@@ -10,7 +10,8 @@ is NaN, the last NaN: PyTorch's scan rule, ``v > best or isnan(v)``.
 Temporaries stay the size of the output.  It never imports the extension.
 
 Average and adaptive average pooling live in pooling._reference_avg and are
-re-exported here; ``_Core`` carries their core functions too.
+re-exported here; ``_Core`` carries their core functions too.  lp_pool is
+composed of them (pooling._api.lp_pool) on this core.
 """
 from __future__ import annotations
 
@@ -28,7 +29,8 @@ from ._reference_avg import (_AvgCore, adaptive_avg_pool1d, adaptive_avg_pool1d_
 __all__ = ["adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool3d",
            "max_pool1d", "max_pool1d_backward", "max_pool2d", "max_pool2d_backward",
            "max_pool3d", "max_pool3d_backward", "max_unpool1d", "max_unpool2d",
-           "max_unpool3d"] + _reference_avg.__all__
+           "max_unpool3d", "lp_pool1d", "lp_pool1d_backward", "lp_pool2d",
+           "lp_pool2d_backward", "lp_pool3d", "lp_pool3d_backward"] + _reference_avg.__all__
 
 
 def max_pool1d(x, kernel_size, stride=None, padding=0, dilation=1,
@@ -104,6 +106,48 @@ def adaptive_max_pool2d(x, output_size, return_indices=False, data_format="NCHW"
 def adaptive_max_pool3d(x, output_size, return_indices=False, data_format="NCDHW", *, out=None):
     """Reference ``adaptive_max_pool3d``."""
     return _api.adaptive_max_pool(_Core, 3, x, output_size, return_indices, data_format, out=out)
+
+
+def lp_pool1d(x, norm_type, kernel_size, stride=None, ceil_mode=False, data_format="NCL",
+              *, out=None):
+    """Reference ``lp_pool1d``; same contract as :func:`pooling.lp_pool1d`."""
+    return _api.lp_pool(_Core, 1, x, norm_type, kernel_size, stride, ceil_mode,
+                        data_format, out=out)
+
+
+def lp_pool1d_backward(grad_output, x, norm_type, kernel_size, stride=None, ceil_mode=False,
+                       data_format="NCL", *, out=None):
+    """Reference ``lp_pool1d_backward``."""
+    return _api.lp_pool_backward(_Core, 1, grad_output, x, norm_type, kernel_size,
+                                 stride, ceil_mode, data_format, out=out)
+
+
+def lp_pool2d(x, norm_type, kernel_size, stride=None, ceil_mode=False, data_format="NCHW",
+              *, out=None):
+    """Reference ``lp_pool2d``; same contract as :func:`pooling.lp_pool2d`."""
+    return _api.lp_pool(_Core, 2, x, norm_type, kernel_size, stride, ceil_mode,
+                        data_format, out=out)
+
+
+def lp_pool2d_backward(grad_output, x, norm_type, kernel_size, stride=None, ceil_mode=False,
+                       data_format="NCHW", *, out=None):
+    """Reference ``lp_pool2d_backward``."""
+    return _api.lp_pool_backward(_Core, 2, grad_output, x, norm_type, kernel_size,
+                                 stride, ceil_mode, data_format, out=out)
+
+
+def lp_pool3d(x, norm_type, kernel_size, stride=None, ceil_mode=False, data_format="NCDHW",
+              *, out=None):
+    """Reference ``lp_pool3d``; same contract as :func:`pooling.lp_pool3d`."""
+    return _api.lp_pool(_Core, 3, x, norm_type, kernel_size, stride, ceil_mode,
+                        data_format, out=out)
+
+
+def lp_pool3d_backward(grad_output, x, norm_type, kernel_size, stride=None, ceil_mode=False,
+                       data_format="NCDHW", *, out=None):
+    """Reference ``lp_pool3d_backward``."""
+    return _api.lp_pool_backward(_Core, 3, grad_output, x, norm_type, kernel_size,
+                                 stride, ceil_mode, data_format, out=out)
 
 
 def _axis_plan(n, out, k, s, p, d):

@@ -1,5 +1,6 @@
-"""The NumPy layer classes (MaxPool*D, AdaptiveMaxPool*D, MaxUnpool*D) as
-layers: the worked example, finite-difference gradients, the contract (the
+"""The NumPy layer classes (MaxPool*D, AdaptiveMaxPool*D, MaxUnpool*D; and
+AvgPool*D, AdaptiveAvgPool*D, LPPool*D, which must equal their functions bit
+for bit, at the end) as layers: the worked example, finite-difference gradients, the contract (the
 argmax is cached, not the input; the gradient's dtype; output_shape and repr),
 and gradients against PyTorch autograd.  The operation files also run the
 layers through their kernel and PyTorch cases; misuse is in test_bad_input.py."""
@@ -167,3 +168,129 @@ def test_unpool_layer_matches_autograd(backend, kw):
 def test_adaptive_and_unpool_layer_repr():
     assert repr(pooling.MaxUnpool2D(2)) == "MaxUnpool2D(kernel_size=(2, 2), stride=(2, 2), padding=(0, 0), data_format='NCHW')"
     assert repr(pooling.AdaptiveMaxPool1D(3)) == "AdaptiveMaxPool1D(output_size=3, data_format='NCL')"
+
+
+# ---- AvgPool*D, AdaptiveAvgPool*D, LPPool*D --------------------------------
+# Each equals its functional pair (forward and backward) bit for bit, in
+# both layouts; the functions are tested against PyTorch in test_avg_pool.py
+# and test_lp_pool.py.
+
+FIRST = {1: "NCL", 2: "NCHW", 3: "NCDHW"}
+LAST = {1: "NLC", 2: "NHWC", 3: "NDHWC"}
+
+
+def _bits(a, b):
+    a, b = np.asarray(a), np.asarray(b)
+    return a.dtype == b.dtype and a.shape == b.shape and np.array_equal(
+        a.view(f"u{a.itemsize}"), b.view(f"u{b.itemsize}"))
+
+
+def _layer_cases(nd):
+    yield (getattr(pooling, f"AvgPool{nd}D"), (3,), dict(stride=2, padding=1, ceil_mode=True,
+                                                         count_include_pad=False),
+           f"avg_pool{nd}d", lambda g, x, a, kw: getattr(pooling, f"avg_pool{nd}d_backward")(
+               g, x.shape, *a, **kw))
+    yield (getattr(pooling, f"AvgPool{nd}D"), (2,), dict(divisor_override=3),
+           f"avg_pool{nd}d", lambda g, x, a, kw: getattr(pooling, f"avg_pool{nd}d_backward")(
+               g, x.shape, *a, **kw))
+    yield (getattr(pooling, f"AdaptiveAvgPool{nd}D"), ((3, None, 2)[:nd],), {},
+           f"adaptive_avg_pool{nd}d",
+           lambda g, x, a, kw: getattr(pooling, f"adaptive_avg_pool{nd}d_backward")(
+               g, x.shape, **kw))
+    for p in (2, 1, 3.5, float("inf"), -float("inf")):
+        yield (getattr(pooling, f"LPPool{nd}D"), (p, 2), dict(stride=1, ceil_mode=True),
+               f"lp_pool{nd}d", lambda g, x, a, kw: getattr(pooling, f"lp_pool{nd}d_backward")(
+                   g, x, *a, **kw))
+
+
+@pytest.mark.parametrize("nd", [1, 2, 3])
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+@pytest.mark.parametrize("last", [False, True])
+def test_average_layers_equal_their_functions(backend, nd, dtype, last):
+    rng = np.random.default_rng(nd)
+    shape = (2, 3) + (7, 6, 5)[:nd]
+    x = np.exp(rng.uniform(-2, 2, size=shape)).astype(dtype)
+    if last:
+        x = np.ascontiguousarray(np.moveaxis(x, 1, -1))
+    fmt = (LAST if last else FIRST)[nd]
+    for cls, args, kw, fname, back in _layer_cases(nd):
+        layer = cls(*args, data_format=fmt, **kw)
+        y = layer.forward(x)
+        want = getattr(pooling, fname)(x, *args, data_format=fmt, **kw)
+        assert _bits(y, want), cls.__name__
+        assert layer.output_shape(x.shape) == y.shape
+        assert layer.output_shape(x.shape[1:]) == y.shape[1:]
+        g = rng.standard_normal(y.shape).astype(dtype)
+        assert _bits(layer.backward(g), back(g, x, args, dict(kw, data_format=fmt)))
+        assert layer(x[0]).shape == y.shape[1:]  # unbatched, as the functions
+
+
+def test_avg_layer_int64_and_repr(backend):
+    x = np.arange(2 * 3 * 6 * 6, dtype=np.int64).reshape(2, 3, 6, 6)
+    layer = pooling.AvgPool2D(3, 2, 1)
+    y = layer(x)
+    assert y.dtype == np.int64 and _bits(y, pooling.avg_pool2d(x, 3, 2, 1))
+    g = np.ones(y.shape, np.int64)
+    assert _bits(layer.backward(g), pooling.avg_pool2d_backward(g, x.shape, 3, 2, 1))
+    assert repr(layer) == ("AvgPool2D(kernel_size=(3, 3), stride=(2, 2), padding=(1, 1), "
+                           "ceil_mode=False, count_include_pad=True, divisor_override=None, "
+                           "data_format='NCHW')")
+    assert repr(pooling.AdaptiveAvgPool3D((2, None, 1), data_format="NDHWC")) == (
+        "AdaptiveAvgPool3D(output_size=(2, None, 1), data_format='NDHWC')")
+    lp = pooling.LPPool1D(2, 3)
+    assert repr(lp) == ("LPPool1D(norm_type=2.0, kernel_size=(3,), stride=(3,), "
+                        "ceil_mode=False, data_format='NCL')")
+    assert (lp.norm_type, lp.kernel_size, lp.stride, lp.ceil_mode) == (2.0, (3,), (3,), False)
+    assert pooling.AvgPool3D(2).output_shape((1, 2, 4, 6, 8)) == (1, 2, 2, 3, 4)
+    assert pooling.AdaptiveAvgPool2D((3, None)).output_shape((5, 7, 9)) == (5, 3, 9)
+    assert pooling.LPPool2D(2, 2, data_format="NHWC").output_shape((1, 6, 4, 3)) == (1, 3, 2, 3)
+
+
+def test_lp_layer_matches_autograd(backend):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((2, 3, 8, 9))
+    layer = pooling.LPPool2D(1, 3, 2, ceil_mode=True)
+    y = layer(x)
+    t = torch.from_numpy(x.copy()).requires_grad_()
+    ty = torch.nn.LPPool2d(1, 3, 2, ceil_mode=True)(t)
+    g = rng.standard_normal(y.shape)
+    ty.backward(torch.from_numpy(g))
+    assert _bits(y, ty.detach().numpy())
+    assert _bits(layer.backward(g), t.grad.numpy())
+
+
+def test_average_layers_refuse_before_forward():
+    with pytest.raises(ValueError, match="AvgPool2D: pad should be at most half"):
+        pooling.AvgPool2D(2, padding=2)
+    with pytest.raises(ValueError, match="AvgPool1D: divisor must be not zero"):
+        pooling.AvgPool1D(2, divisor_override=0)
+    with pytest.raises(ValueError, match="AdaptiveAvgPool2D: output_size must be non-negative"):
+        pooling.AdaptiveAvgPool2D(-1)
+    with pytest.raises(ValueError, match="AdaptiveAvgPool3D: output_size must be an int or a "
+                                         "tuple of three ints"):
+        pooling.AdaptiveAvgPool3D((1, 2))
+    with pytest.raises(ValueError, match="LPPool2D: norm_type must be non-zero"):
+        pooling.LPPool2D(0, 2)
+    with pytest.raises(TypeError, match="LPPool3D: norm_type must be an int or a float"):
+        pooling.LPPool3D("2", 2)
+    with pytest.raises(ValueError, match="LPPool1D: kernel_size should be greater than zero"):
+        pooling.LPPool1D(2, 0)
+    with pytest.raises(ValueError, match="AvgPool3D: data_format must be 'NCDHW' or 'NDHWC'"):
+        pooling.AvgPool3D(2, data_format="NCHW")
+    for layer in (pooling.AvgPool2D(2), pooling.AdaptiveAvgPool2D(2), pooling.LPPool2D(2, 2)):
+        name = type(layer).__name__
+        with pytest.raises(RuntimeError, match=f"{name}.backward called before forward"):
+            layer.backward(np.zeros((1, 1, 2, 2), np.float32))
+        layer.forward(np.ones((1, 1, 4, 4), np.float32))
+        with pytest.raises(ValueError, match=f"{name}.backward: grad_output shape"):
+            layer.backward(np.zeros((1, 1, 3, 3), np.float32))
+    with pytest.raises(ValueError, match="LPPool2D: .*Output size is too small"):
+        pooling.LPPool2D(2, 3).output_shape((1, 1, 2, 2))
+    with pytest.raises(TypeError, match="lp_pool2d: input has unsupported dtype int64"):
+        pooling.LPPool2D(2, 2).forward(np.ones((1, 1, 4, 4), np.int64))
+    with pytest.raises(TypeError, match="AdaptiveAvgPool2D.backward: grad_output must have a "
+                                        "floating dtype"):
+        layer = pooling.AdaptiveAvgPool2D(2)
+        layer.forward(np.ones((1, 1, 4, 4)))
+        layer.backward(np.ones((1, 1, 2, 2), np.int64))

@@ -192,6 +192,8 @@ def other_ops_cases(torch, tiny):
          (lambda F, t: F.avg_pool2d(t, 3, 2, 1), x2), x2),
         (f"avg_pool2d {x2.shape} 3x3/s1/p1", lambda m: m.avg_pool2d(x2, 3, 1, 1),
          (lambda F, t: F.avg_pool2d(t, 3, 1, 1), x2), x2),
+        (f"lp_pool2d {x2.shape} p=2 2x2", lambda m: m.lp_pool2d(x2, 2, 2),
+         (lambda F, t: F.lp_pool2d(t, 2, 2), x2), x2),
     ]
 
 
