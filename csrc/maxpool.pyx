@@ -337,19 +337,22 @@ def avg3d(x5, params, out_dhw, bint channels_last=False, out=None):
     """Average-pool a validated, non-empty (N, C, D, H, W) array of
     float16, float32, float64 or int64 (``params``: three-axis
     AvgPoolParams).  Returns y, (N, C, OD, OH, OW): ``out`` when given,
-    else a new C-contiguous array.  (Any input strides; the output is
-    channels-first whatever the layout, ``channels_last`` unused so far.)"""
+    else a new array stored in the input's layout (channels-last when the
+    input is, see forward3d)."""
     dtype = x5.dtype
     x5 = _kernel_input(x5)
+    cdef bint cl = _channels_last(x5, channels_last)
     shape = x5.shape[:2] + tuple(out_dhw)
-    direct = (out is not None and out.dtype == x5.dtype and out.flags.c_contiguous)
-    y = out if direct else np.empty(shape, dtype=x5.dtype)
+    y = _target(out, x5.dtype, cl)
+    direct = y is not None
+    if y is None:
+        y = _alloc(shape, x5.dtype, cl)
     pool = params.pool
     cdef Geom g = _geom(x5.shape[2:], x5.strides[2:], x5.itemsize, pool, out_dhw)
     cdef Job j = _job(x5, y, NULL, NULL, &g)
     j.divisor = 0 if params.divisor_override is None else params.divisor_override
     j.count_pad = params.count_include_pad
-    _dispatch(OP_AVERAGE, &j, y)
+    _dispatch(OP_AVERAGE_CL if cl else OP_AVERAGE, &j, y)
     if direct:
         return out
     y = _result(y, dtype)
@@ -357,10 +360,7 @@ def avg3d(x5, params, out_dhw, bint channels_last=False, out=None):
         # PyTorch adds the half-precision average into a zeroed output: one
         # that rounds to -0.0 only in float16 (an underflow) comes out +0.0.
         y += np.float16(0)
-    if out is None:
-        return y
-    out[...] = y
-    return out
+    return _into(out, y)
 
 
 def avg_backward3d(g5, params, spatial, bint channels_last=False, out=None):
@@ -371,9 +371,9 @@ def avg_backward3d(g5, params, spatial, bint channels_last=False, out=None):
         from pooling.reference import _Core
         return _Core.avg_backward3d(g5, params, spatial, channels_last, out)
     shape = g5.shape[:2] + tuple(spatial)
-    direct = out is not None and out.flags.c_contiguous
-    gi = out if direct else np.empty(shape, dtype=g5.dtype)
-    gi[...] = 0
+    gi = _target(out, g5.dtype, False)
+    if gi is None:
+        gi = np.empty(shape, dtype=g5.dtype)   # every element written
     go = _planes(g5)
     pool = params.pool
     cdef Geom g = _geom(spatial, (0, 0, 1), 1, pool, g5.shape[2:])
@@ -385,10 +385,7 @@ def avg_backward3d(g5, params, spatial, bint channels_last=False, out=None):
         _average_backward[float](go, gv, &j, &g)
     else:
         _average_backward[double](go, gv, &j, &g)
-    if direct or out is None:
-        return gi
-    out[...] = gi
-    return out
+    return _into(out, gi)
 
 
 def openmp_enabled():
