@@ -64,10 +64,11 @@ cdef void _average_plane(const char* xp, pool_t* yp, const Job* j,
     # (windows inside [0, W)) of contiguous rows with a window of 2 or 3
     # columns at stride 1 or 2 (g.hkind): the window rows in groups of up to
     # three, each group one pass that adds all its elements to each output
-    # in order, the last group dividing and storing (_interior).  Border
-    # columns, and every column of other windows or strided rows: an
-    # accumulator row, one pass per window column (_sum_cols), then a
-    # division per output by its own divisor (_divide).
+    # in order, the last group dividing and storing (_interior); border
+    # columns into an accumulator, output by output (_sum_edge).  Every
+    # column of other windows or strided rows: an accumulator row, one pass
+    # per window column (_sum_cols).  Accumulated columns are divided each
+    # by its own divisor (_divide).
     cdef pool_t acc[_CHUNK]
     cdef const pool_t* rows[3]
     cdef Py_ssize_t od, oh, a, r, d, h, ds, hs, c0, c1, i0, i1, t, nr, seen, total
@@ -119,10 +120,13 @@ cdef void _average_plane(const char* xp, pool_t* yp, const Job* j,
                             while t < g.W * g.xs_w:
                                 _prefetch(row + _AVG_AHEAD + t)
                                 t += 64
+                        if not fast:
+                            _sum_cols(row, acc - c0, c0, c1, g)
+                            continue
                         if c0 < i0:
-                            _sum_cols(row, acc - c0, c0, i0, g)
+                            _sum_edge(<const pool_t*>row, acc - c0, c0, i0, g)
                         if i1 < c1:
-                            _sum_cols(row, acc - c0, i1, c1, g)
+                            _sum_edge(<const pool_t*>row, acc - c0, i1, c1, g)
                         if i0 < i1:
                             rows[nr] = <const pool_t*>row - g.pw
                             nr += 1
@@ -208,6 +212,20 @@ cdef inline void _pass(const pool_t* r0, const pool_t* r1, const pool_t* r2, Py_
             y[jj] = _quot(s, dv)
         else:
             acc[jj] = s
+
+
+cdef inline void _sum_edge(const pool_t* r, pool_t* acc, Py_ssize_t j0, Py_ssize_t j1,
+                           const Geom* g) noexcept nogil:
+    # Border columns [j0, j1) of a contiguous row, output by output: the
+    # window columns inside [0, W), in order.
+    cdef Py_ssize_t jj, t, ws
+    cdef pool_t s
+    for jj in range(j0, j1):
+        ws = jj * g.sw - g.pw
+        s = acc[jj]
+        for t in range(max(0, -ws), min(g.kw, g.W - ws)):
+            s = s + r[ws + t]
+        acc[jj] = s
 
 
 cdef inline void _sum_cols(const char* row, pool_t* acc, Py_ssize_t c0, Py_ssize_t c1,
