@@ -290,7 +290,8 @@ cdef inline int64_t _divisor(const Job* j, const Geom* g, Py_ssize_t ws, int64_t
 # ----------------------------------------------------------- channels-last
 
 cdef enum:
-    _AVG_LANES = 32   # channels per block: eight SSE registers of float32
+    _AVG_LANES = 32      # channels per block: eight SSE registers of float32
+    _AVG_CL_AHEAD = 4    # pixels: how far ahead channel vectors are prefetched
 
 
 cdef void _average_cl(const Job* j, pool_t* y) noexcept nogil:
@@ -327,6 +328,7 @@ cdef void _average_cl_row(const Job* j, pool_t* y, Py_ssize_t r) noexcept nogil:
     cdef int64_t rows_in = (a1 - a0) * (r1 - r0)
     cdef Py_ssize_t off[_MAX_LOCAL]
     cdef const char* xn = j.x + n * j.xs_n
+    cdef Py_ssize_t k, ahead = _AVG_CL_AHEAD * g.sw * g.xs_w
     cdef pool_t dv
     for ow in range(g.OW):
         ws = ow * g.sw - g.pw
@@ -341,6 +343,13 @@ cdef void _average_cl_row(const Job* j, pool_t* y, Py_ssize_t r) noexcept nogil:
                     for t in range(t0, t1):
                         off[ne] = (ds + a) * g.xs_d + (hs + rr) * g.xs_h + (ws + t) * g.xs_w
                         ne = ne + 1
+                        if t >= g.kw - g.sw and ow + _AVG_CL_AHEAD < g.OW:
+                            # The columns this pixel reaches first, some
+                            # pixels on: the hardware fetches them too late.
+                            k = 0
+                            while k < C * sizeof(pool_t):
+                                _prefetch(xn + off[ne - 1] + ahead + k)
+                                k = k + 64
             c0 = 0
             while c0 < C:
                 c0 = min(c0, C - _AVG_LANES)
