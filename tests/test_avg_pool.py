@@ -922,6 +922,8 @@ KERNEL_CASES = [
     # 3-D: 9 window rows (groups Open/Keep, Carry/Keep, Carry/Finish), deep backward
     ((1, 36, 5, 8, 21), dict(kernel_size=3, stride=(1, 2, 1), padding=1)),
     ((1, 34, 4, 7, 15), dict(kernel_size=(2, 1, 2), stride=(1, 3, 2), divisor_override=-4)),
+    # one deep, depth slices skipped (stride 2): rows zeroed in between
+    ((1, 33, 6, 6, 9), dict(kernel_size=(1, 2, 3), stride=(2, 2, 1), padding=(0, 1, 1))),
     # 1-D
     ((2, 40, 50), dict(kernel_size=3, stride=2, padding=1, ceil_mode=True)),
 ]
