@@ -68,6 +68,21 @@ def cases(m):
             ("max_unpool2d k2", lambda: m.max_unpool2d(y2, i2, 2)),
             ("adaptive_max_pool2d -> 5", lambda: m.adaptive_max_pool2d(x2, 5)),
             ("adaptive_max_pool2d -> 1", lambda: m.adaptive_max_pool2d(x2, 1))]
+    # Average pooling, both layouts, and its backward (old builds without
+    # a kernel for a case run the reference's: compare where both have one).
+    xh = np.ascontiguousarray(np.moveaxis(x2, 1, -1))
+    ya = m.avg_pool2d(x2, 3, 2, 1)
+    ga = rng.standard_normal(ya.shape).astype(np.float32)
+    out += [("avg_pool2d 2x2/s2", lambda: m.avg_pool2d(x2, 2)),
+            ("avg_pool2d 3x3/s2/p1", lambda: m.avg_pool2d(x2, 3, 2, 1)),
+            ("avg_pool2d 3x3/s1/p1", lambda: m.avg_pool2d(x2, 3, 1, 1)),
+            ("avg_pool2d_backward 3x3/s2/p1",
+             lambda: m.avg_pool2d_backward(ga, x2.shape, 3, 2, 1)),
+            ("avg_pool2d_backward 2x2/s2",
+             lambda: m.avg_pool2d_backward(ga, x2.shape, 2)),
+            ("NHWC avg_pool2d 3x3/s2/p1",
+             lambda: m.avg_pool2d(xh, 3, 2, 1, data_format="NHWC")),
+            ("NHWC avg_pool2d 2x2/s2", lambda: m.avg_pool2d(xh, 2, data_format="NHWC"))]
     return out
 
 

@@ -60,8 +60,10 @@ cdef void _run(int op, const Job* j, pool_t* y) noexcept nogil:
         _adaptive(j, y)
     elif op == OP_ADAPTIVE_CL:
         _adaptive_cl(j, y)
-    else:
+    elif op == OP_AVERAGE:
         _average(j, y)
+    else:
+        _average_cl(j, y)
 
 
 cdef Py_ssize_t _scatter_into(src, idx, dst, bint cl, bint add):

@@ -117,6 +117,7 @@ cdef enum Op:
     OP_ADAPTIVE       # channels-first planes
     OP_ADAPTIVE_CL    # channels-last
     OP_AVERAGE        # average pooling, channels-first planes (any strides)
+    OP_AVERAGE_CL     # average pooling, channels-last
 
 
 # -------------------------------------------------------- what loops take

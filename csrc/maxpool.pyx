@@ -85,23 +85,41 @@ J. Memory.  A call allocates its outputs, unless the caller gives them
      int64;
    - adaptive3d: an int64 copy of each window-bound array that is not one;
    - on each task's stack, accumulators of _CHUNK window offsets (adaptive
-     pooling: _CHUNK lane values and group codes, M).
+     pooling: _CHUNK lane values and group codes, M; average pooling:
+     _CHUNK sums or shares, K).
 K. A second reduction: average pooling (_average.pxi), reached through
-   OP_AVERAGE, its case in _run, and sharing the types, Geom and Job, the
-   dtype ladder and the threads.  Row oriented as E: each output row is an
-   accumulator of the sum type (float for float32 and float16, double,
-   int64), every window row folded in one window column at a time over all
-   outputs, so each output's additions run in (d, h, w) order, PyTorch's
-   sequential sum, bit for bit; then one division per output by its
-   divisor in the sum's type, added to +0.0 as PyTorch's kernel does.  It
-   reads any strides and writes channels-first.  The backward spreads each
-   output's share (grad / divisor, in the gradient's type) over its window
-   in output raster order, window columns last to first, so that each
-   input element's additions are PyTorch's, in its order; float32 and
-   float64 only (float16 rounds differently, int64 divides: the
-   reference's loops serve those).  _takes and _put are the max rule and
-   stay in _forward.pxi.  Adaptive average pooling is still the
-   reference's (pooling._api.core_op).
+   OP_AVERAGE and OP_AVERAGE_CL, their cases in _run, and sharing the
+   types, Geom and Job, the dtype ladder and the threads.  PyTorch sums
+   each window in (d, h, w) order from 0 in the sum type (float for float32
+   and float16, double, int64), divides once by the divisor in that type
+   and adds the quotient to a zeroed output.  The loops seed each sum with
+   its first element instead (only a sum of -0.0s differs, and the final
+   addition of +0.0 restores PyTorch's +0.0 there), keep each output's
+   additions in PyTorch's order, and run many outputs side by side in
+   vector lanes; division stays one true division per output.
+   Channels-first, lanes are an output row's columns: interior columns of
+   contiguous rows with a window 2 or 3 wide at stride 1 or 2 (the
+   H_K* kinds of E) take the window rows in groups of up to three, one pass
+   per group with the window, stride and row count literals (stride 2:
+   even and odd input columns deinterleaved), the last pass dividing by the
+   row's one interior divisor and storing; border columns sum output by
+   output, and other windows or strided rows an accumulator row, one pass
+   per window column, each then divided by its own divisor.  Rows are
+   prefetched _AVG_AHEAD bytes ahead.  Channels-last (F's layout, outputs
+   stored channels-last), lanes are channels: a pixel's window elements
+   listed in scan order, each block of _AVG_LANES channels summed in
+   locals, stored once; fewer channels or windows over _MAX_LOCAL elements
+   sum chunks of channels element by element.  The backward (float32 and
+   float64; float16 rounds differently, int64 divides: the reference's
+   loops serve those) takes one output row at a time: its shares (grad /
+   divisor, in the gradient's type), then each window row of the input
+   gathers them, each input element adding the shares of the outputs over
+   it in increasing column order, so that its additions are PyTorch's
+   raster-order scatter's, bit for bit.  An input row is zeroed just before
+   its first addition, while in cache (windows one deep; deeper windows
+   zero their plane first), so that nothing is zero-filled beforehand.
+   _takes and _put are the max rule and stay in _forward.pxi.  Adaptive
+   average pooling is still the reference's (pooling._api.core_op).
 L. Decide once, run many times.  A forward call's decisions (Geom, layout,
    kernel, output shapes and strides) are a _ForwardPlan; forward3d builds
    one per call.  For a small input those decisions, and pooling._params'
@@ -194,12 +212,18 @@ adaptive3d -> _kernel_input, _channels_last, _alloc, _job, _result
       -> _fold_segments -> _fold4 -> _fold4_as
       -> _resolve | _scan_window
     exact scans -> _takes
-avg3d -> _kernel_input, _geom, _job, _result
+avg3d -> _kernel_input, _channels_last, _target, _alloc, _geom, _job, _result
   _dispatch (pool_t) -> _run
-    _average (prange: planes) -> _average_plane -> _sum_row -> _columns, _add_cols
-                                                -> _divide -> _divisor
-avg_backward3d -> _planes (float16, int64: the reference's)
-  _average_backward (prange: planes) -> _average_backward_plane -> _divisor, _columns
+    _average (prange: planes) -> _average_plane
+      -> _interior -> _rows -> _pass -> _quot        (literal windows, interior)
+      -> _sum_edge | _sum_cols -> _columns, _add_cols
+      -> _divide -> _divisor, _quot
+    _average_cl (prange: output rows) -> _average_cl_row -> _divisor
+      -> _lanes_sum -> _quot | _pixel_sum -> _quot
+avg_backward3d -> _target, _planes (float16, int64: the reference's)
+  _average_backward (prange: planes) -> _average_backward_plane -> _divisor, _shares
+    -> _gather -> _gather_k, _gather_edge     (literal windows)
+    | _columns                                (other windows: a scatter)
 """
 import numpy as np
 
@@ -337,19 +361,22 @@ def avg3d(x5, params, out_dhw, bint channels_last=False, out=None):
     """Average-pool a validated, non-empty (N, C, D, H, W) array of
     float16, float32, float64 or int64 (``params``: three-axis
     AvgPoolParams).  Returns y, (N, C, OD, OH, OW): ``out`` when given,
-    else a new C-contiguous array.  (Any input strides; the output is
-    channels-first whatever the layout, ``channels_last`` unused so far.)"""
+    else a new array stored in the input's layout (channels-last when the
+    input is, see forward3d)."""
     dtype = x5.dtype
     x5 = _kernel_input(x5)
+    cdef bint cl = _channels_last(x5, channels_last)
     shape = x5.shape[:2] + tuple(out_dhw)
-    direct = (out is not None and out.dtype == x5.dtype and out.flags.c_contiguous)
-    y = out if direct else np.empty(shape, dtype=x5.dtype)
+    y = _target(out, x5.dtype, cl)
+    direct = y is not None
+    if y is None:
+        y = _alloc(shape, x5.dtype, cl)
     pool = params.pool
     cdef Geom g = _geom(x5.shape[2:], x5.strides[2:], x5.itemsize, pool, out_dhw)
     cdef Job j = _job(x5, y, NULL, NULL, &g)
     j.divisor = 0 if params.divisor_override is None else params.divisor_override
     j.count_pad = params.count_include_pad
-    _dispatch(OP_AVERAGE, &j, y)
+    _dispatch(OP_AVERAGE_CL if cl else OP_AVERAGE, &j, y)
     if direct:
         return out
     y = _result(y, dtype)
@@ -357,10 +384,7 @@ def avg3d(x5, params, out_dhw, bint channels_last=False, out=None):
         # PyTorch adds the half-precision average into a zeroed output: one
         # that rounds to -0.0 only in float16 (an underflow) comes out +0.0.
         y += np.float16(0)
-    if out is None:
-        return y
-    out[...] = y
-    return out
+    return _into(out, y)
 
 
 def avg_backward3d(g5, params, spatial, bint channels_last=False, out=None):
@@ -371,9 +395,9 @@ def avg_backward3d(g5, params, spatial, bint channels_last=False, out=None):
         from pooling.reference import _Core
         return _Core.avg_backward3d(g5, params, spatial, channels_last, out)
     shape = g5.shape[:2] + tuple(spatial)
-    direct = out is not None and out.flags.c_contiguous
-    gi = out if direct else np.empty(shape, dtype=g5.dtype)
-    gi[...] = 0
+    gi = _target(out, g5.dtype, False)
+    if gi is None:
+        gi = np.empty(shape, dtype=g5.dtype)   # every element written
     go = _planes(g5)
     pool = params.pool
     cdef Geom g = _geom(spatial, (0, 0, 1), 1, pool, g5.shape[2:])
@@ -385,10 +409,7 @@ def avg_backward3d(g5, params, spatial, bint channels_last=False, out=None):
         _average_backward[float](go, gv, &j, &g)
     else:
         _average_backward[double](go, gv, &j, &g)
-    if direct or out is None:
-        return gi
-    out[...] = gi
-    return out
+    return _into(out, gi)
 
 
 def openmp_enabled():

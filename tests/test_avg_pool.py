@@ -885,3 +885,93 @@ def test_avg_kernel_float16_underflow_to_plus_zero(cython_backend):
     y = pooling.avg_pool1d(x, 1, divisor_override=50)
     assert same_bits(y, reference.avg_pool1d(x, 1, divisor_override=50))
     assert y.view(np.uint16)[0, 0, 0] == 0
+
+
+def _with_specials(rng, x):
+    """x (a fresh float array) with NaN, +-inf and -0.0 sprinkled in."""
+    if x.dtype.kind == "f":
+        flat = x.reshape(-1)
+        for v in (np.nan, np.inf, -np.inf, -0.0):
+            flat[rng.integers(0, flat.size, size=max(1, flat.size // 400))] = v
+    return x
+
+
+# (shape, channels first; keyword arguments): each reaches kernel paths the
+# comment names, channels-first and channels-last.
+KERNEL_CASES = [
+    # 3x3/s1 interior (groups of 2 and 3 rows), border columns, tails
+    ((2, 40, 9, 37), dict(kernel_size=3, stride=1, padding=1)),
+    # 3-wide at stride 2, window rows 3 + 1 (Open/Keep, Carry/Finish)
+    ((2, 40, 10, 38), dict(kernel_size=(4, 3), stride=2, padding=1, ceil_mode=True)),
+    # 2-wide at stride 2, window rows 3 + 2 and clipped, real elements only
+    ((2, 33, 11, 39), dict(kernel_size=(5, 2), stride=(1, 2), padding=(2, 1),
+                           count_include_pad=False)),
+    # 2x2 windows of one and two elements at the corners and edges
+    ((1, 33, 6, 7), dict(kernel_size=2, padding=1)),
+    # 2-wide at stride 1, an override
+    ((1, 34, 7, 30), dict(kernel_size=2, stride=1, divisor_override=3)),
+    # output rows over two accumulator chunks (512 columns)
+    ((1, 3, 3, 1100), dict(kernel_size=(2, 3), stride=(1, 2), padding=(1, 1))),
+    ((1, 2, 3, 1030), dict(kernel_size=3, stride=1, padding=1, divisor_override=-5)),
+    # no literal loop (4 wide, stride 3)
+    ((2, 35, 9, 14), dict(kernel_size=(3, 4), stride=(2, 3), padding=(1, 2))),
+    # input rows no window reaches (stride 3 over one row), zeroed in the backward
+    ((1, 4, 10, 13), dict(kernel_size=(1, 3), stride=(3, 1), padding=(0, 1))),
+    # windows over 256 elements; channels-last chunks of channels
+    ((1, 520, 18, 18), dict(kernel_size=17, stride=1)),
+    # 3-D: 9 window rows (groups Open/Keep, Carry/Keep, Carry/Finish), deep backward
+    ((1, 36, 5, 8, 21), dict(kernel_size=3, stride=(1, 2, 1), padding=1)),
+    ((1, 34, 4, 7, 15), dict(kernel_size=(2, 1, 2), stride=(1, 3, 2), divisor_override=-4)),
+    # one deep, depth slices skipped (stride 2): rows zeroed in between
+    ((1, 33, 6, 6, 9), dict(kernel_size=(1, 2, 3), stride=(2, 2, 1), padding=(0, 1, 1))),
+    # 1-D
+    ((2, 40, 50), dict(kernel_size=3, stride=2, padding=1, ceil_mode=True)),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64, np.int64])
+@pytest.mark.parametrize("layout", ["first", "last", "first, channels-last memory"])
+@pytest.mark.parametrize("case", range(len(KERNEL_CASES)))
+def test_avg_kernel_windows_and_layouts(cython_backend, case, layout, dtype):
+    # The compiled loops on each window kind, group of window rows, border,
+    # chunk and layout, against the reference bit for bit, NaN, +-inf and
+    # -0.0 included; outputs keep the input's layout (channels-last data
+    # gives channels-last outputs); every other case through out= (written
+    # in place), and on two threads.
+    shape, kw = KERNEL_CASES[case]
+    nd = len(shape) - 2
+    rng = np.random.default_rng(zlib.crc32(repr((case, layout, np.dtype(dtype).str)).encode()))
+    x = _with_specials(rng, values(rng, shape, dtype, "spread"))
+    fmt = FIRST[nd]
+    if layout == "last":
+        x, fmt = np.ascontiguousarray(to_channels_last(x, nd)), LAST[nd]
+    elif layout != "first":
+        x = to_channels_first(np.ascontiguousarray(to_channels_last(x, nd)), nd)
+    kw = dict(kw, data_format=fmt)
+    fwd, bwd = getattr(pooling, f"avg_pool{nd}d"), getattr(pooling, f"avg_pool{nd}d_backward")
+    ref_fwd = getattr(reference, f"avg_pool{nd}d")
+    ref_bwd = getattr(reference, f"avg_pool{nd}d_backward")
+    before = x.copy()
+    want = ref_fwd(x, **kw)
+    pooling.set_num_threads(1 + case % 2)
+    try:
+        if case % 2:
+            out = np.empty_like(want)
+            got = fwd(x, **kw, out=out)
+            assert got is out
+        else:
+            got = fwd(x, **kw)
+            if layout != "first":   # channels-last data: channels-last outputs
+                c_axis = -1 if layout == "last" else 1
+                assert np.moveaxis(got, c_axis, -1).flags.c_contiguous
+        assert same_bits(got, want)
+        assert same_bits(x, before)
+        g = _with_specials(rng, values(rng, want.shape, dtype, "spread"))
+        gwant = ref_bwd(g, x.shape, **kw)
+        if case % 2:
+            gi = bwd(g, x.shape, **kw, out=np.full_like(gwant, 7))
+        else:
+            gi = bwd(g, x.shape, **kw)
+        assert same_bits(gi, gwant)
+    finally:
+        pooling.set_num_threads(0)

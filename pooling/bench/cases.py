@@ -135,6 +135,7 @@ def other_ops_cases(torch, tiny):
     gh = rng.standard_normal(yh.shape).astype(np.float32)
     layer_h = pooling.MaxPool2D(3, 2, 1, data_format="NHWC")
     layer_h.forward(xh)
+    ga = rng.standard_normal(pooling.avg_pool2d(x2, 3, 2, 1).shape).astype(np.float32)
 
     def nhwc(a):   # the channels-last tensor torch gets for an NHWC array
         return torch.from_numpy(a).permute(0, 3, 1, 2)
@@ -194,6 +195,13 @@ def other_ops_cases(torch, tiny):
          (lambda F, t: F.avg_pool2d(t, 3, 1, 1), x2), x2),
         (f"lp_pool2d {x2.shape} p=2 2x2", lambda m: m.lp_pool2d(x2, 2, 2),
          (lambda F, t: F.lp_pool2d(t, 2, 2), x2), x2),
+        (f"avg_pool2d_backward {ga.shape} 3x3/s2/p1",
+         lambda m: m.avg_pool2d_backward(ga, x2.shape, 3, 2, 1),
+         (lambda F, t: aten.avg_pool2d_backward(
+             torch.from_numpy(ga), t, [3, 3], [2, 2], [1, 1], False, True, None), x2), ga),
+        (f"NHWC avg_pool2d {xh.shape} 3x3/s2/p1",
+         lambda m: m.avg_pool2d(xh, 3, 2, 1, data_format="NHWC"),
+         (lambda F, t: F.avg_pool2d(nhwc(t.numpy()), 3, 2, 1), xh), xh),
     ]
 
 
