@@ -391,6 +391,63 @@ def avg_backward3d(g5, params, spatial, bint channels_last=False, out=None):
     return out
 
 
+def fractional3d(x5, starts, kernel, bint want_indices, bint channels_last=False, out=None):
+    """(y, int64 indices or None) of fractional max pooling of a validated,
+    non-empty float (N, C, D, H, W) array.  ``starts``: per axis an
+    (N*C, O) int64 array of interval starts (plane n * C + c), the windows
+    ``kernel`` (a (kd, kh, kw) triple) long from there; the output sizes are
+    their O.  ``out``: as for forward3d."""
+    dtype = x5.dtype
+    x5 = _kernel_input(x5)
+    cdef bint cl = _channels_last(x5, channels_last)
+    sd, sh, sw = [np.ascontiguousarray(s, dtype=np.int64) for s in starts]
+    sizes = (sd.shape[1], sh.shape[1], sw.shape[1])
+    shape = x5.shape[:2] + sizes
+    yo, io = (None, None) if out is None else out
+    y = _target(yo, x5.dtype, cl)
+    if y is None:
+        y = _alloc(shape, x5.dtype, cl)
+    idx = None
+    if want_indices:
+        idx = _target(io, np.int64, cl)
+        if idx is None:
+            idx = _alloc(shape, np.int64, cl)
+    cdef Geom g
+    g.D, g.H, g.W = x5.shape[2:]
+    g.xs_d, g.xs_h, g.xs_w = x5.strides[2:]
+    g.OD, g.OH, g.OW = sizes
+    g.kd, g.kh, g.kw = kernel
+    cdef Job j = _job(x5, y, NULL,
+                      <int64_t*>_data(idx) if idx is not None else NULL, &g)
+    cdef int64_t[:, ::1] b
+    for axis, a in enumerate((sd, sh, sw)):
+        b = a
+        j.a0[axis] = &b[0, 0]
+    # Each thread's accumulator row (values, then positions), at most W
+    # columns, cache lines apart.
+    cdef bint wide = g.D * g.H * g.W > 2**31 - 1
+    cdef Py_ssize_t pos_size = 8 if wide else 4
+    cdef Py_ssize_t per_thread = (g.W * (x5.itemsize + pos_size) + 127) // 64 * 64
+    scratch = np.empty(_threads() * per_thread + 64, dtype=np.uint8)
+    cdef char* sp = _data(scratch)
+    sp += (-<size_t>sp) % 64
+    if x5.dtype == np.float32:
+        if idx is None:
+            _fractional(&j, <float*>_data(y), <NoIndex*>NULL, sp, per_thread)
+        elif wide:
+            _fractional(&j, <float*>_data(y), <int64_t*>NULL, sp, per_thread)
+        else:
+            _fractional(&j, <float*>_data(y), <int32_t*>NULL, sp, per_thread)
+    else:
+        if idx is None:
+            _fractional(&j, <double*>_data(y), <NoIndex*>NULL, sp, per_thread)
+        elif wide:
+            _fractional(&j, <double*>_data(y), <int64_t*>NULL, sp, per_thread)
+        else:
+            _fractional(&j, <double*>_data(y), <int32_t*>NULL, sp, per_thread)
+    return _result(y, dtype, yo), _into(io, idx)
+
+
 def openmp_enabled():
     """Whether this build was compiled with OpenMP."""
     return bool(_openmp.POOLING_OPENMP)
@@ -448,3 +505,4 @@ include "_forward.pxi"
 include "_scatter.pxi"
 include "_adaptive.pxi"
 include "_average.pxi"
+include "_fractional.pxi"

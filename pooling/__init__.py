@@ -14,6 +14,7 @@ from .functional import (adaptive_avg_pool1d, adaptive_avg_pool1d_backward,
                          adaptive_max_pool1d, adaptive_max_pool2d, adaptive_max_pool3d,
                          avg_pool1d, avg_pool1d_backward, avg_pool2d, avg_pool2d_backward,
                          avg_pool3d, avg_pool3d_backward,
+                         fractional_max_pool2d, fractional_max_pool3d,
                          max_pool1d, max_pool1d_backward, max_pool2d, max_pool2d_backward,
                          max_pool3d, max_pool3d_backward, max_unpool1d, max_unpool2d,
                          max_unpool3d)
