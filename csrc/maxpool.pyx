@@ -77,13 +77,15 @@ J. Memory.  A call allocates its outputs, unless the caller gives them
    memory for channels-last data; then they write there, and no other
    layout costs more than a temporary and a copy, _into), and beyond them
    only this:
-   - float16 values (forward3d, adaptive3d): a float32 copy of the input
+   - float16 values (forward3d, adaptive3d, fractional3d): a float32 copy of the input
      (_kernel_input) and a float32 result, cast back (_result);
    - backward3d, unpool3d, backward3d_compact: a contiguous copy of values,
      gradients or the compact argmax not stored densely in the layout the
      loops read (_planes, _pixels), and of indices not stored so or not
      int64;
    - adaptive3d: an int64 copy of each window-bound array that is not one;
+   - fractional3d: per thread, an accumulator row of W values and W
+     positions (N);
    - on each task's stack, accumulators of _CHUNK window offsets (adaptive
      pooling: _CHUNK lane values and group codes, M).
 K. A second reduction: average pooling (_average.pxi), reached through
@@ -131,6 +133,20 @@ M. Adaptive pooling folds rows too, into lanes, whatever the window sizes
    element, as is, values only, a zero max held by both -0.0 and 0.0.
    pooling._api sends equal windows that tile the input to max pooling's
    loops where those are faster (small windows, long output rows).
+N. Fractional max pooling (_fractional.pxi): windows of one size whose
+   starts differ per plane (PyTorch draws them per (n, c)); pooling's
+   Python side computes each plane's interval starts in the input's float
+   type, as PyTorch's generate_intervals does, and passes them as (N*C, O)
+   arrays per axis (Job.a0).  Row oriented as E, one accumulator row per
+   output row, column q standing for the window that starts at column
+   w0 + q: each window element (a, r, t), in scan order, is a pass over
+   contiguous columns that folds input column w0 + q + t of row (a, r)
+   into column q by PyTorch's test (_takes), so every window sees its
+   elements in PyTorch's order and no position needs comparing.  Each
+   output column then reads the accumulator at its own start.  Values and
+   positions (int32 lanes beside float32 where the volume allows; none for
+   values only) in the same pass; any input strides, outputs in the
+   caller's layout; prange over planes with per-thread accumulator rows.
 
 Files
 -----
@@ -148,6 +164,7 @@ _scatter.pxi    backward from indices, unpooling, backward from the compact
                 argmax
 _adaptive.pxi   adaptive pooling (M): row folds into lanes, runs, exact fix-ups
 _average.pxi    average pooling (K): row folds that sum, a divisor per output
+_fractional.pxi fractional max pooling (N): a pass per window element
 half.h          binary16 <-> binary32 for float16 sums
 _openmp.pxd     OpenMP when the compiler has it, a serial stand-in when not
 maxpool_avx2.pyx  includes this file: the same kernels built with AVX2 as
@@ -200,6 +217,9 @@ avg3d -> _kernel_input, _geom, _job, _result
                                                 -> _divide -> _divisor
 avg_backward3d -> _planes (float16, int64: the reference's)
   _average_backward (prange: planes) -> _average_backward_plane -> _divisor, _columns
+fractional3d -> _kernel_input, _channels_last, _target, _alloc, _job, _result
+  _fractional (frac_t, pos_t; prange: planes) -> _fractional_plane
+    -> _frac_pass -> _frac_fold -> _takes
 """
 import numpy as np
 

@@ -19,6 +19,7 @@ from .functional import (adaptive_avg_pool1d, adaptive_avg_pool1d_backward,
                          max_pool3d, max_pool3d_backward, max_unpool1d, max_unpool2d,
                          max_unpool3d)
 from .numpy_layers import (AdaptiveMaxPool1D, AdaptiveMaxPool2D, AdaptiveMaxPool3D,
+                           FractionalMaxPool2D, FractionalMaxPool3D,
                            MaxPool1D, MaxPool2D, MaxPool3D, MaxUnpool1D,
                            MaxUnpool2D, MaxUnpool3D)
 

@@ -145,16 +145,42 @@ def random_samples_for(fn, nd, random_samples, rng, batch, channels, dtype):
 
 
 def _draw(fn, rng, shape):
-    if rng is None:
-        return np.random.random_sample(shape)
-    if isinstance(rng, np.random.Generator):
-        return rng.random(shape)
+    gen = generator(fn, rng)
+    return np.random.random_sample(shape) if gen is None else gen.random(shape)
+
+
+def generator(fn, rng):
+    """``rng`` as a numpy Generator (an int seed makes a new one), or None
+    for NumPy's global generator."""
+    if rng is None or isinstance(rng, np.random.Generator):
+        return rng
     if isinstance(rng, (bool, np.bool_)) or not isinstance(rng, numbers.Integral):
         raise TypeError(f"{fn}: rng must be None, an int seed or a numpy.random.Generator, "
                         f"but got rng={rng!r} ({type(rng).__name__})")
     if rng < 0:
         raise ValueError(f"{fn}: rng must be a non-negative int seed, but got rng={rng}")
-    return np.random.default_rng(int(rng)).random(shape)
+    return np.random.default_rng(int(rng))
+
+
+def check_args(fn, nd, kernel_size, output_size, output_ratio):
+    """The arguments checked on their own (no input): the kernel, and
+    output_size or output_ratio (as output_size_for checks them)."""
+    k = _kernel(fn, nd, kernel_size)
+    fractional_output_size(fn, nd, (1,) * nd, output_size, output_ratio, (2**40,) * nd)
+    return k
+
+
+def output_shape(fn, nd, input_shape, kernel_size, output_size, output_ratio, data_format):
+    """The shape pooling an input of ``input_shape`` gives (checked as a call)."""
+    last = channels_last(fn, nd, data_format)
+    shape = tuple(input_shape)
+    x = np.lib.stride_tricks.as_strided(np.empty(1, np.float32), shape, (0,) * len(shape))
+    _check_rank(x, nd, fn, last)
+    lift = _lift(x, nd, last)
+    k = _kernel(fn, nd, kernel_size)
+    sizes = fractional_output_size(fn, nd, k, output_size, output_ratio,
+                                   lift.user_spatial(shape))
+    return lift.with_user_spatial(shape, sizes)
 
 
 def interval_starts(u, n, out, k):
@@ -210,5 +236,5 @@ def fractional3d(x5, starts, kernel, want_indices, channels_last=False, out=None
     return y, i5
 
 
-__all__ = ["fractional_max_pool", "fractional_output_size", "interval_starts",
-           "random_samples_for"]
+__all__ = ["check_args", "fractional_max_pool", "fractional_output_size", "generator",
+           "interval_starts", "output_shape", "random_samples_for"]
