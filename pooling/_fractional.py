@@ -34,9 +34,6 @@ def fractional_max_pool(core, nd, x, kernel_size, output_size=None, output_ratio
     _check_rank(x, nd, fn, last)
     lift = _lift(x, nd, last)
     channels = x.shape[-1] if last else x.shape[-nd - 1]
-    if channels == 0:
-        raise ValueError(f"{fn}: expected input to have a non-zero number of channels, "
-                         f"but got input of shape {x.shape}")
     spatial = lift.user_spatial(x.shape)
     k = _kernel(fn, nd, kernel_size)
     sizes = fractional_output_size(fn, nd, k, output_size, output_ratio, spatial)

@@ -136,6 +136,10 @@ def other_ops_cases(torch, tiny):
     layer_h = pooling.MaxPool2D(3, 2, 1, data_format="NHWC")
     layer_h.forward(xh)
 
+    # Fractional max pooling with fixed samples, the same for both sides.
+    fo = 17 if tiny else 80
+    u2 = rng.random((n, c, 2)).astype(np.float32)
+
     def nhwc(a):   # the channels-last tensor torch gets for an NHWC array
         return torch.from_numpy(a).permute(0, 3, 1, 2)
 
@@ -192,6 +196,14 @@ def other_ops_cases(torch, tiny):
          (lambda F, t: F.avg_pool2d(t, 3, 2, 1), x2), x2),
         (f"avg_pool2d {x2.shape} 3x3/s1/p1", lambda m: m.avg_pool2d(x2, 3, 1, 1),
          (lambda F, t: F.avg_pool2d(t, 3, 1, 1), x2), x2),
+        (f"fractional_max_pool2d {x2.shape} 3x3 -> ({fo}, {fo})",
+         lambda m: m.fractional_max_pool2d(x2, 3, fo, random_samples=u2),
+         (lambda F, t: F.fractional_max_pool2d(t, 3, fo, _random_samples=torch.from_numpy(u2)),
+          x2), x2),
+        (f"NHWC fractional_max_pool2d {xh.shape} 3x3 -> ({fo}, {fo})",
+         lambda m: m.fractional_max_pool2d(xh, 3, fo, random_samples=u2, data_format="NHWC"),
+         (lambda F, t: F.fractional_max_pool2d(nhwc(t.numpy()), 3, fo,
+                                               _random_samples=torch.from_numpy(u2)), xh), xh),
     ]
 
 
