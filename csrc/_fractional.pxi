@@ -10,8 +10,10 @@
 # replaces the max).  Every window thus sees its elements in PyTorch's order,
 # whatever the starts, and each pass is a loop over contiguous columns that
 # the compiler vectorises.  Then each output column reads the accumulator at
-# its own start.  Positions (with indices) are int32 where the volume
-# allows (as wide as float32 lanes), int64 beyond.
+# its own start.  Channels-last input is first copied, a block of channels
+# of one item at a time (whole cache lines of channel vectors), into
+# contiguous planes (_fractional_cl).  Positions (with indices) are int32
+# where the volume allows (as wide as float32 lanes), int64 beyond.
 
 from cython.parallel cimport threadid
 
@@ -23,6 +25,15 @@ ctypedef fused pos_t:
     int32_t
     int64_t
     NoIndex     # values only: no positions kept
+
+
+cdef void _frac_run(const Job* j, frac_t* y, pos_t* pt, char* scratch, Py_ssize_t per_thread,
+                    Py_ssize_t B, const Geom* gc) noexcept nogil:
+    # B: channels per block for channels-last memory, 0 for plane by plane.
+    if B > 0:
+        _fractional_cl(j, y, pt, scratch, per_thread, B, gc)
+    else:
+        _fractional(j, y, pt, scratch, per_thread)
 
 
 cdef void _fractional(const Job* j, frac_t* y, pos_t* scratch_pos, char* scratch,
@@ -42,6 +53,43 @@ cdef void _fractional(const Job* j, frac_t* y, pos_t* scratch_pos, char* scratch
                           j.a0[0] + p * g.OD, j.a0[1] + p * g.OH, j.a0[2] + p * g.OW,
                           j.ys_s, g, scratch_pos,
                           scratch + threadid() * per_thread)
+
+
+cdef void _fractional_cl(const Job* j, frac_t* y, pos_t* pt, char* scratch,
+                         Py_ssize_t per_thread, Py_ssize_t B, const Geom* gc) noexcept nogil:
+    # Channels-last memory: a task is a block of B channels of one item,
+    # copied (whole cache lines of channel vectors) into contiguous planes
+    # at the start of the thread's scratch, which gc describes; then pooled
+    # plane by plane as above, the outputs stored in the caller's layout.
+    cdef const Geom* g = j.g
+    cdef Py_ssize_t nb = (j.C + B - 1) // B, V = g.D * g.H * g.W
+    cdef Py_ssize_t T = j.N * nb, task, n, c0, c1, c, s, d, h, w, o, p
+    cdef bint parallel = T * B * V >= _PARALLEL_MIN_WORK and T > 1
+    cdef char* mine
+    cdef frac_t* planes
+    cdef const char* px
+    for task in prange(T, nogil=True, schedule="static", num_threads=_threads(),
+                       use_threads_if=parallel):
+        n = task // nb
+        c0 = (task - n * nb) * B
+        c1 = min(c0 + B, j.C)
+        mine = scratch + threadid() * per_thread
+        planes = <frac_t*>mine
+        s = 0
+        for d in range(g.D):
+            for h in range(g.H):
+                for w in range(g.W):
+                    px = j.x + n * j.xs_n + d * g.xs_d + h * g.xs_h + w * g.xs_w
+                    for c in range(c0, c1):
+                        planes[(c - c0) * V + s] = (<const frac_t*>(px + c * j.xs_c))[0]
+                    s = s + 1
+        for c in range(c0, c1):
+            o = n * j.ys_n + c * j.ys_c
+            p = n * j.C + c
+            _fractional_plane(<const char*>(planes + (c - c0) * V), y + o,
+                              j.flat + o if j.flat != NULL else NULL,
+                              j.a0[0] + p * g.OD, j.a0[1] + p * g.OH, j.a0[2] + p * g.OW,
+                              j.ys_s, gc, pt, mine + B * V * sizeof(frac_t))
 
 
 cdef void _fractional_plane(const char* xp, frac_t* yp, int64_t* ip, const int64_t* sd,

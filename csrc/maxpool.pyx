@@ -85,7 +85,7 @@ J. Memory.  A call allocates its outputs, unless the caller gives them
      int64;
    - adaptive3d: an int64 copy of each window-bound array that is not one;
    - fractional3d: per thread, an accumulator row of W values and W
-     positions (N);
+     positions, and channels-last, a block of planes (at most 4 MB, N);
    - on each task's stack, accumulators of _CHUNK window offsets (adaptive
      pooling: _CHUNK lane values and group codes, M).
 K. A second reduction: average pooling (_average.pxi), reached through
@@ -147,6 +147,10 @@ N. Fractional max pooling (_fractional.pxi): windows of one size whose
    positions (int32 lanes beside float32 where the volume allows; none for
    values only) in the same pass; any input strides, outputs in the
    caller's layout; prange over planes with per-thread accumulator rows.
+   Channels-last memory is copied a block of channels of one item at a
+   time (a cache line of channel vectors per pixel) into per-thread
+   contiguous planes first: read in place, each plane would touch every
+   line of the item for one channel's values.
 
 Files
 -----
@@ -218,8 +222,11 @@ avg3d -> _kernel_input, _geom, _job, _result
 avg_backward3d -> _planes (float16, int64: the reference's)
   _average_backward (prange: planes) -> _average_backward_plane -> _divisor, _columns
 fractional3d -> _kernel_input, _channels_last, _target, _alloc, _job, _result
-  _fractional (frac_t, pos_t; prange: planes) -> _fractional_plane
-    -> _frac_pass -> _frac_fold -> _takes
+  _frac_run (frac_t, pos_t)
+    -> _fractional (prange: planes) -> _fractional_plane
+    -> _fractional_cl (prange: item, channel block; a copy into planes)
+       -> _fractional_plane
+  _fractional_plane -> _frac_pass -> _frac_fold -> _takes
 """
 import numpy as np
 
@@ -443,28 +450,37 @@ def fractional3d(x5, starts, kernel, bint want_indices, bint channels_last=False
     for axis, a in enumerate((sd, sh, sw)):
         b = a
         j.a0[axis] = &b[0, 0]
-    # Each thread's accumulator row (values, then positions), at most W
-    # columns, cache lines apart.
+    # Each thread's scratch: channels-last, a block of B contiguous planes
+    # (a cache line of channels, fewer where planes are large); then an
+    # accumulator row (values, then positions) of at most W columns; cache
+    # lines apart.
     cdef bint wide = g.D * g.H * g.W > 2**31 - 1
-    cdef Py_ssize_t pos_size = 8 if wide else 4
-    cdef Py_ssize_t per_thread = (g.W * (x5.itemsize + pos_size) + 127) // 64 * 64
+    cdef Py_ssize_t pos_size = 8 if wide else 4, isz = x5.itemsize
+    cdef Py_ssize_t V = g.D * g.H * g.W
+    cdef Py_ssize_t B = 0
+    cdef Geom gc
+    if cl:
+        B = max(1, min(64 // isz, x5.shape[1], (4 << 20) // (V * isz)))
+        gc = g
+        gc.xs_d, gc.xs_h, gc.xs_w = g.H * g.W * isz, g.W * isz, isz
+    cdef Py_ssize_t per_thread = (B * V * isz + g.W * (isz + pos_size) + 127) // 64 * 64
     scratch = np.empty(_threads() * per_thread + 64, dtype=np.uint8)
     cdef char* sp = _data(scratch)
     sp += (-<size_t>sp) % 64
     if x5.dtype == np.float32:
         if idx is None:
-            _fractional(&j, <float*>_data(y), <NoIndex*>NULL, sp, per_thread)
+            _frac_run(&j, <float*>_data(y), <NoIndex*>NULL, sp, per_thread, B, &gc)
         elif wide:
-            _fractional(&j, <float*>_data(y), <int64_t*>NULL, sp, per_thread)
+            _frac_run(&j, <float*>_data(y), <int64_t*>NULL, sp, per_thread, B, &gc)
         else:
-            _fractional(&j, <float*>_data(y), <int32_t*>NULL, sp, per_thread)
+            _frac_run(&j, <float*>_data(y), <int32_t*>NULL, sp, per_thread, B, &gc)
     else:
         if idx is None:
-            _fractional(&j, <double*>_data(y), <NoIndex*>NULL, sp, per_thread)
+            _frac_run(&j, <double*>_data(y), <NoIndex*>NULL, sp, per_thread, B, &gc)
         elif wide:
-            _fractional(&j, <double*>_data(y), <int64_t*>NULL, sp, per_thread)
+            _frac_run(&j, <double*>_data(y), <int64_t*>NULL, sp, per_thread, B, &gc)
         else:
-            _fractional(&j, <double*>_data(y), <int32_t*>NULL, sp, per_thread)
+            _frac_run(&j, <double*>_data(y), <int32_t*>NULL, sp, per_thread, B, &gc)
     return _result(y, dtype, yo), _into(io, idx)
 
 

@@ -273,6 +273,25 @@ def test_kernel_paths(cython_backend, threads, dtype, nd, shape, kernel, size, v
     assert _api.core_op(_backend.core(), "fractional3d") is not reference._Core.fractional3d
 
 
+def test_kernel_channels_last_blocks(cython_backend):
+    # Channels-last memory is copied into planes a block of channels at a
+    # time: 16 float32 (8 float64) channels per block, a partial last
+    # block, and one channel per block where planes are over 4 MB.
+    rng = np.random.default_rng(13)
+    for dtype, shape, size in ((np.float32, (2, 37, 12, 10), (7, 6)),
+                               (np.float64, (1, 19, 9, 8), (5, 5)),
+                               (np.float32, (1, 3, 1100, 1000), (4, 300))):
+        x = np.ascontiguousarray(to_last(with_bits(rng, make_values(rng, shape, dtype)), 2))
+        u = rng.random((shape[0], shape[1], 2))
+        for threads in (1, 2):
+            pooling.set_num_threads(threads)
+            try:
+                got, want = both(2, x, 2, size, None, True, u, "NHWC")
+            finally:
+                pooling.set_num_threads(0)
+            assert_same_bits(got, want)
+
+
 def test_wide_volume(cython_backend):
     # Planes of more than 2**31 elements: positions as int64 in the
     # kernel.  A broadcast row (no memory) keeps it cheap; the reference
