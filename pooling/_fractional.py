@@ -190,8 +190,11 @@ def interval_starts(u, n, out, k):
     if out > 1:
         alpha = t(n - k) / t(out - 1)
         i = np.arange(out - 1).astype(u.dtype)
-        seq[:, :-1] = (((i[None, :] + u[:, None]) * alpha).astype(np.int64)
-                       - (u * alpha).astype(np.int64)[:, None])
+        scaled = np.add(i[None, :], u[:, None])
+        np.multiply(scaled, alpha, out=scaled)
+        body = seq[:, :-1]
+        body[...] = scaled        # float to int64: truncation, as static_cast<int>
+        body -= (u * alpha).astype(np.int64)[:, None]
     if out > 0:
         seq[:, -1] = n - k
     return seq
