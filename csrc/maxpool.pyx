@@ -77,13 +77,15 @@ J. Memory.  A call allocates its outputs, unless the caller gives them
    memory for channels-last data; then they write there, and no other
    layout costs more than a temporary and a copy, _into), and beyond them
    only this:
-   - float16 values (forward3d, adaptive3d): a float32 copy of the input
+   - float16 values (forward3d, adaptive3d, fractional3d): a float32 copy of the input
      (_kernel_input) and a float32 result, cast back (_result);
    - backward3d, unpool3d, backward3d_compact: a contiguous copy of values,
      gradients or the compact argmax not stored densely in the layout the
      loops read (_planes, _pixels), and of indices not stored so or not
      int64;
    - adaptive3d: an int64 copy of each window-bound array that is not one;
+   - fractional3d: per thread, an accumulator row of W values and W
+     positions, and channels-last, a block of planes (at most 4 MB, N);
    - on each task's stack, accumulators of _CHUNK window offsets (adaptive
      pooling: _CHUNK lane values and group codes, M; average pooling:
      _CHUNK sums or shares, K).
@@ -149,6 +151,24 @@ M. Adaptive pooling folds rows too, into lanes, whatever the window sizes
    element, as is, values only, a zero max held by both -0.0 and 0.0.
    pooling._api sends equal windows that tile the input to max pooling's
    loops where those are faster (small windows, long output rows).
+N. Fractional max pooling (_fractional.pxi): windows of one size whose
+   starts differ per plane (PyTorch draws them per (n, c)); pooling's
+   Python side computes each plane's interval starts in the input's float
+   type, as PyTorch's generate_intervals does, and passes them as (N*C, O)
+   arrays per axis (Job.a0).  Row oriented as E, one accumulator row per
+   output row, column q standing for the window that starts at column
+   w0 + q: each window element (a, r, t), in scan order, is a pass over
+   contiguous columns that folds input column w0 + q + t of row (a, r)
+   into column q by PyTorch's test (_takes), so every window sees its
+   elements in PyTorch's order and no position needs comparing.  Each
+   output column then reads the accumulator at its own start.  Values and
+   positions (int32 lanes beside float32 where the volume allows; none for
+   values only) in the same pass; any input strides, outputs in the
+   caller's layout; prange over planes with per-thread accumulator rows.
+   Channels-last memory is copied a block of channels of one item at a
+   time (a cache line of channel vectors per pixel) into per-thread
+   contiguous planes first: read in place, each plane would touch every
+   line of the item for one channel's values.
 
 Files
 -----
@@ -166,6 +186,7 @@ _scatter.pxi    backward from indices, unpooling, backward from the compact
                 argmax
 _adaptive.pxi   adaptive pooling (M): row folds into lanes, runs, exact fix-ups
 _average.pxi    average pooling (K): row folds that sum, a divisor per output
+_fractional.pxi fractional max pooling (N): a pass per window element
 half.h          binary16 <-> binary32 for float16 sums
 _openmp.pxd     OpenMP when the compiler has it, a serial stand-in when not
 maxpool_avx2.pyx  includes this file: the same kernels built with AVX2 as
@@ -224,6 +245,12 @@ avg_backward3d -> _target, _planes (float16, int64: the reference's)
   _average_backward (prange: planes) -> _average_backward_plane -> _divisor, _shares
     -> _gather -> _gather_k, _gather_edge     (literal windows)
     | _columns                                (other windows: a scatter)
+fractional3d -> _kernel_input, _channels_last, _target, _alloc, _job, _result
+  _frac_run (frac_t, pos_t)
+    -> _fractional (prange: planes) -> _fractional_plane
+    -> _fractional_cl (prange: item, channel block; a copy into planes)
+       -> _fractional_plane
+  _fractional_plane -> _frac_pass -> _frac_fold -> _takes
 """
 import numpy as np
 
@@ -412,6 +439,72 @@ def avg_backward3d(g5, params, spatial, bint channels_last=False, out=None):
     return _into(out, gi)
 
 
+def fractional3d(x5, starts, kernel, bint want_indices, bint channels_last=False, out=None):
+    """(y, int64 indices or None) of fractional max pooling of a validated,
+    non-empty float (N, C, D, H, W) array.  ``starts``: per axis an
+    (N*C, O) int64 array of interval starts (plane n * C + c), the windows
+    ``kernel`` (a (kd, kh, kw) triple) long from there; the output sizes are
+    their O.  ``out``: as for forward3d."""
+    dtype = x5.dtype
+    x5 = _kernel_input(x5)
+    cdef bint cl = _channels_last(x5, channels_last)
+    sd, sh, sw = [np.ascontiguousarray(s, dtype=np.int64) for s in starts]
+    sizes = (sd.shape[1], sh.shape[1], sw.shape[1])
+    shape = x5.shape[:2] + sizes
+    yo, io = (None, None) if out is None else out
+    y = _target(yo, x5.dtype, cl)
+    if y is None:
+        y = _alloc(shape, x5.dtype, cl)
+    idx = None
+    if want_indices:
+        idx = _target(io, np.int64, cl)
+        if idx is None:
+            idx = _alloc(shape, np.int64, cl)
+    cdef Geom g
+    g.D, g.H, g.W = x5.shape[2:]
+    g.xs_d, g.xs_h, g.xs_w = x5.strides[2:]
+    g.OD, g.OH, g.OW = sizes
+    g.kd, g.kh, g.kw = kernel
+    cdef Job j = _job(x5, y, NULL,
+                      <int64_t*>_data(idx) if idx is not None else NULL, &g)
+    cdef int64_t[:, ::1] b
+    for axis, a in enumerate((sd, sh, sw)):
+        b = a
+        j.a0[axis] = &b[0, 0]
+    # Each thread's scratch: channels-last, a block of B contiguous planes
+    # (a cache line of channels, fewer where planes are large); then an
+    # accumulator row (values, then positions) of at most W columns; cache
+    # lines apart.
+    cdef bint wide = g.D * g.H * g.W > 2**31 - 1
+    cdef Py_ssize_t pos_size = 8 if wide else 4, isz = x5.itemsize
+    cdef Py_ssize_t V = g.D * g.H * g.W
+    cdef Py_ssize_t B = 0
+    cdef Geom gc
+    if cl:
+        B = max(1, min(64 // isz, x5.shape[1], (4 << 20) // (V * isz)))
+        gc = g
+        gc.xs_d, gc.xs_h, gc.xs_w = g.H * g.W * isz, g.W * isz, isz
+    cdef Py_ssize_t per_thread = (B * V * isz + g.W * (isz + pos_size) + 127) // 64 * 64
+    scratch = np.empty(_threads() * per_thread + 64, dtype=np.uint8)
+    cdef char* sp = _data(scratch)
+    sp += (-<size_t>sp) % 64
+    if x5.dtype == np.float32:
+        if idx is None:
+            _frac_run(&j, <float*>_data(y), <NoIndex*>NULL, sp, per_thread, B, &gc)
+        elif wide:
+            _frac_run(&j, <float*>_data(y), <int64_t*>NULL, sp, per_thread, B, &gc)
+        else:
+            _frac_run(&j, <float*>_data(y), <int32_t*>NULL, sp, per_thread, B, &gc)
+    else:
+        if idx is None:
+            _frac_run(&j, <double*>_data(y), <NoIndex*>NULL, sp, per_thread, B, &gc)
+        elif wide:
+            _frac_run(&j, <double*>_data(y), <int64_t*>NULL, sp, per_thread, B, &gc)
+        else:
+            _frac_run(&j, <double*>_data(y), <int32_t*>NULL, sp, per_thread, B, &gc)
+    return _result(y, dtype, yo), _into(io, idx)
+
+
 def openmp_enabled():
     """Whether this build was compiled with OpenMP."""
     return bool(_openmp.POOLING_OPENMP)
@@ -469,3 +562,4 @@ include "_forward.pxi"
 include "_scatter.pxi"
 include "_adaptive.pxi"
 include "_average.pxi"
+include "_fractional.pxi"

@@ -96,5 +96,13 @@ def avg3d(
     channels_last: bool = ...,
     out: Optional[npt.NDArray[Any]] = ...,
 ) -> npt.NDArray[Any]: ...
+def fractional3d(
+    x5: npt.NDArray[Any],
+    starts: Sequence[npt.NDArray[np.int64]],
+    kernel: Tuple[int, int, int],
+    want_indices: bool,
+    channels_last: bool = ...,
+    out: _Outs = ...,
+) -> Tuple[npt.NDArray[Any], Optional[npt.NDArray[np.int64]]]: ...
 
 __test__: dict[str, str]

@@ -20,13 +20,14 @@ backend the exact NumPy reference (``pooling.reference``) serves them.
 """
 from __future__ import annotations
 
-from . import _api, _backend
+from . import _api, _backend, _fractional
 
 __all__ = ["adaptive_avg_pool1d", "adaptive_avg_pool1d_backward", "adaptive_avg_pool2d",
            "adaptive_avg_pool2d_backward", "adaptive_avg_pool3d",
            "adaptive_avg_pool3d_backward", "adaptive_max_pool1d", "adaptive_max_pool2d",
            "adaptive_max_pool3d", "avg_pool1d", "avg_pool1d_backward", "avg_pool2d",
            "avg_pool2d_backward", "avg_pool3d", "avg_pool3d_backward",
+           "fractional_max_pool2d", "fractional_max_pool3d",
            "lp_pool1d", "lp_pool1d_backward", "lp_pool2d", "lp_pool2d_backward", "lp_pool3d",
            "lp_pool3d_backward", "max_pool1d", "max_pool1d_backward", "max_pool2d", "max_pool2d_backward",
            "max_pool3d", "max_pool3d_backward", "max_unpool1d", "max_unpool2d",
@@ -336,3 +337,49 @@ def lp_pool3d_backward(grad_output, x, norm_type, kernel_size, stride=None, ceil
     """Gradient of lp_pool3d (see :func:`lp_pool2d_backward`)."""
     return _api.lp_pool_backward(_backend.core(), 3, grad_output, x, norm_type, kernel_size,
                                  stride, ceil_mode, data_format, out=out)
+
+
+def fractional_max_pool2d(x, kernel_size, output_size=None, output_ratio=None,
+                          return_indices=False, random_samples=None, data_format="NCHW", *,
+                          rng=None, out=None):
+    """Fractional max pooling over an (N, C, H, W) or (C, H, W) array, as
+    ``torch.nn.functional.fractional_max_pool2d`` with ``_random_samples``,
+    bit for bit (values and int64 indices ``h * W + w``).
+
+    Windows are ``kernel_size`` (an int or (h, w)) in size, at pseudo-random
+    starts: the output (h, w) is ``output_size`` (an int or a pair), or else
+    ``int(size * output_ratio)`` per axis (a number or a pair in [0, 1]);
+    ``output + kernel_size - 1 <= input`` on each axis.  Each plane (n, c)
+    has two samples u in [0, 1), ``random_samples[n, c]``: u[0] places the
+    columns, u[1] the rows, as PyTorch's ``generate_intervals`` does, in the
+    input's float type: ``alpha = (in - k) / (out - 1)``, start
+    ``int((i + u) * alpha) - int(u * alpha)``, the last start ``in - k``.
+    ``random_samples``: floating, shape (N', C, 2) with N' >= N (1 for an
+    unbatched input), converted to the input's dtype.  When None they are
+    drawn: from ``rng`` (keyword-only: a ``numpy.random.Generator`` or an int
+    seed), or with rng=None from NumPy's global generator
+    (``np.random.random_sample``), so ``np.random.seed(s)`` makes the call
+    reproducible as ``torch.manual_seed`` does torch's.  Floating inputs
+    only (float16, float32, float64), as PyTorch.  Ties keep the first
+    maximum, a NaN wins (the last NaN); the gradient is
+    :func:`max_pool2d_backward` with the returned indices.
+    """
+    return _fractional.fractional_max_pool(_backend.core(), 2, x, kernel_size, output_size,
+                                           output_ratio, return_indices, random_samples,
+                                           data_format, rng, out=out)
+
+
+def fractional_max_pool3d(x, kernel_size, output_size=None, output_ratio=None,
+                          return_indices=False, random_samples=None, data_format="NCDHW", *,
+                          rng=None, out=None):
+    """Fractional max pooling over an (N, C, T, H, W) or (C, T, H, W) array
+    ("NDHWC": channels last), as ``torch.nn.functional.fractional_max_pool3d``
+    with ``_random_samples`` of shape (N', C, 3): u[0] places the windows in
+    time, u[1] in height, u[2] in width.  ``output + kernel_size - 1 <
+    input`` on each axis (PyTorch's 3-D rule is strict).  Indices are
+    ``(t * H + h) * W + w``; the gradient is :func:`max_pool3d_backward`.
+    Otherwise as :func:`fractional_max_pool2d`.
+    """
+    return _fractional.fractional_max_pool(_backend.core(), 3, x, kernel_size, output_size,
+                                           output_ratio, return_indices, random_samples,
+                                           data_format, rng, out=out)

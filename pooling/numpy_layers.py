@@ -1,7 +1,7 @@
 """Layer objects with forward/backward for NumPy networks: MaxPool1D/2D/3D,
 AdaptiveMaxPool1D/2D/3D, MaxUnpool1D/2D/3D, AvgPool1D/2D/3D,
-AdaptiveAvgPool1D/2D/3D and LPPool1D/2D/3D, each one class parametrised by
-the number of spatial axes.  Every layer takes ``data_format`` as the
+AdaptiveAvgPool1D/2D/3D, LPPool1D/2D/3D and FractionalMaxPool2D/3D, each one
+class parametrised by the number of spatial axes.  Every layer takes ``data_format`` as the
 functions do (channels first by default, or "NLC", "NHWC", "NDHWC"), checks
 its arguments when it is made, and computes what the functions compute, bit
 for bit."""
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _api, _backend
+from . import _api, _backend, _fractional
 from ._params import (LAYOUTS, adaptive_output_size, as_array, channels_last,
                       check_adaptive_avg_input, check_average_dtype, check_avg_input,
                       check_dtype, check_lp_input, normalize_avg_args, normalize_lp_args,
@@ -17,7 +17,7 @@ from ._params import (LAYOUTS, adaptive_output_size, as_array, channels_last,
 
 __all__ = ["AdaptiveAvgPool1D", "AdaptiveAvgPool2D", "AdaptiveAvgPool3D", "AdaptiveMaxPool1D",
            "AdaptiveMaxPool2D", "AdaptiveMaxPool3D", "AvgPool1D", "AvgPool2D", "AvgPool3D",
-           "LPPool1D", "LPPool2D", "LPPool3D", "MaxPool1D", "MaxPool2D", "MaxPool3D",
+           "FractionalMaxPool2D", "FractionalMaxPool3D", "LPPool1D", "LPPool2D", "LPPool3D", "MaxPool1D", "MaxPool2D", "MaxPool3D",
            "MaxUnpool1D", "MaxUnpool2D", "MaxUnpool3D"]
 
 
@@ -442,5 +442,69 @@ class LPPool1D(_LPPool):
 
 class LPPool3D(_LPPool):
     """3-D power-average pooling layer (arguments as :func:`pooling.lp_pool3d`)."""
+
+    _nd = 3
+
+
+class _FractionalMaxPool(_Layer):
+    def __init__(self, kernel_size, output_size=None, output_ratio=None, data_format=None,
+                 rng=None):
+        name = type(self).__name__
+        self.kernel_size = _fractional.check_args(name, self._nd, kernel_size, output_size,
+                                                  output_ratio)
+        self.output_size, self.output_ratio = output_size, output_ratio
+        self._layout(data_format)
+        # An int seed starts one generator, so that successive forwards draw
+        # new samples, the same sequence every run.
+        self._rng = _fractional.generator(name, rng)
+
+    def output_shape(self, input_shape):
+        """The shape forward returns for an input of ``input_shape``."""
+        return _fractional.output_shape(type(self).__name__, self._nd, input_shape,
+                                        self.kernel_size, self.output_size,
+                                        self.output_ratio, self.data_format)
+
+    def forward(self, x, random_samples=None):
+        """Pool ``x`` (see :func:`pooling.fractional_max_pool2d`) with new
+        random samples from the layer's ``rng`` (or ``random_samples``, if
+        given), and cache the indices for backward."""
+        core = _backend.core()
+        y, idx = _fractional.fractional_max_pool(
+            core, self._nd, x, self.kernel_size, self.output_size, self.output_ratio, True,
+            random_samples, self.data_format, self._rng)
+        self._core, self._indices = core, idx
+        self._input_shape = np.shape(x)
+        self._out_shape = y.shape
+        return y
+
+    __call__ = forward
+
+    def backward(self, grad_output):
+        """The input gradient of the last forward: each ``grad_output``
+        element added at its window's argmax (max_pool_backward)."""
+        g = self._grad(grad_output)
+        if g.size == 0:   # (max_pool_backward refuses outputs of zero size)
+            return np.zeros(self._input_shape, dtype=g.dtype)
+        return _api.max_pool_backward(self._core, self._nd, g, self._indices,
+                                      self._input_shape, self.data_format)
+
+    def __repr__(self):
+        return (f"{type(self).__name__}(kernel_size={self.kernel_size}, "
+                f"output_size={self.output_size!r}, output_ratio={self.output_ratio!r}, "
+                f"data_format={self.data_format!r})")
+
+
+class FractionalMaxPool2D(_FractionalMaxPool):
+    """Fractional 2-D max pooling layer (arguments as in
+    :func:`pooling.fractional_max_pool2d`; ``rng``: a numpy Generator, an
+    int seed, or None for NumPy's global generator).  Every forward draws
+    new samples; backward routes the gradient through that forward's
+    indices."""
+
+    _nd = 2
+
+
+class FractionalMaxPool3D(_FractionalMaxPool):
+    """Fractional 3-D max pooling layer (see FractionalMaxPool2D)."""
 
     _nd = 3

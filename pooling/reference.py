@@ -19,7 +19,7 @@ import itertools
 
 import numpy as np
 
-from . import _api, _reference_avg
+from . import _api, _fractional, _reference_avg
 from ._reference_avg import (_AvgCore, adaptive_avg_pool1d, adaptive_avg_pool1d_backward,
                              adaptive_avg_pool2d, adaptive_avg_pool2d_backward,
                              adaptive_avg_pool3d, adaptive_avg_pool3d_backward, avg_pool1d,
@@ -29,7 +29,8 @@ from ._reference_avg import (_AvgCore, adaptive_avg_pool1d, adaptive_avg_pool1d_
 __all__ = ["adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool3d",
            "max_pool1d", "max_pool1d_backward", "max_pool2d", "max_pool2d_backward",
            "max_pool3d", "max_pool3d_backward", "max_unpool1d", "max_unpool2d",
-           "max_unpool3d", "lp_pool1d", "lp_pool1d_backward", "lp_pool2d",
+           "max_unpool3d", "fractional_max_pool2d", "fractional_max_pool3d",
+           "lp_pool1d", "lp_pool1d_backward", "lp_pool2d",
            "lp_pool2d_backward", "lp_pool3d", "lp_pool3d_backward"] + _reference_avg.__all__
 
 
@@ -150,6 +151,25 @@ def lp_pool3d_backward(grad_output, x, norm_type, kernel_size, stride=None, ceil
                                  stride, ceil_mode, data_format, out=out)
 
 
+def fractional_max_pool2d(x, kernel_size, output_size=None, output_ratio=None,
+                          return_indices=False, random_samples=None, data_format="NCHW", *,
+                          rng=None, out=None):
+    """Reference ``fractional_max_pool2d``; same contract as
+    :func:`pooling.fractional_max_pool2d`."""
+    return _fractional.fractional_max_pool(_Core, 2, x, kernel_size, output_size,
+                                           output_ratio, return_indices, random_samples,
+                                           data_format, rng, out=out)
+
+
+def fractional_max_pool3d(x, kernel_size, output_size=None, output_ratio=None,
+                          return_indices=False, random_samples=None, data_format="NCDHW", *,
+                          rng=None, out=None):
+    """Reference ``fractional_max_pool3d``."""
+    return _fractional.fractional_max_pool(_Core, 3, x, kernel_size, output_size,
+                                           output_ratio, return_indices, random_samples,
+                                           data_format, rng, out=out)
+
+
 def _axis_plan(n, out, k, s, p, d):
     """Per window offset along one axis: (first output, stop output, first input
     position) of the outputs for which that offset lands inside [0, n)."""
@@ -172,6 +192,8 @@ class _Core(_AvgCore):
     The average-pooling functions come from _AvgCore.
     ``out``: see pooling._api; the running max and indices are kept in out's
     arrays themselves, whatever their strides."""
+
+    fractional3d = staticmethod(_fractional.fractional3d)
 
     @staticmethod
     def forward3d(x5, params, out_dhw, indices, channels_last=False, out=None):

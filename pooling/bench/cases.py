@@ -137,6 +137,10 @@ def other_ops_cases(torch, tiny):
     layer_h.forward(xh)
     ga = rng.standard_normal(pooling.avg_pool2d(x2, 3, 2, 1).shape).astype(np.float32)
 
+    # Fractional max pooling with fixed samples, the same for both sides.
+    fo = 17 if tiny else 80
+    u2 = rng.random((n, c, 2)).astype(np.float32)
+
     def nhwc(a):   # the channels-last tensor torch gets for an NHWC array
         return torch.from_numpy(a).permute(0, 3, 1, 2)
 
@@ -202,6 +206,14 @@ def other_ops_cases(torch, tiny):
         (f"NHWC avg_pool2d {xh.shape} 3x3/s2/p1",
          lambda m: m.avg_pool2d(xh, 3, 2, 1, data_format="NHWC"),
          (lambda F, t: F.avg_pool2d(nhwc(t.numpy()), 3, 2, 1), xh), xh),
+        (f"fractional_max_pool2d {x2.shape} 3x3 -> ({fo}, {fo})",
+         lambda m: m.fractional_max_pool2d(x2, 3, fo, random_samples=u2),
+         (lambda F, t: F.fractional_max_pool2d(t, 3, fo, _random_samples=torch.from_numpy(u2)),
+          x2), x2),
+        (f"NHWC fractional_max_pool2d {xh.shape} 3x3 -> ({fo}, {fo})",
+         lambda m: m.fractional_max_pool2d(xh, 3, fo, random_samples=u2, data_format="NHWC"),
+         (lambda F, t: F.fractional_max_pool2d(nhwc(t.numpy()), 3, fo,
+                                               _random_samples=torch.from_numpy(u2)), xh), xh),
     ]
 
 
