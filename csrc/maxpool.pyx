@@ -391,6 +391,22 @@ def avg_backward3d(g5, params, spatial, bint channels_last=False, out=None):
     return out
 
 
+def adaptive_avg3d(x5, windows, int nd=2, bint channels_last=False, out=None):
+    """Adaptive average pooling of a validated, non-empty (N, C, D, H, W)
+    float16, float32 or float64 array; ``windows`` as for adaptive3d, ``nd``
+    the caller's dimensionality (3: float16 sums in float16, as PyTorch's
+    3-D kernel; otherwise in float32).  Returns y: ``out`` when given, else
+    stored channels-last when the input is (``channels_last``: the caller's
+    layout, where the strides cannot tell)."""
+    return _adaptive_avg(x5, windows, nd, channels_last, out)
+
+
+def adaptive_avg_backward3d(g5, windows, spatial, bint channels_last=False, out=None):
+    """Input gradient of adaptive_avg3d for a validated, non-empty (N, C, OD,
+    OH, OW) gradient: ``out`` when given, else laid out as the gradient."""
+    return _adaptive_avg_backward(g5, windows, spatial, channels_last, out)
+
+
 def openmp_enabled():
     """Whether this build was compiled with OpenMP."""
     return bool(_openmp.POOLING_OPENMP)
@@ -448,3 +464,4 @@ include "_forward.pxi"
 include "_scatter.pxi"
 include "_adaptive.pxi"
 include "_average.pxi"
+include "_adaptive_average.pxi"
