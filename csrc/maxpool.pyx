@@ -84,6 +84,10 @@ J. Memory.  A call allocates its outputs, unless the caller gives them
      loops read (_planes, _pixels), and of indices not stored so or not
      int64;
    - adaptive3d: an int64 copy of each window-bound array that is not one;
+   - adaptive_avg3d: as adaptive3d (no indices); adaptive_avg_backward3d:
+     the gradient's shares (a contiguous array of its size, plus a copy of
+     the gradient not stored so) and per axis the runs of input positions
+     (N); float16 through float32 arrays, cast back;
    - on each task's stack, accumulators of _CHUNK window offsets (adaptive
      pooling: _CHUNK lane values and group codes, M).
 K. A second reduction: average pooling (_average.pxi), reached through
@@ -100,8 +104,7 @@ K. A second reduction: average pooling (_average.pxi), reached through
    input element's additions are PyTorch's, in its order; float32 and
    float64 only (float16 rounds differently, int64 divides: the
    reference's loops serve those).  _takes and _put are the max rule and
-   stay in _forward.pxi.  Adaptive average pooling is still the
-   reference's (pooling._api.core_op).
+   stay in _forward.pxi.  Adaptive average pooling: N.
 L. Decide once, run many times.  A forward call's decisions (Geom, layout,
    kernel, output shapes and strides) are a _ForwardPlan; forward3d builds
    one per call.  For a small input those decisions, and pooling._params'
@@ -131,6 +134,25 @@ M. Adaptive pooling folds rows too, into lanes, whatever the window sizes
    element, as is, values only, a zero max held by both -0.0 and 0.0.
    pooling._api sends equal windows that tile the input to max pooling's
    loops where those are faster (small windows, long output rows).
+N. Adaptive average pooling (_adaptive_average.pxi): PyTorch's channels-
+   first arithmetic in both layouts, each window summed sequentially in
+   (d, h, w) order, then sum / kd / kh / kw.  One window's sum is a chain
+   of dependent additions, latency bound; so channels-first, a task (an
+   output row band of _AAVG_PLANES planes) sums _AAVG_LANES windows at
+   once, one register each (the loop in C: GCC spilled the lanes' pointers
+   from the Cython one), each lane's chain in its own order.  Lanes are
+   (plane, output column) pairs, so global pooling's lanes are planes, its
+   whole contiguous planes one run each; widths that differ within a group
+   add -0.0 (which changes no sum) where a lane has ended.  The next band
+   is prefetched.  Channels-last, lanes are channels (vectorised) and the
+   output stays channels-last.  float16 sums in float32 (1-D, 2-D), or in
+   float32 rounded to half at every step (3-D: PyTorch's half kernel; the
+   round_t switch).  The backward is a gather, written once: each input
+   element is 0 + the shares (grad / kd / kh / kw) of the outputs covering
+   it, in output raster order, PyTorch's order of additions; input
+   positions that the same outputs cover (Runs, per axis) get equal
+   gradients, so one element (or channel vector, or row) is computed and
+   copied.
 
 Files
 -----
@@ -148,6 +170,7 @@ _scatter.pxi    backward from indices, unpooling, backward from the compact
                 argmax
 _adaptive.pxi   adaptive pooling (M): row folds into lanes, runs, exact fix-ups
 _average.pxi    average pooling (K): row folds that sum, a divisor per output
+_adaptive_average.pxi  adaptive average pooling (N): lanes of sums, a gather
 half.h          binary16 <-> binary32 for float16 sums
 _openmp.pxd     OpenMP when the compiler has it, a serial stand-in when not
 maxpool_avx2.pyx  includes this file: the same kernels built with AVX2 as
@@ -200,6 +223,17 @@ avg3d -> _kernel_input, _geom, _job, _result
                                                 -> _divide -> _divisor
 avg_backward3d -> _planes (float16, int64: the reference's)
   _average_backward (prange: planes) -> _average_backward_plane -> _divisor, _columns
+adaptive_avg3d -> _adaptive_avg -> _kernel_input, _channels_last, _alloc, _job,
+                                   _bounds_into, _result
+  _aavg_run (avg_t, round_t)
+    _aavg_band (prange: row bands of planes) -> _aavg_lanes
+      -> pooling_aavg_lanes_float | _double (C) | _plus (float16 steps), _over
+    _aavg_cl_row (prange: output rows) -> _plus, _over
+adaptive_avg_backward3d -> _adaptive_avg_backward -> _planes | _pixels, _runs,
+                                                     _bounds_into, _result
+  _aavg_backward_run (avg_t, round_t)
+    _aavg_shares (prange: planes or items) -> _over
+    _aavg_gather (prange: blocks of rows) -> _plus
 """
 import numpy as np
 

@@ -135,6 +135,10 @@ def other_ops_cases(torch, tiny):
     gh = rng.standard_normal(yh.shape).astype(np.float32)
     layer_h = pooling.MaxPool2D(3, 2, 1, data_format="NHWC")
     layer_h.forward(xh)
+    # ResNet's last layer: global average pooling of 7x7 maps
+    xg = rng.standard_normal((2, 16, 7, 7) if tiny else (64, 512, 7, 7)).astype(np.float32)
+    ya = pooling.adaptive_avg_pool2d(x2, 7)
+    ga = rng.standard_normal(ya.shape).astype(np.float32)
 
     def nhwc(a):   # the channels-last tensor torch gets for an NHWC array
         return torch.from_numpy(a).permute(0, 3, 1, 2)
@@ -192,6 +196,15 @@ def other_ops_cases(torch, tiny):
          (lambda F, t: F.avg_pool2d(t, 3, 2, 1), x2), x2),
         (f"avg_pool2d {x2.shape} 3x3/s1/p1", lambda m: m.avg_pool2d(x2, 3, 1, 1),
          (lambda F, t: F.avg_pool2d(t, 3, 1, 1), x2), x2),
+        (f"adaptive_avg_pool2d {x2.shape} -> (7, 7)", lambda m: m.adaptive_avg_pool2d(x2, 7),
+         (lambda F, t: F.adaptive_avg_pool2d(t, 7), x2), x2),
+        (f"adaptive_avg_pool2d {x2.shape} -> (5, 5)", lambda m: m.adaptive_avg_pool2d(x2, 5),
+         (lambda F, t: F.adaptive_avg_pool2d(t, 5), x2), x2),
+        (f"adaptive_avg_pool2d {xg.shape} -> (1, 1)", lambda m: m.adaptive_avg_pool2d(xg, 1),
+         (lambda F, t: F.adaptive_avg_pool2d(t, 1), xg), xg),
+        (f"adaptive_avg_pool2d_backward {ya.shape} -> {x2.shape}",
+         lambda m: m.adaptive_avg_pool2d_backward(ga, x2.shape),
+         (lambda F, t: aten._adaptive_avg_pool2d_backward(torch.from_numpy(ga), t), x2), ga),
     ]
 
 
