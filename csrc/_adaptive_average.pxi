@@ -169,18 +169,53 @@ cdef inline avg_t _over(avg_t v, int64_t n, round_t* r) noexcept nogil:
 
 cdef void _aavg_run(const Job* j, avg_t* y, bint cl, round_t* r) noexcept nogil:
     cdef const Geom* g = j.g
-    cdef Py_ssize_t P = j.N * j.C, tasks, t
+    cdef Py_ssize_t P = j.N * j.C, tasks, t, chunks
     cdef bint parallel = P * g.D * g.H * g.W >= _PARALLEL_MIN_WORK
     if cl:  # one task per output row of each batch item
         tasks = j.N * g.OD * g.OH
         for t in prange(tasks, nogil=True, schedule="static", num_threads=_threads(),
                         use_threads_if=parallel and tasks > 1):
             _aavg_cl_row(j, y, t, r)
+    elif (round_t is Wide and g.OD == 1 and g.OH == 1 and g.OW == 1
+          and g.xs_w == sizeof(avg_t) and g.xs_h == g.W * g.xs_w
+          and (g.D == 1 or g.xs_d == g.H * g.xs_h)):
+        # Global pooling of contiguous planes: _CHUNK planes of an item a task.
+        chunks = (j.C + _CHUNK - 1) // _CHUNK
+        tasks = j.N * chunks
+        for t in prange(tasks, nogil=True, schedule="static", num_threads=_threads(),
+                        use_threads_if=parallel and tasks > 1):
+            _aavg_global(j, y, t // chunks, t % chunks * _CHUNK)
     else:   # one task per output row band of _AAVG_PLANES planes
         tasks = (P + _AAVG_PLANES - 1) // _AAVG_PLANES * g.OD * g.OH
         for t in prange(tasks, nogil=True, schedule="static", num_threads=_threads(),
                         use_threads_if=parallel and tasks > 1):
             _aavg_band(j, y, t, r)
+
+
+cdef void _aavg_global(const Job* j, avg_t* y, Py_ssize_t n, Py_ssize_t c0) noexcept nogil:
+    # Planes [c0, c0 + _CHUNK) of item n, whole: one run each.
+    cdef const Geom* g = j.g
+    cdef avg_t acc[_CHUNK]
+    cdef Py_ssize_t cn = min(_CHUNK, j.C - c0), c
+    cdef const char* x = j.x + n * j.xs_n + c0 * j.xs_c
+    cdef avg_t* yp = y + n * j.ys_n + c0 * j.ys_c
+    cdef Py_ssize_t done
+    if avg_t is float:   # AVX2 builds: 16 planes at a time in vector lanes first
+        done = _runs16_float(x, j.xs_c, cn, g.D * g.H * g.W, acc)
+        _runs_float(x + done * j.xs_c, j.xs_c, cn - done, g.D * g.H * g.W, acc + done)
+    else:
+        _runs_double(x, j.xs_c, cn, g.D * g.H * g.W, acc)
+    # As _aavg_lanes: x / 1 is x; loops over the planes vectorise.
+    if g.D != 1:
+        for c in range(cn):
+            acc[c] = acc[c] / <avg_t>g.D
+    if g.H != 1:
+        for c in range(cn):
+            acc[c] = acc[c] / <avg_t>g.H
+    for c in range(cn):
+        acc[c] = acc[c] / <avg_t>g.W
+    for c in range(cn):
+        yp[c * j.ys_c] = acc[c]
 
 
 cdef void _aavg_band(const Job* j, avg_t* y, Py_ssize_t task, round_t* r) noexcept nogil:
@@ -230,7 +265,7 @@ cdef void _aavg_band(const Job* j, avg_t* y, Py_ssize_t task, round_t* r) noexce
                     n += 1
         if whole_rows:   # lanes are planes: the next task's are _AAVG_LANES on
             pf = _AAVG_LANES * j.xs_c
-            if h0 == 0 and h1 == g.H and g.xs_d == g.H * g.xs_h:
+            if h0 == 0 and h1 == g.H and (nd == 1 or g.xs_d == g.H * g.xs_h):
                 _aavg_lanes(base, width, dst, 1, 0, 1, 0, nd * nh * g.W, g.xs_w,
                             nd, nh, pf, r)
             else:
@@ -302,7 +337,114 @@ cdef extern from *:
     #define POOLING_AAVG_STORE(q) out[q] = s##q;
     POOLING_AAVG_LANES(float, pooling_aavg_lanes_float)
     POOLING_AAVG_LANES(double, pooling_aavg_lanes_double)
+    /* Global pooling of n contiguous planes of run elements, ps bytes
+       apart: the sums (out[i], plane i), 8 planes at once, without
+       _aavg_lanes's setup per 8 lanes (as costly as the sums there). */
+    #define POOLING_AAVG_RUNS(T, NAME)                                             \
+    static POOLING_NOINLINE void NAME(const char* x, Py_ssize_t ps, Py_ssize_t n,  \
+                                      Py_ssize_t run, T* out)                      \
+    {                                                                              \
+        const Py_ssize_t pf = 8 * ps;                                              \
+        Py_ssize_t p, t, t0, t1;                                                   \
+        for (p = 0; p + 8 <= n; p += 8) {                                          \
+            const char* const base0 = x + p * ps;                                  \
+            POOLING_R8(POOLING_AAVG_DECL_SUM)                                      \
+            POOLING_R8(POOLING_AAVG_RUN_PTR)                                       \
+            for (t0 = 0; t0 < run; t0 = t1) {                                      \
+                const Py_ssize_t sw = (Py_ssize_t)sizeof(T);                       \
+                t1 = t0 + 64 / sw < run ? t0 + 64 / sw : run;                      \
+                POOLING_R8(POOLING_AAVG_FETCH)                                     \
+                for (t = t0; t < t1; t++) {                                        \
+                    POOLING_R8(POOLING_AAVG_ADD_AT)                                \
+                }                                                                  \
+            }                                                                      \
+            POOLING_R8(POOLING_AAVG_RUN_STORE)                                     \
+        }                                                                          \
+        for (; p < n; p++) {                                                       \
+            const T* b = (const T*)(x + p * ps);                                   \
+            T s = 0;                                                               \
+            for (t = 0; t < run; t++)                                              \
+                s += b[t];                                                         \
+            out[p] = s;                                                            \
+        }                                                                          \
+    }
+    #define POOLING_AAVG_RUN_PTR(q) const char* b##q = base0 + q * ps;
+    #define POOLING_AAVG_RUN_STORE(q) out[p + q] = s##q;
+    POOLING_AAVG_RUNS(float, pooling_aavg_runs_float)
+    POOLING_AAVG_RUNS(double, pooling_aavg_runs_double)
+    #if defined(__AVX2__)
+    #include <immintrin.h>
+    /* Planes k and k + 4 (ps bytes apart), elements t..t+3 of each. */
+    static inline __m256 pooling_aavg_pair(const char* b, Py_ssize_t ps, Py_ssize_t t)
+    {
+        return _mm256_insertf128_ps(
+            _mm256_castps128_ps256(_mm_loadu_ps((const float*)b + t)),
+            _mm_loadu_ps((const float*)(b + 4 * ps) + t), 1);
+    }
+    /* Vector lanes are planes, 8 a vector, two vectors at once: four
+       elements of each plane transposed into four vectors (in-lane 4x4
+       transposes), added one after the other, so each lane still sums its
+       plane in order.  Returns how many planes (a multiple of 16) it
+       summed; the rest are pooling_aavg_runs_float's. */
+    static POOLING_NOINLINE Py_ssize_t pooling_aavg_runs16_float(
+            const char* x, Py_ssize_t ps, Py_ssize_t n, Py_ssize_t run, float* out)
+    {
+        Py_ssize_t p, t, q, run4 = run & ~(Py_ssize_t)3;
+        float s[16];
+        for (p = 0; p + 16 <= n; p += 16) {
+            const char* b = x + p * ps;
+            const char* c = b + 8 * ps;
+            __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+            for (t = 0; t < run4; t += 4) {
+                if ((t & 15) == 0)      /* the next 16 planes' line */
+                    for (q = 0; q < 16; q++)
+                        POOLING_PREFETCH(b + (16 + q) * ps + t * 4);
+                __m256 r0 = pooling_aavg_pair(b, ps, t), r1 = pooling_aavg_pair(b + ps, ps, t);
+                __m256 r2 = pooling_aavg_pair(b + 2 * ps, ps, t);
+                __m256 r3 = pooling_aavg_pair(b + 3 * ps, ps, t);
+                __m256 u0 = pooling_aavg_pair(c, ps, t), u1 = pooling_aavg_pair(c + ps, ps, t);
+                __m256 u2 = pooling_aavg_pair(c + 2 * ps, ps, t);
+                __m256 u3 = pooling_aavg_pair(c + 3 * ps, ps, t);
+                __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
+                __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+                __m256 v0 = _mm256_unpacklo_ps(u0, u1), v1 = _mm256_unpackhi_ps(u0, u1);
+                __m256 v2 = _mm256_unpacklo_ps(u2, u3), v3 = _mm256_unpackhi_ps(u2, u3);
+                a0 = _mm256_add_ps(a0, _mm256_shuffle_ps(t0, t2, 0x44));
+                a1 = _mm256_add_ps(a1, _mm256_shuffle_ps(v0, v2, 0x44));
+                a0 = _mm256_add_ps(a0, _mm256_shuffle_ps(t0, t2, 0xEE));
+                a1 = _mm256_add_ps(a1, _mm256_shuffle_ps(v0, v2, 0xEE));
+                a0 = _mm256_add_ps(a0, _mm256_shuffle_ps(t1, t3, 0x44));
+                a1 = _mm256_add_ps(a1, _mm256_shuffle_ps(v1, v3, 0x44));
+                a0 = _mm256_add_ps(a0, _mm256_shuffle_ps(t1, t3, 0xEE));
+                a1 = _mm256_add_ps(a1, _mm256_shuffle_ps(v1, v3, 0xEE));
+            }
+            _mm256_storeu_ps(s, a0);
+            _mm256_storeu_ps(s + 8, a1);
+            for (q = 0; q < 16; q++) {
+                const float* e = (const float*)(b + q * ps);
+                float v = s[q];
+                for (t = run4; t < run; t++)
+                    v += e[t];
+                out[p + q] = v;
+            }
+        }
+        return p;
+    }
+    #else
+    static Py_ssize_t pooling_aavg_runs16_float(
+            const char* x, Py_ssize_t ps, Py_ssize_t n, Py_ssize_t run, float* out)
+    {
+        (void)x; (void)ps; (void)n; (void)run; (void)out;
+        return 0;
+    }
+    #endif
     """
+    Py_ssize_t _runs16_float "pooling_aavg_runs16_float"(
+        const char* x, Py_ssize_t ps, Py_ssize_t n, Py_ssize_t run, float* out) noexcept nogil
+    void _runs_float "pooling_aavg_runs_float"(
+        const char* x, Py_ssize_t ps, Py_ssize_t n, Py_ssize_t run, float* out) noexcept nogil
+    void _runs_double "pooling_aavg_runs_double"(
+        const char* x, Py_ssize_t ps, Py_ssize_t n, Py_ssize_t run, double* out) noexcept nogil
     void _lanes_float "pooling_aavg_lanes_float"(
         const char** base, const Py_ssize_t* k, Py_ssize_t nd, Py_ssize_t sd, Py_ssize_t nh,
         Py_ssize_t sh, Py_ssize_t lo, Py_ssize_t hi, Py_ssize_t sw, Py_ssize_t pf,

@@ -142,7 +142,9 @@ N. Adaptive average pooling (_adaptive_average.pxi): PyTorch's channels-
    once, one register each (the loop in C: GCC spilled the lanes' pointers
    from the Cython one), each lane's chain in its own order.  Lanes are
    (plane, output column) pairs, so global pooling's lanes are planes, its
-   whole contiguous planes one run each; widths that differ within a group
+   whole contiguous planes one run each (there, a loop of its own without
+   the per-group setup, and in AVX2 builds vector lanes of 8 planes fed by
+   in-register transposes); widths that differ within a group
    add -0.0 (which changes no sum) where a lane has ended.  The next band
    is prefetched.  Channels-last, lanes are channels (vectorised) and the
    output stays channels-last.  float16 sums in float32 (1-D, 2-D), or in
@@ -226,6 +228,8 @@ avg_backward3d -> _planes (float16, int64: the reference's)
 adaptive_avg3d -> _adaptive_avg -> _kernel_input, _channels_last, _alloc, _job,
                                    _bounds_into, _result
   _aavg_run (avg_t, round_t)
+    _aavg_global (prange: planes of an item; whole contiguous planes)
+      -> pooling_aavg_runs16_float (C, AVX2), pooling_aavg_runs_float | _double (C)
     _aavg_band (prange: row bands of planes) -> _aavg_lanes
       -> pooling_aavg_lanes_float | _double (C) | _plus (float16 steps), _over
     _aavg_cl_row (prange: output rows) -> _plus, _over
