@@ -86,6 +86,10 @@ J. Memory.  A call allocates its outputs, unless the caller gives them
    - adaptive3d: an int64 copy of each window-bound array that is not one;
    - fractional3d: per thread, an accumulator row of W values and W
      positions, and channels-last, a block of planes (at most 4 MB, N);
+   - adaptive_avg3d: as adaptive3d (no indices); adaptive_avg_backward3d:
+     the gradient's shares (a contiguous array of its size, plus a copy of
+     the gradient not stored so) and per axis the runs of input positions
+     (O); float16 through float32 arrays, cast back;
    - on each task's stack, accumulators of _CHUNK window offsets (adaptive
      pooling: _CHUNK lane values and group codes, M; average pooling:
      _CHUNK sums or shares, K).
@@ -121,7 +125,7 @@ K. A second reduction: average pooling (_average.pxi), reached through
    its first addition, while in cache (windows one deep; deeper windows
    zero their plane first), so that nothing is zero-filled beforehand.
    _takes and _put are the max rule and stay in _forward.pxi.  Adaptive
-   average pooling is still the reference's (pooling._api.core_op).
+   average pooling: O.
 L. Decide once, run many times.  A forward call's decisions (Geom, layout,
    kernel, output shapes and strides) are a _ForwardPlan; forward3d builds
    one per call.  For a small input those decisions, and pooling._params'
@@ -169,6 +173,27 @@ N. Fractional max pooling (_fractional.pxi): windows of one size whose
    time (a cache line of channel vectors per pixel) into per-thread
    contiguous planes first: read in place, each plane would touch every
    line of the item for one channel's values.
+O. Adaptive average pooling (_adaptive_average.pxi): PyTorch's channels-
+   first arithmetic in both layouts, each window summed sequentially in
+   (d, h, w) order, then sum / kd / kh / kw.  One window's sum is a chain
+   of dependent additions, latency bound; so channels-first, a task (an
+   output row band of _AAVG_PLANES planes) sums _AAVG_LANES windows at
+   once, one register each (the loop in C: GCC spilled the lanes' pointers
+   from the Cython one), each lane's chain in its own order.  Lanes are
+   (plane, output column) pairs, so global pooling's lanes are planes, its
+   whole contiguous planes one run each (there, a loop of its own without
+   the per-group setup, and in AVX2 builds vector lanes of 8 planes fed by
+   in-register transposes); widths that differ within a group
+   add -0.0 (which changes no sum) where a lane has ended.  The next band
+   is prefetched.  Channels-last, lanes are channels (vectorised) and the
+   output stays channels-last.  float16 sums in float32 (1-D, 2-D), or in
+   float32 rounded to half at every step (3-D: PyTorch's half kernel; the
+   round_t switch).  The backward is a gather, written once: each input
+   element is 0 + the shares (grad / kd / kh / kw) of the outputs covering
+   it, in output raster order, PyTorch's order of additions; input
+   positions that the same outputs cover (Runs, per axis) get equal
+   gradients, so one element (or channel vector, or row) is computed and
+   copied.
 
 Files
 -----
@@ -187,6 +212,7 @@ _scatter.pxi    backward from indices, unpooling, backward from the compact
 _adaptive.pxi   adaptive pooling (M): row folds into lanes, runs, exact fix-ups
 _average.pxi    average pooling (K): row folds that sum, a divisor per output
 _fractional.pxi fractional max pooling (N): a pass per window element
+_adaptive_average.pxi  adaptive average pooling (O): lanes of sums, a gather
 half.h          binary16 <-> binary32 for float16 sums
 _openmp.pxd     OpenMP when the compiler has it, a serial stand-in when not
 maxpool_avx2.pyx  includes this file: the same kernels built with AVX2 as
@@ -251,6 +277,19 @@ fractional3d -> _kernel_input, _channels_last, _target, _alloc, _job, _result
     -> _fractional_cl (prange: item, channel block; a copy into planes)
        -> _fractional_plane
   _fractional_plane -> _frac_pass -> _frac_fold -> _takes
+adaptive_avg3d -> _adaptive_avg -> _kernel_input, _channels_last, _alloc, _job,
+                                   _bounds_into, _result
+  _aavg_run (avg_t, round_t)
+    _aavg_global (prange: planes of an item; whole contiguous planes)
+      -> pooling_aavg_runs16_float (C, AVX2), pooling_aavg_runs_float | _double (C)
+    _aavg_band (prange: row bands of planes) -> _aavg_lanes
+      -> pooling_aavg_lanes_float | _double (C) | _plus (float16 steps), _over
+    _aavg_cl_row (prange: output rows) -> _plus, _over
+adaptive_avg_backward3d -> _adaptive_avg_backward -> _planes | _pixels, _runs,
+                                                     _bounds_into, _result
+  _aavg_backward_run (avg_t, round_t)
+    _aavg_shares (prange: planes or items) -> _over
+    _aavg_gather (prange: blocks of rows) -> _plus
 """
 import numpy as np
 
@@ -505,6 +544,22 @@ def fractional3d(x5, starts, kernel, bint want_indices, bint channels_last=False
     return _result(y, dtype, yo), _into(io, idx)
 
 
+def adaptive_avg3d(x5, windows, int nd=2, bint channels_last=False, out=None):
+    """Adaptive average pooling of a validated, non-empty (N, C, D, H, W)
+    float16, float32 or float64 array; ``windows`` as for adaptive3d, ``nd``
+    the caller's dimensionality (3: float16 sums in float16, as PyTorch's
+    3-D kernel; otherwise in float32).  Returns y: ``out`` when given, else
+    stored channels-last when the input is (``channels_last``: the caller's
+    layout, where the strides cannot tell)."""
+    return _adaptive_avg(x5, windows, nd, channels_last, out)
+
+
+def adaptive_avg_backward3d(g5, windows, spatial, bint channels_last=False, out=None):
+    """Input gradient of adaptive_avg3d for a validated, non-empty (N, C, OD,
+    OH, OW) gradient: ``out`` when given, else laid out as the gradient."""
+    return _adaptive_avg_backward(g5, windows, spatial, channels_last, out)
+
+
 def openmp_enabled():
     """Whether this build was compiled with OpenMP."""
     return bool(_openmp.POOLING_OPENMP)
@@ -563,3 +618,4 @@ include "_scatter.pxi"
 include "_adaptive.pxi"
 include "_average.pxi"
 include "_fractional.pxi"
+include "_adaptive_average.pxi"

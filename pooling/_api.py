@@ -26,8 +26,8 @@ lp_pool needs no core function of its own: it is ``avg3d`` of ``x ** p``
 ``forward3d`` of ``|x|``; its backward ``avg_backward3d`` or ``backward3d``.
 
 A core may lack the four average-pooling functions: ``core_op`` then takes
-the reference core's (the compiled core has none yet), so kernels slot in
-by defining them.
+the reference core's, so kernels slot in by defining them (the compiled core
+defines all four).
 
 ``channels_last`` is the caller's layout: a hint for the outputs' memory
 order where the input's strides leave it open.
@@ -319,8 +319,9 @@ def adaptive_max_pool(core, nd, x, output_size, return_indices=False, data_forma
 
 def core_op(core, name: str):
     """The core's function ``name``.  A core that lacks it is served by the
-    reference core's: the compiled core has no average-pooling kernels yet,
-    and gains them by defining these functions, with no change here."""
+    reference core's: a core gains average-pooling kernels by defining these
+    functions, with no change here (the compiled core has avg3d,
+    avg_backward3d, adaptive_avg3d and adaptive_avg_backward3d)."""
     op = getattr(core, name, None)
     if op is None:
         from . import reference  # here, not above: reference imports this module

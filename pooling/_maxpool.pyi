@@ -104,5 +104,19 @@ def fractional3d(
     channels_last: bool = ...,
     out: _Outs = ...,
 ) -> Tuple[npt.NDArray[Any], Optional[npt.NDArray[np.int64]]]: ...
+def adaptive_avg3d(
+    x5: npt.NDArray[Any],
+    windows: Sequence[Tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]],
+    nd: int = ...,
+    channels_last: bool = ...,
+    out: Optional[npt.NDArray[Any]] = ...,
+) -> npt.NDArray[Any]: ...
+def adaptive_avg_backward3d(
+    g5: npt.NDArray[Any],
+    windows: Sequence[Tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]],
+    spatial: Tuple[int, int, int],
+    channels_last: bool = ...,
+    out: Optional[npt.NDArray[Any]] = ...,
+) -> npt.NDArray[Any]: ...
 
 __test__: dict[str, str]

@@ -15,8 +15,9 @@ into instead of allocating, as NumPy ufuncs take them.  With
 result's shape and dtype (int64 for indices), sharing no memory with the
 inputs or with the other; the function returns ``out``'s arrays themselves.
 
-Average and adaptive average pooling have no compiled kernels yet: on every
-backend the exact NumPy reference (``pooling.reference``) serves them.
+Average and adaptive average pooling have compiled kernels too, with the
+exact NumPy reference's (``pooling.reference``) results bit for bit; the
+NumPy backend runs the reference.
 """
 from __future__ import annotations
 
@@ -235,8 +236,8 @@ def adaptive_avg_pool2d(x, output_size, data_format="NCHW", *, out=None):
     keep the input size); window i along an axis of length L spans
     ``floor(i*L/out)`` to ``ceil((i+1)*L/out)``.  Each window is summed in
     order (float32 for float16) and divided by its height, then its width,
-    as PyTorch's kernel does; floating dtypes only, as in PyTorch.  Served
-    by the NumPy reference (no compiled kernel yet).
+    as PyTorch's kernel does; floating dtypes only, as in PyTorch.  The
+    result is stored channels-last when the input is.
     """
     return _api.adaptive_avg_pool(_backend.core(), 2, x, output_size, data_format, out=out)
 

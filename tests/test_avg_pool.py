@@ -1,8 +1,9 @@
 """avg_pool1d/2d/3d, adaptive_avg_pool1d/2d/3d and their backwards.
 
 The compiled core has kernels for avg_pool's forward and backward (avg3d,
-avg_backward3d); adaptive average pooling is served by the NumPy reference
-on every backend (checked here).  The kernel is checked against the reference on every path it has
+avg_backward3d) and for adaptive average pooling (adaptive_avg3d,
+adaptive_avg_backward3d; checked against the reference on every path in
+test_adaptive_avg.py).  The avg kernel is checked against the reference on every path it has
 (test_avg_kernel_paths), and the reference against PyTorch 2.13 bit for bit (NaN-aware, on the bits): values, gradients
 through autograd and through the aten backward ops, on random cases
 (hypothesis: shapes, kernel, stride, padding, ceil_mode, count_include_pad,
@@ -622,9 +623,8 @@ def test_adaptive_zero_output_and_empty_batches():
 # ---- backends -------------------------------------------------------------
 
 def test_core_op_falls_back_to_the_reference_core(use_backend):
-    # A core lacking one of these functions (the compiled core has avg3d
-    # and avg_backward3d so far) is served by the reference core's; a core that has one
-    # is used.
+    # A core lacking one of these functions is served by the reference
+    # core's; a core that has one (the compiled core has all four) is used.
     for name in ("avg3d", "avg_backward3d", "adaptive_avg3d", "adaptive_avg_backward3d"):
         for core in _backend._CORES.values():
             want = getattr(core, name, None) or getattr(reference._Core, name)

@@ -53,7 +53,7 @@ def test_bench_tiny_writes_json(tiny_run):
         assert {"ours", "reference", "im2col"} <= set(row["ms"])
         assert row["floor_ms"] > 0 and row["input_mb"] > 0
     assert len(data["linear_cost"]) == 3 and data["copy_gbps"] > 0
-    assert len(data["other_ops"]) == 25 and all(o["ours_ms"] > 0 for o in data["other_ops"])
+    assert len(data["other_ops"]) == 29 and all(o["ours_ms"] > 0 for o in data["other_ops"])
     # --tiny scales its largest case
     assert ({(s["case"], s["op"]) for s in data["thread_scaling"]}
             == {(bench.TINY_CASES[0][0], op) for op in bench.OPS})

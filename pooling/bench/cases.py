@@ -140,6 +140,10 @@ def other_ops_cases(torch, tiny):
     # Fractional max pooling with fixed samples, the same for both sides.
     fo = 17 if tiny else 80
     u2 = rng.random((n, c, 2)).astype(np.float32)
+    # ResNet's last layer: global average pooling of 7x7 maps
+    xg = rng.standard_normal((2, 16, 7, 7) if tiny else (64, 512, 7, 7)).astype(np.float32)
+    ya = pooling.adaptive_avg_pool2d(x2, 7)
+    gaa = rng.standard_normal(ya.shape).astype(np.float32)
 
     def nhwc(a):   # the channels-last tensor torch gets for an NHWC array
         return torch.from_numpy(a).permute(0, 3, 1, 2)
@@ -214,6 +218,15 @@ def other_ops_cases(torch, tiny):
          lambda m: m.fractional_max_pool2d(xh, 3, fo, random_samples=u2, data_format="NHWC"),
          (lambda F, t: F.fractional_max_pool2d(nhwc(t.numpy()), 3, fo,
                                                _random_samples=torch.from_numpy(u2)), xh), xh),
+        (f"adaptive_avg_pool2d {x2.shape} -> (7, 7)", lambda m: m.adaptive_avg_pool2d(x2, 7),
+         (lambda F, t: F.adaptive_avg_pool2d(t, 7), x2), x2),
+        (f"adaptive_avg_pool2d {x2.shape} -> (5, 5)", lambda m: m.adaptive_avg_pool2d(x2, 5),
+         (lambda F, t: F.adaptive_avg_pool2d(t, 5), x2), x2),
+        (f"adaptive_avg_pool2d {xg.shape} -> (1, 1)", lambda m: m.adaptive_avg_pool2d(xg, 1),
+         (lambda F, t: F.adaptive_avg_pool2d(t, 1), xg), xg),
+        (f"adaptive_avg_pool2d_backward {ya.shape} -> {x2.shape}",
+         lambda m: m.adaptive_avg_pool2d_backward(gaa, x2.shape),
+         (lambda F, t: aten._adaptive_avg_pool2d_backward(torch.from_numpy(gaa), t), x2), gaa),
     ]
 
 
