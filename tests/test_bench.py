@@ -217,6 +217,7 @@ def test_average_family_targets():
               op("NHWC avg_pool2d (32, 112, 112, 64) 3x3/s2/p1", 1.0, 1.2),
               op("adaptive_avg_pool2d (64, 512, 7, 7) -> (1, 1)", 1.0, 0.5, mb=6),
               op("adaptive_avg_pool2d (32, 64, 112, 112) -> (7, 7)", 1.0, 3.0),
+              op("adaptive_avg_pool2d_backward (32, 64, 7, 7) -> (32, 64, 112, 112)", 1.0, 2.0),
               op("lp_pool2d (32, 64, 112, 112) p=2 2x2", 1.0, 3.0),
               op("fractional_max_pool2d (32, 64, 112, 112) 3x3 -> (80, 80)", 1.0, 12.0),
               {"case": "avg_pool2d without torch", "ours_ms": 1.0, "floor_ms": 1.0,
@@ -229,6 +230,8 @@ def test_average_family_targets():
         "channels-last average pooling vs torch, geometric mean over 1 cases: 1.2x "
         "(target >= 1.5x)",
         "global average pooling vs torch, geometric mean over 1 cases: 0.5x (target >= 1x)",
+        "adaptive average pooling backward vs torch, geometric mean over 1 cases: 2.0x "
+        "(target >= 3x)",
         "adaptive average pooling vs torch, geometric mean over 1 cases: 3.0x (target >= 3x)",
         "Lp pooling vs torch, geometric mean over 1 cases: 3.0x (target >= 3x)",
         "fractional max pooling vs torch, geometric mean over 1 cases: 12.0x "

@@ -181,6 +181,7 @@ AVERAGE_FAMILY = (
     ("avg_pool2d ", "average pooling forward", 5),
     ("NHWC avg_pool2d ", "channels-last average pooling", 1.5),
     ("adaptive_avg_pool2d (64, 512, 7, 7) -> (1, 1)", "global average pooling", 1),
+    ("adaptive_avg_pool2d_backward ", "adaptive average pooling backward", 3),
     ("adaptive_avg_pool2d", "adaptive average pooling", 3),
     ("lp_pool2d", "Lp pooling", 3),
     ("fractional_max_pool2d", "fractional max pooling", 10),
