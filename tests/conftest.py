@@ -55,6 +55,22 @@ def cython_backend(use_backend):
     return "cython"
 
 
+@pytest.fixture(scope="module")
+def torch_one_thread():
+    """PyTorch at one thread for a module's tests (those that make thousands
+    of tiny PyTorch calls, where its thread pool only adds contention: five
+    times slower on a shared 2-core machine); its count restored after."""
+    try:
+        import torch
+    except ImportError:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def pytest_report_header(config):
     return (f"pooling {pooling.__version__} from {os.path.dirname(pooling.__file__)}; "
             f"backend {pooling.get_backend()}, kernels {_backend.cpu_variant()} of "

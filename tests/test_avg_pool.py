@@ -95,19 +95,7 @@ def _torch():
     return pytest.importorskip("torch")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _torch_one_thread():
-    """Thousands of tiny PyTorch calls: its thread pool only adds
-    contention (five times slower on a shared 2-core machine)."""
-    try:
-        import torch
-    except ImportError:
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def torch_avg(x, k, s, p, ceil, cip, div, g=None):

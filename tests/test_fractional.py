@@ -42,18 +42,7 @@ def to_first(a, nd):
     return np.moveaxis(a, -1, a.ndim - nd - 1)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _torch_one_thread():
-    """Many tiny PyTorch calls: its thread pool only adds contention."""
-    try:
-        import torch
-    except ImportError:
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 @st.composite

@@ -42,17 +42,7 @@ def _torch():
     return pytest.importorskip("torch")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _torch_one_thread():
-    try:
-        import torch
-    except ImportError:
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def ulp_distance(a, b):
