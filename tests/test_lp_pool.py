@@ -20,6 +20,7 @@ Against PyTorch 2.13 (torch.nn.functional.lp_pool*d and torch.autograd):
   opposite signs); where the terms have one sign, that is within so many ulp
   of the gradient itself.
 """
+import itertools
 import math
 
 import numpy as np
@@ -31,7 +32,7 @@ import pooling
 from pooling import reference
 
 from strategies import make_values, more_examples, outcome, with_layout
-from test_avg_pool import LAST, same_bits, to_channels_first, to_channels_last
+from test_avg_pool import GRID_SHAPES, LAST, same_bits, to_channels_first, to_channels_last
 
 FLOATS = [np.float16, np.float32, np.float64]
 EXACT_FIRST_POW = {1.0, 2.0, 3.0, -1.0, -2.0}
@@ -278,6 +279,35 @@ def test_blocks_cover_large_inputs(backend, monkeypatch):
             assert same_bits(reference.lp_pool2d(x, 2, 3, 2, True), want)
     finally:
         pooling.set_num_threads(threads)
+
+
+# A fixed grid beside hypothesis, over the shapes of the average-pooling
+# grid (test_avg_pool.GRID_SHAPES): every kernel, stride and ceil_mode
+# combination there, for the norms whose bounds differ (exact, exact first
+# power, approximate), float32 and float64, positive and special data.
+LP_GRID = list(itertools.product([3, (3, 2), 2], [2, None, (2, 1)], [True, False],
+                                 [1, 2, math.inf, 1.5]))
+
+
+@pytest.mark.parametrize("shape", GRID_SHAPES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_pytorch_grid(shape, dtype):
+    torch = _torch()
+    rng = np.random.default_rng(len(shape) * 100 + shape[-1])
+    checked = 0
+    for k, s, ceil, p in LP_GRID:
+        for kind in ("positive", "special"):
+            x = data(rng, shape, dtype, kind)
+            y, err = outcome(reference.lp_pool2d, x, p, k, s, ceil)
+            if err:  # the kernel does not fit: PyTorch refuses too
+                with pytest.raises((RuntimeError, ValueError)):
+                    torch.nn.functional.lp_pool2d(torch.from_numpy(x), p, k, s, ceil)
+                continue
+            assert same_bits(pooling.lp_pool2d(x, p, k, s, ceil), y)
+            want = torch.nn.functional.lp_pool2d(torch.from_numpy(x), p, k, s, ceil).numpy()
+            assert (ulp_distance(y, want) <= forward_ulps(p)).all(), (k, s, ceil, p, kind)
+            checked += 1
+    assert checked  # (on (1, 1, 1, 5), only ceil_mode windows fit: fewer cases)
 
 
 def test_known_values():
