@@ -83,6 +83,9 @@ def cases(m):
             ("NHWC avg_pool2d 3x3/s2/p1",
              lambda: m.avg_pool2d(xh, 3, 2, 1, data_format="NHWC")),
             ("NHWC avg_pool2d 2x2/s2", lambda: m.avg_pool2d(xh, 2, data_format="NHWC"))]
+    out += [("adaptive_avg_pool2d -> 7", lambda: m.adaptive_avg_pool2d(x2, 7)),
+            ("adaptive_avg_pool2d -> 5", lambda: m.adaptive_avg_pool2d(x2, 5)),
+            ("adaptive_avg_pool2d -> 6", lambda: m.adaptive_avg_pool2d(x2, 6))]
     return out
 
 

@@ -16,6 +16,7 @@ from libc.string cimport memcpy
 cdef enum:
     _AAVG_LANES = 8     # independent sums in flight (registers: 8 sums, 8 bases)
     _AAVG_PLANES = 8    # channels-first: planes per task (lanes span them)
+    _BAND16_MAX_OW = 64 # _aavg_band16: output columns of a band's sums (stack)
 
 
 # Compile-time switch: how a sum steps.
@@ -185,11 +186,18 @@ cdef void _aavg_run(const Job* j, avg_t* y, bint cl, round_t* r) noexcept nogil:
         for t in prange(tasks, nogil=True, schedule="static", num_threads=_threads(),
                         use_threads_if=parallel and tasks > 1):
             _aavg_global(j, y, t // chunks, t % chunks * _CHUNK)
+    elif avg_t is float and round_t is Wide and _band16_fits(j):
+        # One task per output row band of 16 planes, in vector lanes.
+        tasks = (P + 15) // 16 * g.OD * g.OH
+        for t in prange(tasks, nogil=True, schedule="static", num_threads=_threads(),
+                        use_threads_if=parallel and tasks > 1):
+            _aavg_band16(j, y, t)
     else:   # one task per output row band of _AAVG_PLANES planes
         tasks = (P + _AAVG_PLANES - 1) // _AAVG_PLANES * g.OD * g.OH
         for t in prange(tasks, nogil=True, schedule="static", num_threads=_threads(),
                         use_threads_if=parallel and tasks > 1):
-            _aavg_band(j, y, t, r)
+            _aavg_band(j, y, t // (g.OD * g.OH) * _AAVG_PLANES, _AAVG_PLANES,
+                       t % (g.OD * g.OH), r)
 
 
 cdef void _aavg_global(const Job* j, avg_t* y, Py_ssize_t n, Py_ssize_t c0) noexcept nogil:
@@ -218,15 +226,70 @@ cdef void _aavg_global(const Job* j, avg_t* y, Py_ssize_t n, Py_ssize_t c0) noex
         yp[c * j.ys_c] = acc[c]
 
 
-cdef void _aavg_band(const Job* j, avg_t* y, Py_ssize_t task, round_t* r) noexcept nogil:
-    # Output row (od, oh) of planes [p0, p1): its lanes are (plane, column)
-    # pairs in that order, _AAVG_LANES at a time.  All share the rows of the
-    # band; their widths may differ.
+cdef bint _band16_fits(const Job* j) noexcept nogil:
+    # _aavg_band16's conditions: AVX2 (the baseline build's C returns 0),
+    # contiguous rows, planes evenly spaced (items too), every window at
+    # least 4 columns wide, the sums of a band's row in _band16_sums.
+    cdef const Geom* g = j.g
+    cdef Py_ssize_t ow
+    if not _HAVE_BAND16 or g.xs_w != sizeof(float) or g.OW > _BAND16_MAX_OW:
+        return False
+    if j.N > 1 and j.xs_n != j.C * j.xs_c:
+        return False
+    for ow in range(g.OW):
+        if j.a1[2][ow] - j.a0[2][ow] < 4:
+            return False
+    return True
+
+
+cdef void _aavg_band16(const Job* j, float* y, Py_ssize_t task) noexcept nogil:
+    # Output row (od, oh) of planes [p0, p0 + 16): vector lanes are planes,
+    # each summing its windows in (d, h, w) order; a last group of fewer
+    # planes goes to _aavg_band.
     cdef const Geom* g = j.g
     cdef Py_ssize_t P = j.N * j.C
-    cdef Py_ssize_t oh = task % g.OH, rest = task // g.OH
-    cdef Py_ssize_t od = rest % g.OD, p0 = rest // g.OD * _AAVG_PLANES
-    cdef Py_ssize_t p1 = min(p0 + _AAVG_PLANES, P), lanes = (p1 - p0) * g.OW
+    cdef Py_ssize_t row = task % (g.OD * g.OH), p0 = task // (g.OD * g.OH) * 16
+    cdef Py_ssize_t oh = row % g.OH, od = row // g.OH
+    cdef Py_ssize_t d0 = j.a0[0][od], d1 = j.a1[0][od], h0 = j.a0[1][oh], h1 = j.a1[1][oh]
+    cdef Py_ssize_t ow, q, n, c, kd = d1 - d0, kh = h1 - h0, kw
+    cdef Py_ssize_t s = (od * g.OH + oh) * g.OW
+    cdef float sums[_BAND16_MAX_OW * 16]
+    cdef float v
+    cdef float* dst
+    if P - p0 < 16:
+        _aavg_band(j, y, p0, P - p0, row, <Wide*>NULL)
+        return
+    n = p0 // j.C
+    c = p0 - n * j.C
+    _band16_sums(j.x + n * j.xs_n + c * j.xs_c + d0 * g.xs_d + h0 * g.xs_h, j.xs_c,
+                 kd, g.xs_d, kh, g.xs_h, g.OW, j.a0[2], j.a1[2], sums)
+    # x / 1 is x: the divisions by 1 left out, as in _aavg_lanes.
+    for q in range(16):
+        dst = y + n * j.ys_n + c * j.ys_c + s * j.ys_s
+        for ow in range(g.OW):
+            v = sums[ow * 16 + q]
+            if kd != 1:
+                v = v / <float>kd
+            if kh != 1:
+                v = v / <float>kh
+            kw = j.a1[2][ow] - j.a0[2][ow]
+            dst[ow * j.ys_s] = v / <float>kw
+        c += 1
+        if c == j.C:
+            c = 0
+            n += 1
+
+
+cdef void _aavg_band(const Job* j, avg_t* y, Py_ssize_t p0, Py_ssize_t np_,
+                     Py_ssize_t row, round_t* r) noexcept nogil:
+    # Output row (od, oh) = divmod(row, OH) of planes [p0, p0 + np_) (fewer
+    # past the last): its lanes are (plane, column) pairs in that order,
+    # _AAVG_LANES at a time.  All share the rows of the band; their widths
+    # may differ.
+    cdef const Geom* g = j.g
+    cdef Py_ssize_t P = j.N * j.C
+    cdef Py_ssize_t oh = row % g.OH, od = row // g.OH
+    cdef Py_ssize_t p1 = min(p0 + np_, P), lanes = (p1 - p0) * g.OW
     cdef Py_ssize_t d0 = j.a0[0][od], d1 = j.a1[0][od], h0 = j.a0[1][oh], h1 = j.a1[1][oh]
     cdef Py_ssize_t l0, q, n, c, ow, w0, pf
     cdef const char* base[_AAVG_LANES]
@@ -430,6 +493,81 @@ cdef extern from *:
         }
         return p;
     }
+    /* Elements t..t+3 of 16 planes (ps bytes apart, from b), transposed:
+       e[i] holds element t + i of planes 0-7, f[i] of planes 8-15. */
+    static inline void pooling_aavg_t16(const char* b, Py_ssize_t ps, Py_ssize_t t,
+                                        __m256* e, __m256* f)
+    {
+        const char* c = b + 8 * ps;
+        __m256 r0 = pooling_aavg_pair(b, ps, t), r1 = pooling_aavg_pair(b + ps, ps, t);
+        __m256 r2 = pooling_aavg_pair(b + 2 * ps, ps, t);
+        __m256 r3 = pooling_aavg_pair(b + 3 * ps, ps, t);
+        __m256 u0 = pooling_aavg_pair(c, ps, t), u1 = pooling_aavg_pair(c + ps, ps, t);
+        __m256 u2 = pooling_aavg_pair(c + 2 * ps, ps, t);
+        __m256 u3 = pooling_aavg_pair(c + 3 * ps, ps, t);
+        __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
+        __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+        __m256 v0 = _mm256_unpacklo_ps(u0, u1), v1 = _mm256_unpackhi_ps(u0, u1);
+        __m256 v2 = _mm256_unpacklo_ps(u2, u3), v3 = _mm256_unpackhi_ps(u2, u3);
+        e[0] = _mm256_shuffle_ps(t0, t2, 0x44);
+        e[1] = _mm256_shuffle_ps(t0, t2, 0xEE);
+        e[2] = _mm256_shuffle_ps(t1, t3, 0x44);
+        e[3] = _mm256_shuffle_ps(t1, t3, 0xEE);
+        f[0] = _mm256_shuffle_ps(v0, v2, 0x44);
+        f[1] = _mm256_shuffle_ps(v0, v2, 0xEE);
+        f[2] = _mm256_shuffle_ps(v1, v3, 0x44);
+        f[3] = _mm256_shuffle_ps(v1, v3, 0xEE);
+    }
+    /* The window sums of one output row of 16 planes (ps bytes apart, from
+       x, the band's first element): nd x nh rows (byte strides sd, sh),
+       window o's columns [w0[o], w1[o]) (at least 4), contiguous.  Row by
+       row, each row's windows left to right: the reads stream along each
+       plane's rows, and the windows' sums are independent chains.  Each
+       lane adds its plane's elements in (d, h, w) order; a window's last
+       1-3 columns come from the 4 ending at w1 (all inside the window).
+       out[16 o + q]: window o's sum in plane q. */
+    #define POOLING_HAVE_BAND16 1
+    static POOLING_NOINLINE void pooling_aavg_band16_float(
+            const char* x, Py_ssize_t ps, Py_ssize_t nd, Py_ssize_t sd, Py_ssize_t nh,
+            Py_ssize_t sh, Py_ssize_t nw, const int64_t* w0, const int64_t* w1, float* out)
+    {
+        Py_ssize_t a, h, o, t, e1;
+        __m256 e[4], f[4];
+        for (o = 0; o < nw; o++) {
+            _mm256_storeu_ps(out + 16 * o, _mm256_setzero_ps());
+            _mm256_storeu_ps(out + 16 * o + 8, _mm256_setzero_ps());
+        }
+        for (a = 0; a < nd; a++)
+            for (h = 0; h < nh; h++) {
+                const char* b = x + a * sd + h * sh;
+                for (o = 0; o < nw; o++) {
+                    __m256 s0 = _mm256_loadu_ps(out + 16 * o);
+                    __m256 s1 = _mm256_loadu_ps(out + 16 * o + 8);
+                    e1 = (Py_ssize_t)w1[o];
+                    for (t = (Py_ssize_t)w0[o]; t + 4 <= e1; t += 4) {
+                        pooling_aavg_t16(b, ps, t, e, f);
+                        s0 = _mm256_add_ps(s0, e[0]);
+                        s1 = _mm256_add_ps(s1, f[0]);
+                        s0 = _mm256_add_ps(s0, e[1]);
+                        s1 = _mm256_add_ps(s1, f[1]);
+                        s0 = _mm256_add_ps(s0, e[2]);
+                        s1 = _mm256_add_ps(s1, f[2]);
+                        s0 = _mm256_add_ps(s0, e[3]);
+                        s1 = _mm256_add_ps(s1, f[3]);
+                    }
+                    if (t < e1) {
+                        Py_ssize_t i;
+                        pooling_aavg_t16(b, ps, e1 - 4, e, f);
+                        for (i = 4 - (e1 - t); i < 4; i++) {
+                            s0 = _mm256_add_ps(s0, e[i]);
+                            s1 = _mm256_add_ps(s1, f[i]);
+                        }
+                    }
+                    _mm256_storeu_ps(out + 16 * o, s0);
+                    _mm256_storeu_ps(out + 16 * o + 8, s1);
+                }
+            }
+    }
     #else
     static Py_ssize_t pooling_aavg_runs16_float(
             const char* x, Py_ssize_t ps, Py_ssize_t n, Py_ssize_t run, float* out)
@@ -437,8 +575,22 @@ cdef extern from *:
         (void)x; (void)ps; (void)n; (void)run; (void)out;
         return 0;
     }
+    /* Never called: _band16_fits is false without AVX2. */
+    #define POOLING_HAVE_BAND16 0
+    static void pooling_aavg_band16_float(
+            const char* x, Py_ssize_t ps, Py_ssize_t nd, Py_ssize_t sd, Py_ssize_t nh,
+            Py_ssize_t sh, Py_ssize_t nw, const int64_t* w0, const int64_t* w1, float* out)
+    {
+        (void)x; (void)ps; (void)nd; (void)sd; (void)nh; (void)sh; (void)nw;
+        (void)w0; (void)w1; (void)out;
+    }
     #endif
     """
+    bint _HAVE_BAND16 "POOLING_HAVE_BAND16"
+    void _band16_sums "pooling_aavg_band16_float"(
+        const char* x, Py_ssize_t ps, Py_ssize_t nd, Py_ssize_t sd, Py_ssize_t nh,
+        Py_ssize_t sh, Py_ssize_t nw, const int64_t* w0, const int64_t* w1,
+        float* out) noexcept nogil
     Py_ssize_t _runs16_float "pooling_aavg_runs16_float"(
         const char* x, Py_ssize_t ps, Py_ssize_t n, Py_ssize_t run, float* out) noexcept nogil
     void _runs_float "pooling_aavg_runs_float"(

@@ -185,7 +185,15 @@ O. Adaptive average pooling (_adaptive_average.pxi): PyTorch's channels-
    the per-group setup, and in AVX2 builds vector lanes of 8 planes fed by
    in-register transposes); widths that differ within a group
    add -0.0 (which changes no sum) where a lane has ended.  The next band
-   is prefetched.  Channels-last, lanes are channels (vectorised) and the
+   is prefetched.  float32 in AVX2 builds, when every window is at least 4
+   columns wide and planes are evenly spaced, a task is a band of 16
+   planes instead and vector lanes are planes (_aavg_band16): 4 columns of
+   16 planes transposed in registers into 4 vectors per 8 planes, added
+   in column order, so each lane still sums its plane's window in order;
+   the adds are vector adds.  It walks each input row's windows left to
+   right (reads stream along the rows; the windows' sums are independent
+   chains, kept in a small stack array); a window's last 1-3 columns come
+   from the 4 columns ending at its end.  Channels-last, lanes are channels (vectorised) and the
    output stays channels-last.  float16 sums in float32 (1-D, 2-D), or in
    float32 rounded to half at every step (3-D: PyTorch's half kernel; the
    round_t switch).  The backward is a gather, written once: each input

@@ -104,6 +104,12 @@ PATHS = [
     ((1, 9, 4, 5, 6), (3, 2, 4)),    # 3-D (float16 rounds every step)
     ((2, 4, 6, 9, 8), (1, 1, 1)),    # 3-D global: depth slices as one run
     ((2, 4, 6, 9, 8), (4, 1, 1)),    # 3-D whole rows per depth slice
+    # float32 on AVX2: 16 planes in vector lanes (windows >= 4 columns wide)
+    ((2, 9, 112, 112), (7, 7)),      # 16 planes in lanes, the last 2 as above
+    ((2, 8, 6, 14), (2, 3)),         # widths 5, 6, 5: last 1 or 2 columns apart
+    ((1, 16, 9, 47), (4, 5)),        # widths 10, 11: last 2 or 3 columns apart
+    ((1, 16, 3, 5, 12), (2, 2, 3)),  # 3-D: depth and height divisions
+    ((1, 16, 2, 260), (1, 65)),      # more columns than the lanes' sums hold
 ]
 
 
