@@ -55,9 +55,7 @@ def _adaptive_avg(x5, windows, int nd, bint channels_last, out):
     bounds = [np.ascontiguousarray(a, dtype=np.int64) for pair in windows for a in pair]
     sizes = tuple(b.shape[0] for b in bounds[::2])
     shape = x5.shape[:2] + sizes
-    y = _target(out, x5.dtype, cl)
-    if y is None:
-        y = _alloc(shape, x5.dtype, cl)
+    y = _output(out, shape, x5.dtype, cl)
     cdef Geom g
     g.D, g.H, g.W = x5.shape[2:]
     g.xs_d, g.xs_h, g.xs_w = x5.strides[2:]

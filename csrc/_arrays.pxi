@@ -75,6 +75,13 @@ def _target(out, dtype, bint channels_last):
     return out if a.flags.c_contiguous else None
 
 
+def _output(out, shape, dtype, bint channels_last):
+    """``out`` where the loops can write it as their own (_target), else a
+    fresh array of ``shape`` in _alloc's layout."""
+    a = _target(out, dtype, channels_last)
+    return _alloc(shape, dtype, channels_last) if a is None else a
+
+
 def _into(out, a):
     """``a`` delivered into ``out`` when given: a copy unless it is out."""
     if out is None or a is out:

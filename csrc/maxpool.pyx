@@ -254,7 +254,7 @@ backward3d_compact -> backward3d (windows over 256 positions)
       -> _unfold_row -> _unfold_k2 | _unfold_col   (disjoint windows, long rows)
       -> _add                                      (otherwise: a scatter)
     _backward_compact_cl (prange: item, channel block) -> _add
-adaptive3d -> _kernel_input, _channels_last, _alloc, _job, _result
+adaptive3d -> _kernel_input, _channels_last, _output, _job, _result
   _dispatch (pool_t) -> _run
     _adaptive (prange: planes) -> _adaptive_plane -> _adaptive_rows
       -> _fold_segments -> _fold4 -> _fold4_as      (row folds into lanes)
@@ -279,13 +279,13 @@ avg_backward3d -> _target, _planes (float16, int64: the reference's)
   _average_backward (prange: planes) -> _average_backward_plane -> _divisor, _shares
     -> _gather -> _gather_k, _gather_edge     (literal windows)
     | _columns                                (other windows: a scatter)
-fractional3d -> _kernel_input, _channels_last, _target, _alloc, _job, _result
+fractional3d -> _kernel_input, _channels_last, _output, _job, _result
   _frac_run (frac_t, pos_t)
     -> _fractional (prange: planes) -> _fractional_plane
     -> _fractional_cl (prange: item, channel block; a copy into planes)
        -> _fractional_plane
   _fractional_plane -> _frac_pass -> _frac_fold -> _takes
-adaptive_avg3d -> _adaptive_avg -> _kernel_input, _channels_last, _alloc, _job,
+adaptive_avg3d -> _adaptive_avg -> _kernel_input, _channels_last, _output, _job,
                                    _bounds_into, _result
   _aavg_run (avg_t, round_t)
     _aavg_global (prange: planes of an item; whole contiguous planes)
@@ -406,14 +406,8 @@ def adaptive3d(x5, windows, bint want_indices, bint channels_last=False, out=Non
     sizes = tuple(b.shape[0] for b in bounds[::2])
     shape = x5.shape[:2] + sizes
     yo, io = (None, None) if out is None else out
-    y = _target(yo, x5.dtype, cl)
-    if y is None:
-        y = _alloc(shape, x5.dtype, cl)
-    idx = None
-    if want_indices:
-        idx = _target(io, np.int64, cl)
-        if idx is None:
-            idx = _alloc(shape, np.int64, cl)
+    y = _output(yo, shape, x5.dtype, cl)
+    idx = _output(io, shape, np.int64, cl) if want_indices else None
     cdef Geom g
     g.D, g.H, g.W = x5.shape[2:]
     g.xs_d, g.xs_h, g.xs_w = x5.strides[2:]
@@ -499,14 +493,8 @@ def fractional3d(x5, starts, kernel, bint want_indices, bint channels_last=False
     sizes = (sd.shape[1], sh.shape[1], sw.shape[1])
     shape = x5.shape[:2] + sizes
     yo, io = (None, None) if out is None else out
-    y = _target(yo, x5.dtype, cl)
-    if y is None:
-        y = _alloc(shape, x5.dtype, cl)
-    idx = None
-    if want_indices:
-        idx = _target(io, np.int64, cl)
-        if idx is None:
-            idx = _alloc(shape, np.int64, cl)
+    y = _output(yo, shape, x5.dtype, cl)
+    idx = _output(io, shape, np.int64, cl) if want_indices else None
     cdef Geom g
     g.D, g.H, g.W = x5.shape[2:]
     g.xs_d, g.xs_h, g.xs_w = x5.strides[2:]
