@@ -1,109 +1,446 @@
-"""pooling.layers.torch against torch.nn.functional.max_pool2d and
-torch.nn.MaxPool2d: values, indices, gradients, gradcheck, training."""
+"""pooling.layers.torch against torch.nn.functional and torch.nn: values,
+indices, gradients and memory layouts, for every pooling function and
+module; the fallbacks to PyTorch; argument errors."""
+import copy
+import pickle
+
 import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
-from pooling.layers.torch import MaxPool2d, max_pool2d  # noqa: E402
+hypothesis = pytest.importorskip("hypothesis")
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+import pooling.layers.torch as pt  # noqa: E402
 
 F = torch.nn.functional
-KWS = [dict(kernel_size=2), dict(kernel_size=3, stride=2, padding=1),
-       dict(kernel_size=3, stride=1, padding=1), dict(kernel_size=(3, 2), stride=(2, 1),
-                                                      dilation=(1, 2), ceil_mode=True)]
+CL = {2: torch.channels_last, 3: torch.channels_last_3d}
+FLOATS = [torch.float32, torch.float64, torch.float16]
 
 
-def _x(shape=(2, 3, 9, 10), dtype=torch.float32, seed=0):
+def _x(shape, dtype=torch.float32, seed=0, nan=True):
+    """Small integers (ties), NaN in floats."""
     g = torch.Generator().manual_seed(seed)
-    x = torch.randint(-3, 4, shape, generator=g).to(dtype)  # ties
+    x = torch.randint(-3, 4, shape, generator=g).to(dtype)
     if dtype.is_floating_point:
-        x.view(-1)[::17] = float("nan")
+        x = x + torch.rand(shape, generator=g).to(dtype) * (x > 0)  # some distinct values
+        if nan:
+            x.view(-1)[::17] = float("nan")
     return x
 
 
-@pytest.mark.parametrize("kw", KWS)
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.float16])
-def test_matches_functional(backend, kw, dtype):
-    x = _x(dtype=dtype)
-    a, b = x.clone().requires_grad_(), x.clone().requires_grad_()
-    y, i = max_pool2d(a, return_indices=True, **kw)
-    ty, ti = F.max_pool2d(b, return_indices=True, **kw)
-    assert torch.equal(i, ti) and i.dtype == torch.int64
-    assert torch.allclose(y, ty, equal_nan=True) and y.dtype == ty.dtype
-    g = torch.randn(y.shape, generator=torch.Generator().manual_seed(1)).to(dtype)
-    y.backward(g)
-    ty.backward(g)
-    assert torch.equal(a.grad, b.grad)  # bit for bit
-    # values only (the compact-cache path)
-    a.grad = b.grad = None
-    max_pool2d(a, **kw).backward(g)
-    F.max_pool2d(b, **kw).backward(g)
-    assert torch.equal(a.grad, b.grad)
+def _layouts(x, nd):
+    """x as channels first, channels last (batched 2-D/3-D), a strided
+    slice, and unbatched."""
+    out = {"contiguous": x}
+    if nd in CL:
+        out["channels_last"] = x.contiguous(memory_format=CL[nd])
+    wide = torch.cat([x, x], dim=-1)
+    out["strided"] = wide[..., ::2]
+    out["unbatched"] = x[0]
+    return out
 
 
-@pytest.mark.parametrize("kw", KWS)
-def test_gradcheck_float64(kw):
-    x = torch.randn(2, 2, 7, 8, dtype=torch.float64, requires_grad=True)  # distinct values
-    assert torch.autograd.gradcheck(lambda t: max_pool2d(t, **kw), (x,))
-    assert torch.autograd.gradcheck(lambda t: max_pool2d(t, return_indices=True, **kw)[0], (x,))
+def _same(a, b):
+    """Bit-identical values (NaN equal to NaN), same dtype and shape."""
+    assert a.dtype == b.dtype and a.shape == b.shape
+    assert torch.equal(torch.nan_to_num(a), torch.nan_to_num(b)), (a, b)
+    assert torch.equal(a.isnan(), b.isnan())
 
 
-def test_module_matches_stock_module():
-    for kw in KWS:
+def _same_layout(a, b, nd):
+    if nd in CL and a.dim() == nd + 2:
+        assert a.is_contiguous(memory_format=CL[nd]) == b.is_contiguous(memory_format=CL[nd])
+        assert a.is_contiguous() == b.is_contiguous()
+
+
+def _check(ours, theirs, x, nd, grad=True, seed=1):
+    """Results (and, for floats, input gradients through the first result)
+    of ``ours(x)`` and ``theirs(x)`` equal bit for bit, with PyTorch's layout."""
+    a = x.detach().clone(memory_format=torch.preserve_format)
+    b = x.detach().clone(memory_format=torch.preserve_format)
+    grad = grad and x.dtype.is_floating_point
+    a.requires_grad_(grad)
+    b.requires_grad_(grad)
+    ya, yb = ours(a), theirs(b)
+    ra, rb = (ya, yb) if isinstance(ya, tuple) else ((ya,), (yb,))
+    for u, v in zip(ra, rb):
+        _same(u, v)
+        _same_layout(u, v, nd)
+    if grad:
+        g = torch.randn(ra[0].shape, generator=torch.Generator().manual_seed(seed)).to(x.dtype)
+        ga, = torch.autograd.grad(ra[0], a, g)
+        gb, = torch.autograd.grad(rb[0], b, g)
+        _same(ga, gb)
+        _same_layout(ga, gb, nd)
+    return ra
+
+
+SHAPES = {1: (2, 3, 11), 2: (2, 3, 9, 10), 3: (2, 3, 5, 6, 7)}
+MAX_KWS = [dict(kernel_size=2), dict(kernel_size=3, stride=2, padding=1),
+           dict(kernel_size=3, stride=1, padding=1, ceil_mode=True),
+           dict(kernel_size=2, stride=1, dilation=2)]
+AVG_KWS = [dict(kernel_size=2), dict(kernel_size=3, stride=2, padding=1),
+           dict(kernel_size=3, stride=2, padding=1, count_include_pad=False, ceil_mode=True),
+           dict(kernel_size=3, stride=1, padding=1)]
+
+
+@pytest.mark.parametrize("nd", [1, 2, 3])
+@pytest.mark.parametrize("kw", MAX_KWS)
+@pytest.mark.parametrize("dtype", FLOATS + [torch.int32])
+def test_max_pool(nd, kw, dtype):
+    ours, theirs = getattr(pt, f"max_pool{nd}d"), getattr(F, f"max_pool{nd}d")
+    for name, x in _layouts(_x(SHAPES[nd], dtype), nd).items():
         for ri in (False, True):
-            ours, stock = MaxPool2d(return_indices=ri, **kw), torch.nn.MaxPool2d(return_indices=ri, **kw)
-            x = _x()
-            a, b = ours(x), stock(x)
-            if ri:
-                assert torch.equal(a[1], b[1])
-                a, b = a[0], b[0]
-            assert torch.equal(torch.nan_to_num(a), torch.nan_to_num(b))
-    assert "kernel_size=2" in repr(MaxPool2d(2))
+            if not ri and not dtype.is_floating_point:
+                # PyTorch's values-only 1-D kernel refuses integers (its
+                # 2-D/3-D and indices kernels take them): we serve them.
+                _check(lambda t: ours(t, **kw),
+                       lambda t: theirs(t, return_indices=True, **kw)[0], x, nd)
+                continue
+            _check(lambda t: ours(t, return_indices=ri, **kw),
+                   lambda t: theirs(t, return_indices=ri, **kw), x, nd)
 
 
-def test_requires_grad_false_and_integers():
-    x = _x()
-    y = max_pool2d(x, 2)
-    assert not y.requires_grad and torch.equal(torch.nan_to_num(y), torch.nan_to_num(F.max_pool2d(x, 2)))
-    xi = _x(dtype=torch.int32)
-    assert torch.equal(max_pool2d(xi, 3, 2, 1), F.max_pool2d(xi, 3, 2, 1))
-    # bfloat16 is not served by our kernels: PyTorch's own op answers
-    xb = _x(dtype=torch.bfloat16)
-    assert torch.equal(torch.nan_to_num(max_pool2d(xb, 2)), torch.nan_to_num(F.max_pool2d(xb, 2)))
+@pytest.mark.parametrize("nd", [1, 2, 3])
+@pytest.mark.parametrize("kw", AVG_KWS)
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_avg_pool(nd, kw, dtype):
+    ours, theirs = getattr(pt, f"avg_pool{nd}d"), getattr(F, f"avg_pool{nd}d")
+    kws = [kw] + ([dict(kw, divisor_override=5)] if nd > 1 else [])
+    if nd == 3 and dtype == torch.float16:
+        # PyTorch has no float16 avg_pool3d on the CPU; pooling computes it
+        # through float32, as its other float16 kernels: PyTorch's float32
+        # result rounded once.
+        theirs = _through_float32(theirs)
+    for name, x in _layouts(_x(SHAPES[nd], dtype, nan=False), nd).items():
+        for k in kws:
+            _check(lambda t: ours(t, **k), lambda t: theirs(t, **k), x, nd,
+                   grad=not (nd == 3 and dtype == torch.float16))
 
 
-def test_channels_last():
-    x = _x((2, 8, 10, 12)).contiguous(memory_format=torch.channels_last)
-    a, b = x.clone().requires_grad_(), x.clone().requires_grad_()
-    y, ty = max_pool2d(a, 3, 2, 1), F.max_pool2d(b, 3, 2, 1)
-    assert y.is_contiguous(memory_format=torch.channels_last) == \
-        ty.is_contiguous(memory_format=torch.channels_last)
-    assert torch.equal(torch.nan_to_num(y), torch.nan_to_num(ty))
-    g = torch.randn(y.shape)
-    y.backward(g)
-    ty.backward(g)
-    assert torch.equal(a.grad, b.grad)
+def _through_float32(fn):
+    return lambda t, *a, **k: fn(t.float(), *a, **k).half()
 
 
-def _cnn(pool):
+@pytest.mark.parametrize("nd", [1, 2, 3])
+@pytest.mark.parametrize("size", [1, 3, 4, 7])
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_adaptive(nd, size, dtype):
+    for kind in ("max", "avg"):
+        ours = getattr(pt, f"adaptive_{kind}_pool{nd}d")
+        theirs = getattr(F, f"adaptive_{kind}_pool{nd}d")
+        for name, x in _layouts(_x(SHAPES[nd], dtype, nan=kind == "max"), nd).items():
+            if kind == "avg" and name == "channels_last" and size not in (1, 4):
+                # PyTorch's channels-last adaptive average divides most
+                # lanes once by kh * kw (docs/pytorch-differences.md):
+                # compared within 2 ulp below.
+                continue
+            sizes = [size, (size, None, 2)[:nd] if nd > 1 else size]
+            for s in sizes:
+                extra = [dict(return_indices=True), {}] if kind == "max" else [{}]
+                for e in extra:
+                    _check(lambda t: ours(t, s, **e), lambda t: theirs(t, s, **e), x, nd)
+
+
+@pytest.mark.parametrize("size", [3, 5])
+def test_adaptive_avg_channels_last_within_2_ulp(size):
+    x = torch.randn(2, 19, 11, 13).contiguous(memory_format=torch.channels_last)
+    a, b = pt.adaptive_avg_pool2d(x, size), F.adaptive_avg_pool2d(x, size)
+    assert a.is_contiguous(memory_format=torch.channels_last)
+    ulp = np.spacing(np.abs(b.numpy())).astype(np.float32)
+    assert np.all(np.abs(a.numpy() - b.numpy()) <= 2 * ulp)
+
+
+@pytest.mark.parametrize("nd", [1, 2, 3])
+@pytest.mark.parametrize("norm_type", [1, 2, 3.5, float("inf"), -float("inf")])
+def test_lp_pool(nd, norm_type):
+    # PyTorch's composition with our average and max pooling: PyTorch's bits
+    # for every p (its element-wise steps are its own).
+    ours, theirs = getattr(pt, f"lp_pool{nd}d"), getattr(F, f"lp_pool{nd}d")
+    for kw in (dict(kernel_size=2), dict(kernel_size=3, stride=2, ceil_mode=True)):
+        x = _x(SHAPES[nd], torch.float64, nan=False).abs() + 0.5
+        for name, xx in _layouts(x, nd).items():
+            _check(lambda t: ours(t, norm_type, **kw), lambda t: theirs(t, norm_type, **kw),
+                   xx, nd)
+
+
+@pytest.mark.parametrize("nd", [2, 3])
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_fractional(nd, dtype):
+    ours = getattr(pt, f"fractional_max_pool{nd}d")
+    theirs = getattr(F, f"fractional_max_pool{nd}d")
+    x = _x((2, 3) + (9,) * nd, dtype)
+    for name, xx in _layouts(x, nd).items():
+        batch = 1 if name == "unbatched" else 2
+        u = torch.rand(batch, 3, nd, generator=torch.Generator().manual_seed(4)).to(dtype)
+        # (PyTorch's functional takes no single-number output_ratio: its
+        # module turns one into a pair.)
+        for kw in (dict(output_size=4), dict(output_ratio=(0.5,) * nd)):
+            _check(lambda t: ours(t, 2, return_indices=True, _random_samples=u, **kw),
+                   lambda t: theirs(t, 2, return_indices=True, _random_samples=u, **kw),
+                   xx, nd)
+    # Drawn samples: torch.rand, so torch.manual_seed gives PyTorch's windows.
+    torch.manual_seed(7)
+    a = ours(x, 3, output_size=5, return_indices=True)
+    torch.manual_seed(7)
+    b = theirs(x, 3, output_size=5, return_indices=True)
+    _same(a[0], b[0])
+    assert torch.equal(a[1], b[1])
+
+
+@pytest.mark.parametrize("nd", [1, 2, 3])
+def test_max_unpool(nd):
+    x = torch.randn(SHAPES[nd], dtype=torch.float64)
+    for name, xx in _layouts(x, nd).items():
+        y, i = F.max_pool2d(xx, 2, return_indices=True) if nd == 2 else \
+            getattr(F, f"max_pool{nd}d")(xx, 2, return_indices=True)
+        for size in (None, tuple(xx.shape[-nd:])):
+            if size is None and any(s % 2 for s in xx.shape[-nd:]):
+                continue  # an odd size's last index is outside the default output
+            _check(lambda t: getattr(pt, f"max_unpool{nd}d")(t, i, 2, output_size=size),
+                   lambda t: getattr(F, f"max_unpool{nd}d")(t, i, 2, output_size=size), y, nd)
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_random_cases_match_torch(data):
+    """Random shapes, windows, dtypes and layouts: values, indices and
+    gradients of max and average pooling bit-identical to PyTorch's."""
+    nd = data.draw(st.sampled_from([1, 2, 3]))
+    k = data.draw(st.integers(1, 3))
+    s = data.draw(st.integers(1, 3))
+    p = data.draw(st.integers(0, k // 2))
+    ceil = data.draw(st.booleans())
+    spatial = tuple(data.draw(st.integers(k, 8)) for _ in range(nd))
+    c = data.draw(st.integers(1, 5))
+    dtype = data.draw(st.sampled_from(FLOATS))
+    x = _x((2, c) + spatial, dtype, seed=data.draw(st.integers(0, 99)))
+    layout = data.draw(st.sampled_from(sorted(_layouts(x, nd))))
+    x = _layouts(x, nd)[layout]
+    kind = data.draw(st.sampled_from(["max", "avg"]))
+    if kind == "max":
+        d = data.draw(st.integers(1, 2))
+        if p > (d * (k - 1) + 1) // 2 or min(spatial) + 2 * p < d * (k - 1) + 1:
+            return
+        kw = dict(kernel_size=k, stride=s, padding=p, dilation=d, ceil_mode=ceil,
+                  return_indices=True)
+    else:
+        if nd == 3 and dtype == torch.float16:
+            return  # no PyTorch float16 avg_pool3d (see test_avg_pool)
+        x = torch.nan_to_num(x)
+        kw = dict(kernel_size=k, stride=s, padding=p, ceil_mode=ceil,
+                  count_include_pad=data.draw(st.booleans()))
+    _check(lambda t: getattr(pt, f"{kind}_pool{nd}d")(t, **kw),
+           lambda t: getattr(F, f"{kind}_pool{nd}d")(t, **kw), x, nd)
+
+
+def test_unserved_tensors_go_to_pytorch():
+    for dtype in (torch.bfloat16, torch.complex64):
+        x = _x((2, 3, 8, 8)).to(dtype)
+        if dtype.is_complex:
+            with pytest.raises(RuntimeError):  # PyTorch's own refusal
+                pt.max_pool2d(x, 2)
+            continue
+        for ours, theirs in ((pt.max_pool2d, F.max_pool2d), (pt.avg_pool2d, F.avg_pool2d)):
+            _same(ours(x, 2), theirs(x, 2))
+    x = _x((2, 3, 8, 8), torch.int64)  # average pooling of integers: PyTorch's
+    _same(pt.avg_pool2d(x, 2), F.avg_pool2d(x, 2))
+    xr = _x((2, 3, 8, 8)).to(torch.bfloat16).requires_grad_()
+    pt.adaptive_avg_pool2d(xr, 3).sum().backward()
+    assert xr.grad is not None
+
+
+def test_errors_name_the_argument():
+    x = torch.randn(2, 3, 8, 8)
+    with pytest.raises(ValueError, match="kernel_size"):
+        pt.max_pool2d(x, (2, 2, 2))
+    with pytest.raises(TypeError, match="kernel_size"):
+        pt.avg_pool2d(x, "2")
+    with pytest.raises(ValueError, match="pad should be"):
+        pt.max_pool2d(x, 2, padding=2)
+    with pytest.raises(ValueError, match="pad should be"):
+        pt.max_pool2d(x.requires_grad_(), 2, padding=2)  # through the operator
+    with pytest.raises(ValueError, match="output_size or an output_ratio"):
+        pt.fractional_max_pool2d(x, 2)
+    with pytest.raises(ValueError, match="invalid output_size"):
+        y, i = pt.max_pool2d(x, 2, return_indices=True)
+        pt.max_unpool2d(y, i, 2, output_size=(20, 20))
+    assert torch.equal(x, x.clone())  # inputs untouched
+
+
+# ----------------------------------------------------------------- modules
+
+MODULES = [
+    ("MaxPool1d", dict(kernel_size=3, stride=2, padding=1, return_indices=True), 1),
+    ("MaxPool2d", dict(kernel_size=3, stride=2, padding=1), 2),
+    ("MaxPool3d", dict(kernel_size=2, ceil_mode=True), 3),
+    ("AvgPool1d", dict(kernel_size=3, stride=2, padding=1, count_include_pad=False), 1),
+    ("AvgPool2d", dict(kernel_size=3, stride=2, padding=1, divisor_override=7), 2),
+    ("AvgPool3d", dict(kernel_size=2), 3),
+    ("AdaptiveMaxPool1d", dict(output_size=4, return_indices=True), 1),
+    ("AdaptiveMaxPool2d", dict(output_size=(3, None)), 2),
+    ("AdaptiveMaxPool3d", dict(output_size=2), 3),
+    ("AdaptiveAvgPool1d", dict(output_size=4), 1),
+    ("AdaptiveAvgPool2d", dict(output_size=(4, 3)), 2),
+    ("AdaptiveAvgPool3d", dict(output_size=(2, 3, 2)), 3),
+    ("LPPool1d", dict(norm_type=2, kernel_size=3), 1),
+    ("LPPool2d", dict(norm_type=1.5, kernel_size=2, stride=1), 2),
+    ("LPPool3d", dict(norm_type=3, kernel_size=2), 3),
+    ("FractionalMaxPool2d", dict(kernel_size=2, output_size=4, return_indices=True), 2),
+    ("FractionalMaxPool3d", dict(kernel_size=2, output_ratio=0.5), 3),
+]
+
+
+@pytest.mark.parametrize("name,kw,nd", MODULES)
+def test_module_matches_torch_module(name, kw, nd):
+    ours, theirs = getattr(pt, name)(**kw), getattr(torch.nn, name)(**kw)
+    assert isinstance(ours, getattr(torch.nn, name))
+    assert repr(ours) == repr(theirs)
+    x = _x((2, 3) + (8,) * nd, torch.float64, nan=False).abs() + 0.25
+    for xx in (x, x.contiguous(memory_format=CL[nd])) if nd in CL else (x,):
+        torch.manual_seed(3)  # fractional's samples
+        a = ours(xx)
+        torch.manual_seed(3)
+        b = theirs(xx)
+        for u, v in zip(*((a, b) if isinstance(a, tuple) else ((a,), (b,)))):
+            _same(u, v)
+
+
+@pytest.mark.parametrize("nd", [1, 2, 3])
+def test_unpool_module(nd):
+    x = torch.randn((2, 3) + (8,) * nd)
+    y, i = getattr(F, f"max_pool{nd}d")(x, 2, return_indices=True)
+    ours, theirs = getattr(pt, f"MaxUnpool{nd}d")(2), getattr(torch.nn, f"MaxUnpool{nd}d")(2)
+    _same(ours(y, i), theirs(y, i))
+    _same(ours(y, i, output_size=x.shape), theirs(y, i, output_size=x.shape))
+    assert repr(ours) == repr(theirs)
+
+
+class _EveryPool(torch.nn.Module):
+    """A model holding every torch.nn pooling module (pickled in the tests,
+    so defined at module level)."""
+
+    def __init__(self):
+        super().__init__()
+        nn = torch.nn
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+        self.blocks = nn.Sequential(nn.MaxPool2d(3, 2, 1), nn.AvgPool2d(3, 1, 1),
+                                    nn.LPPool2d(2, 1), nn.AdaptiveMaxPool2d(6),
+                                    nn.AdaptiveAvgPool2d((5, 5)))
+        self.pool = nn.MaxPool2d(2, return_indices=True)
+        self.unpool = nn.MaxUnpool2d(2)
+        self.frac = nn.FractionalMaxPool2d(2, output_size=3,
+                                           _random_samples=torch.rand(2, 4, 2))
+        self.one_d = nn.Sequential(nn.MaxPool1d(2), nn.AvgPool1d(2), nn.LPPool1d(1, 2),
+                                   nn.AdaptiveMaxPool1d(3), nn.AdaptiveAvgPool1d(2))
+        self.three_d = nn.Sequential(nn.MaxPool3d(1), nn.AvgPool3d(1),
+                                     nn.LPPool3d(2, 1), nn.AdaptiveMaxPool3d(2),
+                                     nn.AdaptiveAvgPool3d((2, 1, 2)))
+        self.head = nn.AdaptiveAvgPool2d(1)
+
+    def forward(self, x):
+        h = self.blocks(torch.relu(self.conv(x)))
+        y, i = self.pool(h)
+        h = self.unpool(y, i, output_size=h.shape[-2:])
+        f = self.frac(h)
+        one = self.one_d(h.flatten(2))
+        three = self.three_d(h.unsqueeze(2).expand(-1, -1, 2, -1, -1))
+        return self.head(h).sum() + f.sum() + one.sum() + three.sum()
+
+
+def _every_pool_model():
+    return _EveryPool()
+
+
+def test_convert_in_place_keeps_state_repr_and_pickles():
     torch.manual_seed(0)
-    return torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3, padding=1), torch.nn.ReLU(), pool(2),
-                               torch.nn.Conv2d(4, 6, 3, padding=1), torch.nn.ReLU(), pool(2),
-                               torch.nn.Flatten(), torch.nn.Linear(6 * 3 * 3, 3))
+    model = _every_pool_model()
+    twin = copy.deepcopy(model)
+    before, text = model.state_dict(), repr(model)
+    assert pt.convert(model) is model
+    pools = tuple(pt.modules.REPLACEMENTS)
+    kinds = {type(m).__module__ for m in model.modules() if isinstance(m, pools)}
+    assert kinds == {"pooling.layers.torch.modules"}
+    assert repr(model) == text
+    after = model.state_dict()
+    assert list(after) == list(before) and all(torch.equal(after[k], before[k]) for k in after)
+    x = torch.randn(2, 3, 12, 12)
+    _same(model(x), twin(x))
+    for clone in (pickle.loads(pickle.dumps(model)), copy.deepcopy(model)):
+        assert type(clone.blocks[0]) is pt.MaxPool2d
+        _same(clone(x), twin(x))
+    # the root itself, and a user's subclass (its forward may differ) left alone
+    root = torch.nn.MaxPool2d(2)
+    assert type(pt.convert(root)) is pt.MaxPool2d
+
+    class Mine(torch.nn.MaxPool2d):
+        pass
+
+    assert type(pt.convert(torch.nn.Sequential(Mine(2)))[0]) is Mine
 
 
-def test_training_matches_stock_layer():
-    g = torch.Generator().manual_seed(3)
-    x, target = torch.randn(8, 1, 12, 12, generator=g), torch.randn(8, 3, generator=g)
-    losses = []
-    for pool in (torch.nn.MaxPool2d, MaxPool2d):
-        model = _cnn(pool)
-        opt = torch.optim.SGD(model.parameters(), lr=0.1)
-        run = []
-        for _ in range(5):
-            opt.zero_grad()
-            loss = torch.nn.functional.mse_loss(model(x), target)
-            loss.backward()
-            opt.step()
-            run.append(loss.item())
-        losses.append(run)
-    assert losses[0] == losses[1] and losses[0][-1] < losses[0][0]
+def test_converted_model_gradients_match():
+    torch.manual_seed(0)
+    model = _every_pool_model()
+    twin = pt.convert(copy.deepcopy(model))
+    x = torch.randn(2, 3, 12, 12)
+    a, b = x.clone().requires_grad_(), x.clone().requires_grad_()
+    model(a).backward()
+    twin(b).backward()
+    _same(a.grad, b.grad)
+    for p, q in zip(model.parameters(), twin.parameters()):
+        _same(p.grad, q.grad)
+
+
+def test_no_graph_breaks_and_compile():
+    torch.manual_seed(0)
+    model = pt.convert(_every_pool_model())
+    x = torch.randn(2, 3, 12, 12)
+    explain = torch._dynamo.explain(model)(x)
+    assert explain.graph_break_count == 0, explain.break_reasons
+    compiled = torch.compile(model, fullgraph=True, backend="aot_eager")
+    a, b = x.clone().requires_grad_(), x.clone().requires_grad_()
+    ya, yb = compiled(a), model(b)
+    _same(ya, yb)
+    ya.backward()
+    yb.backward()
+    _same(a.grad, b.grad)
+
+
+OPCHECK_CASES = {
+    "max_pool": lambda x: (x, [3, 3], [2, 2], [1, 1], [1, 1], False),
+    "max_pool_with_indices": lambda x: (x, [2, 2], [1, 2], [0, 1], [1, 1], True),
+    "avg_pool": lambda x: (x, [3, 3], [2, 2], [1, 1], True, False, None),
+    "adaptive_avg_pool": lambda x: (x, [3, 4]),
+    "adaptive_max_pool": lambda x: (x, [3, 4]),
+    "fractional_max_pool": lambda x: (x, [2, 2], [4, 4], torch.rand(2, 3, 2, dtype=x.dtype)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(OPCHECK_CASES))
+@pytest.mark.parametrize("layout", ["contiguous", "channels_last"])
+def test_opcheck_forward(name, layout):
+    x = torch.randn(2, 3, 9, 10, dtype=torch.float64)
+    if layout == "channels_last":
+        x = x.contiguous(memory_format=torch.channels_last)
+    args = OPCHECK_CASES[name](x.requires_grad_())
+    torch.library.opcheck(getattr(torch.ops.pooling, name).default, args)
+
+
+def test_opcheck_backward_and_unpool():
+    x = torch.randn(2, 3, 9, 10, dtype=torch.float64)
+    for last in (False, True):
+        xx = x.contiguous(memory_format=torch.channels_last) if last else x
+        y, i = torch.ops.pooling.max_pool_with_indices(xx, [2, 2], [2, 2], [0, 0], [1, 1],
+                                                        False)
+        ops = torch.ops.pooling
+        torch.library.opcheck(ops.max_pool_backward.default,
+                              (torch.randn_like(y), i, list(x.shape), 2, last))
+        torch.library.opcheck(ops.avg_pool_backward.default,
+                              (torch.randn_like(y), list(x.shape), [2, 2], [2, 2], [0, 0],
+                               False, True, None, last))
+        torch.library.opcheck(ops.adaptive_avg_pool_backward.default,
+                              (torch.randn_like(y), list(x.shape), 2, last))
+        torch.library.opcheck(ops.max_unpool.default,
+                              (y.detach().requires_grad_(), i, [2, 2], [2, 2], [0, 0], [9, 10]))

@@ -1,0 +1,294 @@
+"""``torch.nn.functional``'s pooling functions, on pooling's kernels.
+
+Same names, signatures, results and errors as ``torch.nn.functional``.
+Each function picks one of three paths:
+
+- tensors pooling does not serve (another device, bfloat16, complex, an
+  integer dtype PyTorch's operator refuses) go to PyTorch's own function;
+- inside ``torch.compile``/``torch.export``, or when a gradient is wanted,
+  the ``torch.ops.pooling`` operator (``_ops``), whose autograd formula is
+  registered with it;
+- otherwise (eager, no autograd) the operator's implementation itself: the
+  same kernels, without the dispatcher's Python layers (about 10 us a call).
+
+Arguments are normalised here with plain Python (no caches, nothing that
+breaks a Dynamo graph); the operators check them against the input.
+"""
+from __future__ import annotations
+
+import torch
+from torch.nn import functional as _tf
+
+from ..._params import (_ntuple, adaptive_output_size, normalize_unpool_args,
+                        stride_or_kernel, unpool_output_size)
+from . import _ops
+
+__all__ = ["adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_avg_pool3d",
+           "adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool3d",
+           "avg_pool1d", "avg_pool2d", "avg_pool3d", "fractional_max_pool2d",
+           "fractional_max_pool3d", "lp_pool1d", "lp_pool2d", "lp_pool3d", "max_pool1d",
+           "max_pool2d", "max_pool3d", "max_unpool1d", "max_unpool2d", "max_unpool3d"]
+
+_FLOATS = frozenset({torch.float16, torch.float32, torch.float64})
+# Max pooling and unpooling also serve the integer dtypes PyTorch's CPU
+# operators take.
+_NUMBERS = _FLOATS | {torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8}
+_ops_ns = torch.ops.pooling
+
+
+def _served(x, dtypes) -> bool:
+    return (isinstance(x, torch.Tensor) and x.device.type == "cpu" and x.dtype in dtypes
+            and x.layout == torch.strided)
+
+
+def _graph(x) -> bool:
+    """Whether to call the registered operator (a graph being traced, or
+    autograd recording) rather than its implementation directly."""
+    return torch.compiler.is_compiling() or (x.requires_grad and torch.is_grad_enabled())
+
+
+def _window(fn, nd, kernel_size, stride, padding):
+    """(kernel, stride, padding) as lists, stride omitted meaning kernel_size."""
+    return (list(_ntuple(kernel_size, "kernel_size", fn, nd)),
+            list(_ntuple(stride_or_kernel(stride, kernel_size), "stride", fn, nd,
+                         omitted=True)),
+            list(_ntuple(padding, "padding", fn, nd)))
+
+
+# ------------------------------------------------------------------ max pooling
+
+def _max_pool(nd, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
+    fn = f"max_pool{nd}d"
+    if not _served(input, _NUMBERS):
+        return getattr(_tf, fn)(input, kernel_size, stride, padding, dilation,
+                                ceil_mode=ceil_mode, return_indices=return_indices)
+    args = (*_window(fn, nd, kernel_size, stride, padding),
+            list(_ntuple(dilation, "dilation", fn, nd)), ceil_mode)
+    if _graph(input):
+        if return_indices or input.requires_grad and torch.is_grad_enabled():
+            y, indices = _ops_ns.max_pool_with_indices(input, *args)
+            return (y, indices) if return_indices else y
+        return _ops_ns.max_pool(input, *args)
+    if return_indices:
+        return _ops.max_pool_with_indices(input, *args)
+    return _ops.max_pool(input, *args)
+
+
+def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False):
+    """``torch.nn.functional.max_pool1d``."""
+    return _max_pool(1, input, kernel_size, stride, padding, dilation, ceil_mode,
+                     return_indices)
+
+
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False):
+    """``torch.nn.functional.max_pool2d``."""
+    return _max_pool(2, input, kernel_size, stride, padding, dilation, ceil_mode,
+                     return_indices)
+
+
+def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False):
+    """``torch.nn.functional.max_pool3d``."""
+    return _max_pool(3, input, kernel_size, stride, padding, dilation, ceil_mode,
+                     return_indices)
+
+
+# --------------------------------------------------------- adaptive max pooling
+
+def _adaptive_max_pool(nd, input, output_size, return_indices):
+    fn = f"adaptive_max_pool{nd}d"
+    if not _served(input, _NUMBERS):
+        return getattr(_tf, fn)(input, output_size, return_indices)
+    sizes = list(adaptive_output_size(fn, nd, output_size, input.shape[-nd:]))
+    op = _ops_ns.adaptive_max_pool if _graph(input) else _ops.adaptive_max_pool
+    y, indices = op(input, sizes)
+    return (y, indices) if return_indices else y
+
+
+def adaptive_max_pool1d(input, output_size, return_indices=False):
+    """``torch.nn.functional.adaptive_max_pool1d``."""
+    return _adaptive_max_pool(1, input, output_size, return_indices)
+
+
+def adaptive_max_pool2d(input, output_size, return_indices=False):
+    """``torch.nn.functional.adaptive_max_pool2d``."""
+    return _adaptive_max_pool(2, input, output_size, return_indices)
+
+
+def adaptive_max_pool3d(input, output_size, return_indices=False):
+    """``torch.nn.functional.adaptive_max_pool3d``."""
+    return _adaptive_max_pool(3, input, output_size, return_indices)
+
+
+# ------------------------------------------------------- fractional max pooling
+
+def _fractional_max_pool(nd, input, kernel_size, output_size, output_ratio, return_indices,
+                         _random_samples):
+    fn = f"fractional_max_pool{nd}d"
+    if not _served(input, _FLOATS):
+        return getattr(_tf, fn)(input, kernel_size, output_size, output_ratio, return_indices,
+                                _random_samples=_random_samples)
+    if output_size is None and output_ratio is None:
+        raise ValueError(f"{fn} requires specifying either an output_size or an output_ratio")
+    if output_size is None:
+        ratio = output_ratio if isinstance(output_ratio, (tuple, list)) else (output_ratio,) * nd
+        if len(ratio) != nd:
+            raise ValueError(f"{fn}: output_ratio must be a number or a tuple of {nd} numbers, "
+                             f"but got output_ratio={output_ratio!r}")
+        output_size = [int(input.size(i - nd) * r) for i, r in enumerate(ratio)]
+    sizes = list(_ntuple(output_size, "output_size", fn, nd))
+    if _random_samples is None:
+        batch = 1 if input.dim() == nd + 1 else input.size(0)
+        _random_samples = torch.rand(batch, input.size(-nd - 1), nd, dtype=input.dtype,
+                                     device=input.device)
+    kernel = list(_ntuple(kernel_size, "kernel_size", fn, nd))
+    op = _ops_ns.fractional_max_pool if _graph(input) else _ops.fractional_max_pool
+    y, indices = op(input, kernel, sizes, _random_samples)
+    return (y, indices) if return_indices else y
+
+
+def fractional_max_pool2d(input, kernel_size, output_size=None, output_ratio=None,
+                          return_indices=False, _random_samples=None):
+    """``torch.nn.functional.fractional_max_pool2d``: with ``_random_samples``
+    None they are drawn with ``torch.rand`` as PyTorch draws them, so
+    ``torch.manual_seed`` gives PyTorch's own windows."""
+    return _fractional_max_pool(2, input, kernel_size, output_size, output_ratio,
+                                return_indices, _random_samples)
+
+
+def fractional_max_pool3d(input, kernel_size, output_size=None, output_ratio=None,
+                          return_indices=False, _random_samples=None):
+    """``torch.nn.functional.fractional_max_pool3d`` (see fractional_max_pool2d)."""
+    return _fractional_max_pool(3, input, kernel_size, output_size, output_ratio,
+                                return_indices, _random_samples)
+
+
+# ------------------------------------------------------------------- unpooling
+
+def _max_unpool(nd, input, indices, kernel_size, stride, padding, output_size):
+    fn = f"max_unpool{nd}d"
+    if not (_served(input, _NUMBERS) and _served(indices, {torch.int64})):
+        return getattr(_tf, fn)(input, indices, kernel_size, stride, padding, output_size)
+    k, s, p = normalize_unpool_args(fn, nd, kernel_size, stride, padding)
+    sizes = unpool_output_size(fn, tuple(input.shape[-nd:]), k, s, p, output_size)
+    op = _ops_ns.max_unpool if _graph(input) else _ops.max_unpool
+    return op(input, indices, list(k), list(s), list(p), list(sizes))
+
+
+def max_unpool1d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """``torch.nn.functional.max_unpool1d``."""
+    return _max_unpool(1, input, indices, kernel_size, stride, padding, output_size)
+
+
+def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """``torch.nn.functional.max_unpool2d``."""
+    return _max_unpool(2, input, indices, kernel_size, stride, padding, output_size)
+
+
+def max_unpool3d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """``torch.nn.functional.max_unpool3d``."""
+    return _max_unpool(3, input, indices, kernel_size, stride, padding, output_size)
+
+
+# ------------------------------------------------------------- average pooling
+
+def _avg_pool(nd, input, kernel_size, stride, padding, ceil_mode, count_include_pad,
+              divisor_override):
+    fn = f"avg_pool{nd}d"
+    if not _served(input, _FLOATS):
+        extra = () if nd == 1 else (divisor_override,)
+        return getattr(_tf, fn)(input, kernel_size, stride, padding, ceil_mode,
+                                count_include_pad, *extra)
+    args = (*_window(fn, nd, kernel_size, stride, padding), ceil_mode, count_include_pad,
+            divisor_override)
+    return (_ops_ns.avg_pool if _graph(input) else _ops.avg_pool)(input, *args)
+
+
+def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
+               count_include_pad=True):
+    """``torch.nn.functional.avg_pool1d``."""
+    return _avg_pool(1, input, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                     None)
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
+               count_include_pad=True, divisor_override=None):
+    """``torch.nn.functional.avg_pool2d``."""
+    return _avg_pool(2, input, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                     divisor_override)
+
+
+def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
+               count_include_pad=True, divisor_override=None):
+    """``torch.nn.functional.avg_pool3d``."""
+    return _avg_pool(3, input, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                     divisor_override)
+
+
+# ---------------------------------------------------- adaptive average pooling
+
+def _adaptive_avg_pool(nd, input, output_size):
+    fn = f"adaptive_avg_pool{nd}d"
+    if not _served(input, _FLOATS):
+        return getattr(_tf, fn)(input, output_size)
+    sizes = list(adaptive_output_size(fn, nd, output_size, input.shape[-nd:]))
+    if all(s == 1 for s in sizes):
+        # PyTorch computes a 1x1 output with ``mean`` (another summation
+        # order): its own operator keeps its bits (ResNet's last layer).
+        return getattr(_tf, fn)(input, output_size)
+    op = _ops_ns.adaptive_avg_pool if _graph(input) else _ops.adaptive_avg_pool
+    return op(input, sizes)
+
+
+def adaptive_avg_pool1d(input, output_size):
+    """``torch.nn.functional.adaptive_avg_pool1d``."""
+    return _adaptive_avg_pool(1, input, output_size)
+
+
+def adaptive_avg_pool2d(input, output_size):
+    """``torch.nn.functional.adaptive_avg_pool2d``."""
+    return _adaptive_avg_pool(2, input, output_size)
+
+
+def adaptive_avg_pool3d(input, output_size):
+    """``torch.nn.functional.adaptive_avg_pool3d``."""
+    return _adaptive_avg_pool(3, input, output_size)
+
+
+# ---------------------------------------------------------------- Lp pooling
+
+def _lp_pool(nd, input, norm_type, kernel_size, stride, ceil_mode):
+    # PyTorch's own composition (torch.nn.functional.lp_pool2d), with this
+    # module's average and max pooling: PyTorch's element-wise steps, so
+    # PyTorch's bits.
+    fn = f"lp_pool{nd}d"
+    kernel = _ntuple(kernel_size, "kernel_size", fn, nd)
+    pool = (max_pool1d, max_pool2d, max_pool3d)[nd - 1]
+    if isinstance(norm_type, (int, float)):
+        if norm_type == float("inf"):
+            return pool(input.abs(), kernel_size, stride, 0, 1, ceil_mode)
+        if norm_type == -float("inf"):
+            return -pool(-input.abs(), kernel_size, stride, 0, 1, ceil_mode)
+    avg = (avg_pool1d, avg_pool2d, avg_pool3d)[nd - 1]
+    out = avg(input.pow(norm_type), kernel_size, stride, 0, ceil_mode)
+    numel = 1
+    for k in kernel:
+        numel *= k
+    return (torch.sign(out) * _tf.relu(torch.abs(out))).mul(numel).pow(1.0 / norm_type)
+
+
+def lp_pool1d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    """``torch.nn.functional.lp_pool1d``."""
+    return _lp_pool(1, input, norm_type, kernel_size, stride, ceil_mode)
+
+
+def lp_pool2d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    """``torch.nn.functional.lp_pool2d``."""
+    return _lp_pool(2, input, norm_type, kernel_size, stride, ceil_mode)
+
+
+def lp_pool3d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    """``torch.nn.functional.lp_pool3d``."""
+    return _lp_pool(3, input, norm_type, kernel_size, stride, ceil_mode)
