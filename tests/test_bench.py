@@ -101,7 +101,10 @@ def test_bench_new_sections(tiny_run):
     assert [r["case"] for r in tiny] == [
         "max_pool2d (1, 1, 4, 4) k2", "max_pool2d (1, 1, 4, 4) k2 +indices",
         "max_pool2d (1, 16, 8, 8) k2", "max_pool2d (1, 16, 8, 8) k2 +indices",
-        "MaxPool2D(2).forward (1, 16, 8, 8)"]
+        "MaxPool2D(2).forward (1, 16, 8, 8)"] + ([
+        "torch adapter max_pool2d (1, 16, 8, 8) k2",
+        "torch.ops.pooling.max_pool (1, 16, 8, 8) k2 (dispatcher)",
+        "torch adapter MaxPool2d(2) (1, 16, 8, 8) requires_grad"] if has_torch else [])
     large = data["large_inputs"]
     assert len(large) == 5 and [r["case"].split()[0] for r in large] == (
         ["NHWC"] * 2 + ["adaptive_max_pool2d"] * 3)
@@ -124,7 +127,7 @@ def test_bench_target_lines_for_what_ran(tiny_run):
 
     def starting(text):
         return [line for line in lines if line.startswith(text)]
-    assert len(starting("tiny call ")) == 5
+    assert len(starting("tiny call ")) == 8  # 3 of them pooling.layers.torch
     assert all("torch/ours" in line and "(target >= 1: ours <= torch)" in line
                for line in starting("tiny call "))
     for what, target in (("forward (values only)", 10), ("forward with int64 indices", 6),
@@ -255,7 +258,7 @@ def test_quick_prints_the_tiny_calls(tmp_path):
     assert not [line for line in targets.splitlines() if line.strip().startswith(main_table)]
     assert "vs torch, 2x3x16x16" not in targets
     if importlib.util.find_spec("torch"):
-        assert targets.count("  tiny call ") == 5
+        assert targets.count("  tiny call ") == 8  # 3 of them pooling.layers.torch
 
 
 def test_thread_scaling_restores_the_thread_count(keep_threads):

@@ -278,7 +278,32 @@ def tiny_call_cases():
     layer = pooling.MaxPool2D(2)
     out.append((f"MaxPool2D(2).forward {x.shape}", lambda x=x: layer.forward(x),
                 lambda F, t: F.max_pool2d(t, 2), x))
-    return out
+    return out + _torch_tiny_calls(x)
+
+
+def _torch_tiny_calls(x):
+    """pooling.layers.torch on the last tiny input (issue #13's per-call
+    target): its functional (eager, no autograd: the operator's
+    implementation called directly), the custom operator through PyTorch's
+    dispatcher, and the module with autograd recording (the operator with
+    its registered gradient), each against PyTorch's own call."""
+    try:
+        import torch
+        import pooling.layers.torch as pt
+    except ImportError:
+        return []
+    t, tg = torch.from_numpy(x), torch.from_numpy(x).requires_grad_()
+    ours, theirs = pt.MaxPool2d(2), torch.nn.MaxPool2d(2)
+    op = torch.ops.pooling.max_pool.default
+    return [
+        (f"torch adapter max_pool2d {x.shape} k2", lambda: pt.max_pool2d(t, 2),
+         lambda F, _: F.max_pool2d(t, 2), x),
+        (f"torch.ops.pooling.max_pool {x.shape} k2 (dispatcher)",
+         lambda: op(t, [2, 2], [2, 2], [0, 0], [1, 1], False),
+         lambda F, _: F.max_pool2d(t, 2), x),
+        (f"torch adapter MaxPool2d(2) {x.shape} requires_grad", lambda: ours(tg),
+         lambda F, _: theirs(tg), x),
+    ]
 
 
 def large_cases(tiny):

@@ -30,7 +30,7 @@ import torch
 from torch import Tensor
 
 from ... import _api, _backend, _fractional
-from ..._params import LAYOUTS, output_length
+from ..._params import LAYOUTS, normalize_pool_args, output_length
 
 __all__ = ["OPS", "keeps_last"]
 
@@ -67,11 +67,9 @@ def _suggests_last(x: Tensor, nd: int) -> bool:
 
 def _np(t: Tensor, nd: int, last: bool):
     """A NumPy view of ``t``, (N, *spatial, C) when ``last``."""
-    if t.requires_grad:
-        t = t.detach()
     if last:
         t = t.movedim(1, -1)
-    return t.numpy()
+    return t.numpy(force=t.requires_grad)  # (force: a view still, for a CPU tensor)
 
 
 def _torch(a, nd: int, last: bool) -> Tensor:
@@ -121,15 +119,19 @@ def _core():
 
 # ------------------------------------------------------------------ max pooling
 
-def _max_pool(x, kernel_size, stride, padding, dilation, ceil_mode, indices):
-    nd = len(kernel_size)
+def max_pool_eager(x, nd, kernel_size, stride, padding, dilation, ceil_mode, indices):
+    """Max pooling with the arguments as the user gave them (ints or
+    tuples, stride None): pooling's kept plan for the call then skips their
+    normalisation, which is most of a tiny call's time."""
     last = keeps_last("max", x, nd)
-    out = None if last or x.is_contiguous() else _outs(
-        x, nd, last, _max_pool_fake(x, kernel_size, stride, padding, dilation, ceil_mode)[0],
-        indices)
-    r = _api.max_pool(_core(), nd, _np(x, nd, last), tuple(kernel_size), tuple(stride),
-                      tuple(padding), tuple(dilation), ceil_mode, indices, _fmt(nd, last),
-                      out=out)
+    out = None
+    if not (last or x.is_contiguous()):
+        p = normalize_pool_args(f"max_pool{nd}d", nd, kernel_size, stride, padding, dilation,
+                                ceil_mode)
+        out = _outs(x, nd, last, _max_pool_fake(x, p.kernel_size, p.stride, p.padding,
+                                                p.dilation, ceil_mode)[0], indices)
+    r = _api.max_pool(_core(), nd, _np(x, nd, last), kernel_size, stride, padding, dilation,
+                      ceil_mode, indices, _fmt(nd, last), out=out)
     if indices:
         return _torch(r[0], nd, last), _torch(r[1], nd, last)
     return _torch(r, nd, last)
@@ -146,7 +148,8 @@ def _max_pool_fake(x, kernel_size, stride, padding, dilation, ceil_mode):
 def max_pool(x: Tensor, kernel_size: list[int], stride: list[int], padding: list[int],
              dilation: list[int], ceil_mode: bool) -> Tensor:
     """Max pooling, values only (``F.max_pool{1,2,3}d``)."""
-    return _max_pool(x, kernel_size, stride, padding, dilation, ceil_mode, False)
+    return max_pool_eager(x, len(kernel_size), tuple(kernel_size), tuple(stride),
+                          tuple(padding), tuple(dilation), ceil_mode, False)
 
 
 @OPS["max_pool"].register_fake
@@ -160,7 +163,8 @@ def max_pool_with_indices(x: Tensor, kernel_size: list[int], stride: list[int],
                           padding: list[int], dilation: list[int],
                           ceil_mode: bool) -> tuple[Tensor, Tensor]:
     """Max pooling with PyTorch's int64 indices."""
-    return _max_pool(x, kernel_size, stride, padding, dilation, ceil_mode, True)
+    return max_pool_eager(x, len(kernel_size), tuple(kernel_size), tuple(stride),
+                          tuple(padding), tuple(dilation), ceil_mode, True)
 
 
 @OPS["max_pool_with_indices"].register_fake
@@ -315,11 +319,6 @@ OPS["max_unpool"].register_autograd(_unpool_backward, setup_context=_unpool_setu
 
 # ------------------------------------------------------------- average pooling
 
-def _avg_args(kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override):
-    return (tuple(kernel_size), tuple(stride), tuple(padding), ceil_mode, count_include_pad,
-            divisor_override)
-
-
 @_op
 def avg_pool(x: Tensor, kernel_size: list[int], stride: list[int], padding: list[int],
              ceil_mode: bool, count_include_pad: bool,
@@ -329,9 +328,9 @@ def avg_pool(x: Tensor, kernel_size: list[int], stride: list[int], padding: list
     last = keeps_last("avg", x, nd)
     out = None if last or x.is_contiguous() else _outs(
         x, nd, last, _avg_sizes(x, kernel_size, stride, padding, ceil_mode), False)
-    y = _api.avg_pool(_core(), nd, _np(x, nd, last),
-                      *_avg_args(kernel_size, stride, padding, ceil_mode, count_include_pad,
-                                 divisor_override), _fmt(nd, last), out=out)
+    y = _api.avg_pool(_core(), nd, _np(x, nd, last), tuple(kernel_size), tuple(stride),
+                      tuple(padding), ceil_mode, count_include_pad, divisor_override,
+                      _fmt(nd, last), out=out)
     return _torch(y, nd, last)
 
 
@@ -358,8 +357,8 @@ def avg_pool_backward(grad_output: Tensor, input_size: list[int], kernel_size: l
     g = _gradient(grad_output, input_size, nd, channels_last)
     _api.avg_pool_backward(
         _core(), nd, _np(grad_output, nd, channels_last), _shape(input_size, nd, channels_last),
-        *_avg_args(kernel_size, stride, padding, ceil_mode, count_include_pad,
-                   divisor_override), _fmt(nd, channels_last), out=_np(g, nd, channels_last))
+        tuple(kernel_size), tuple(stride), tuple(padding), ceil_mode, count_include_pad,
+        divisor_override, _fmt(nd, channels_last), out=_np(g, nd, channels_last))
     return g
 
 

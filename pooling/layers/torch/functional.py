@@ -37,7 +37,7 @@ _ops_ns = torch.ops.pooling
 
 
 def _served(x, dtypes) -> bool:
-    return (isinstance(x, torch.Tensor) and x.device.type == "cpu" and x.dtype in dtypes
+    return (isinstance(x, torch.Tensor) and x.dtype in dtypes and x.is_cpu
             and x.layout == torch.strided)
 
 
@@ -62,16 +62,15 @@ def _max_pool(nd, input, kernel_size, stride, padding, dilation, ceil_mode, retu
     if not _served(input, _NUMBERS):
         return getattr(_tf, fn)(input, kernel_size, stride, padding, dilation,
                                 ceil_mode=ceil_mode, return_indices=return_indices)
+    if not _graph(input):
+        return _ops.max_pool_eager(input, nd, kernel_size, stride, padding, dilation,
+                                   ceil_mode, return_indices)
     args = (*_window(fn, nd, kernel_size, stride, padding),
             list(_ntuple(dilation, "dilation", fn, nd)), ceil_mode)
-    if _graph(input):
-        if return_indices or input.requires_grad and torch.is_grad_enabled():
-            y, indices = _ops_ns.max_pool_with_indices(input, *args)
-            return (y, indices) if return_indices else y
-        return _ops_ns.max_pool(input, *args)
-    if return_indices:
-        return _ops.max_pool_with_indices(input, *args)
-    return _ops.max_pool(input, *args)
+    if return_indices or input.requires_grad and torch.is_grad_enabled():
+        y, indices = _ops_ns.max_pool_with_indices(input, *args)
+        return (y, indices) if return_indices else y
+    return _ops_ns.max_pool(input, *args)
 
 
 def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
