@@ -22,10 +22,13 @@ Why the design is as it is:
   a primitive whose value is ``y`` and whose vjp scatters the incoming
   gradient at ``idx`` (``max_pool*_backward``).  The alternative, one
   primitive returning the pair ``(y, idx)`` with the values wrapper taking
-  ``[0]``, makes autograd box the tuple, add a ``container_take`` node, and
-  on the way back build a zero int64 cotangent the size of the indices; and
-  the indices it hands out are boxed.  Here they are plain int64 arrays
-  (``max_unpool*`` reads them directly) and the graph has one node per pool.
+  ``[0]``, makes autograd box the tuple and add a ``container_take`` node,
+  whose vjp builds zeros for the whole tuple (values and int64 indices)
+  and adds the incoming gradient into them: a copy of the gradient and an
+  index-sized allocation per step, measurably slower on mid-sized inputs
+  (docs/performance.md, "HIPS autograd"); and the indices it hands out are
+  boxed.  Here they are plain int64 arrays (``max_unpool*`` reads them as
+  they are) and the graph has one node per pool.
 - Every primitive takes the array positionally and the settings as one
   normalised tuple, because autograd traces positional arguments only and
   passes the vjp maker the arguments exactly as the primitive got them.
