@@ -177,6 +177,25 @@ def test_lp_pool(backend, nd, last, batched, p):
           getattr(F, f"lp_pool{nd}d_backward")(G, x, p, **args))
 
 
+@pytest.mark.parametrize("last", [False, True])
+def test_gradient_of_a_plain_sum(backend, last):
+    """anp.sum's vjp hands the primitives a read-only broadcast (zero-stride)
+    gradient: the backward functions take it as it is."""
+    fmt = LAYOUTS[2][last]
+    x = _input(2, last, True)
+    _, idx = F.max_pool2d(x, 2, return_indices=True, data_format=fmt)
+    cases = [(lambda a: P.max_pool2d(a, 2, data_format=fmt),
+              lambda g: F.max_pool2d_backward(g, idx, x.shape, fmt)),
+             (lambda a: P.avg_pool2d(a, 3, 2, 1, data_format=fmt),
+              lambda g: F.avg_pool2d_backward(g, x.shape, 3, 2, 1, data_format=fmt)),
+             (lambda a: P.adaptive_avg_pool2d(a, (4, 3), fmt),
+              lambda g: F.adaptive_avg_pool2d_backward(g, x.shape, fmt)),
+             (lambda a: P.lp_pool2d(a, 2, 2, data_format=fmt),
+              lambda g: F.lp_pool2d_backward(g, x, 2, 2, data_format=fmt))]
+    for op, backward in cases:
+        _same(autograd.grad(lambda a: anp.sum(op(a)))(x), backward(np.ones_like(op(x))))
+
+
 def test_lp_pool_second_derivative_is_refused():
     x = np.abs(_input(2, False, True, dtype=np.float64)) + 0.5
     first = autograd.grad(lambda a: anp.sum(P.lp_pool2d(a, 2, 2) ** 2))
