@@ -104,13 +104,21 @@ def test_fractional_max_pool(backend, nd, last, batched):
     want = getattr(F, f"max_pool{nd}d_backward")(G, idx, x.shape, fmt)
     _same(_grad_of(lambda a: ours(a, **args), x, G), want)
     _same(_grad_of(lambda a: ours(a, return_indices=True, **args)[0], x, G), want)
-    # drawn samples (a seeded rng, the same draw each call): the gradient
+    # samples drawn from NumPy's generator, new ones each call: the gradient
     # goes through the windows of the call that pooled
-    drawn = dict(kernel_size=2, output_ratio=0.5, data_format=fmt, rng=7)
-    y3, idx3 = ours(x, return_indices=True, **drawn)
-    G3 = _upstream(y3)
-    _same(_grad_of(lambda a: ours(a, **drawn), x, G3),
-          getattr(F, f"max_pool{nd}d_backward")(G3, idx3, x.shape, fmt))
+    drawn = dict(kernel_size=2, output_ratio=0.5, data_format=fmt)
+    np.random.seed(11)
+    G3 = _upstream(ours(x, **drawn))
+    seen = []
+
+    def loss(a):
+        y3, idx3 = ours(a, return_indices=True, **drawn)
+        seen.append(idx3)
+        return anp.sum(y3 * G3)
+
+    got = autograd.grad(loss)(x)
+    assert not np.array_equal(ours(x, return_indices=True, **drawn)[1], seen[0])
+    _same(got, getattr(F, f"max_pool{nd}d_backward")(G3, seen[0], x.shape, fmt))
 
 
 @pytest.mark.parametrize("nd, last, batched", LAYOUT_CASES)

@@ -134,6 +134,7 @@ def _lp_backward(g, x, nd, args):
 
 
 def _spatial(a, nd, data_format):
+    """The spatial sizes of a's shape: the adaptive output size that gives it."""
     last = channels_last(f"adaptive_avg_pool{nd}d", nd, data_format)
     shape = np.shape(a)
     return tuple(shape[-nd - 1:-1]) if last else tuple(shape[-nd:])
