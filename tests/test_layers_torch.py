@@ -428,6 +428,37 @@ def test_opcheck_forward(name, layout):
     torch.library.opcheck(getattr(torch.ops.pooling, name).default, args)
 
 
+@pytest.mark.parametrize("nd", [1, 3])
+def test_opcheck_other_dimensionalities(nd):
+    x = torch.randn((2, 3) + (6,) * nd, dtype=torch.float64)
+    if nd == 3:
+        x = x.contiguous(memory_format=torch.channels_last_3d)
+    k = [2] * nd
+    ops = torch.ops.pooling
+    for op, args in ((ops.max_pool, (k, k, [0] * nd, [1] * nd, True)),
+                     (ops.max_pool_with_indices, (k, [1] * nd, [1] * nd, [1] * nd, False)),
+                     (ops.avg_pool, (k, k, [1] * nd, False, False, None)),
+                     (ops.adaptive_avg_pool, ([4] * nd,)),
+                     (ops.adaptive_max_pool, ([4] * nd,))):
+        torch.library.opcheck(op.default, (x.detach().requires_grad_(),) + args)
+    torch.library.opcheck(ops.max_pool.default, (x[0].detach().requires_grad_(), k, k,
+                                                 [0] * nd, [1] * nd, False))  # unbatched
+
+
+def test_traced_path_has_no_python_caches():
+    """Dynamo warns when it traces through functools.lru_cache (issue #13's
+    report on the old adapter): the functionals' traced path has none."""
+    import warnings
+    model = torch.nn.Sequential(pt.MaxPool2d(3, 2, 1), pt.AvgPool2d(2), pt.AdaptiveMaxPool2d(2),
+                                pt.LPPool2d(2, 1))
+    torch._dynamo.reset()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        explain = torch._dynamo.explain(model)(torch.randn(2, 3, 12, 12))
+    assert explain.graph_break_count == 0
+    assert not [w for w in caught if "lru_cache" in str(w.message)]
+
+
 def test_opcheck_backward_and_unpool():
     x = torch.randn(2, 3, 9, 10, dtype=torch.float64)
     for last in (False, True):
