@@ -58,13 +58,14 @@ def _window(fn, nd, kernel_size, stride, padding):
 # ------------------------------------------------------------------ max pooling
 
 def _max_pool(nd, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
-    fn = f"max_pool{nd}d"
     if not _served(input, _NUMBERS):
-        return getattr(_tf, fn)(input, kernel_size, stride, padding, dilation,
-                                ceil_mode=ceil_mode, return_indices=return_indices)
+        return getattr(_tf, f"max_pool{nd}d")(input, kernel_size, stride, padding, dilation,
+                                              ceil_mode=ceil_mode,
+                                              return_indices=return_indices)
     if not _graph(input):
         return _ops.max_pool_eager(input, nd, kernel_size, stride, padding, dilation,
                                    ceil_mode, return_indices)
+    fn = f"max_pool{nd}d"
     args = (*_window(fn, nd, kernel_size, stride, padding),
             list(_ntuple(dilation, "dilation", fn, nd)), ceil_mode)
     if return_indices or input.requires_grad and torch.is_grad_enabled():
