@@ -17,7 +17,7 @@ from .. import functional as F
 from .._params import stride_or_kernel
 from ..numpy_layers import MaxPool2D as _CoreMaxPool2D
 
-__all__ = ["MaxPool2d", "max_pool2d"]
+__all__ = ["MaxPool2d", "convert", "max_pool2d"]
 
 _SERVED = {torch.float16, torch.float32, torch.float64, torch.int8, torch.int16,
            torch.int32, torch.int64, torch.uint8}
@@ -102,3 +102,17 @@ class MaxPool2d(torch.nn.Module):
     def extra_repr(self):
         return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
                 f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
+
+
+def convert(model):
+    """STUB (the lead's convert replaces this): every ``torch.nn.MaxPool2d``
+    in model, nested ones included, replaced in place by ours with the same
+    arguments; returns model."""
+    for name, child in model.named_children():
+        if type(child) is torch.nn.MaxPool2d:
+            setattr(model, name, MaxPool2d(child.kernel_size, child.stride, child.padding,
+                                           child.dilation, child.return_indices,
+                                           child.ceil_mode))
+        else:
+            convert(child)
+    return model
