@@ -119,13 +119,12 @@ def vgg11_bn(num_classes=1000):
     An ``nn.Sequential`` with torchvision's attribute names: ``features``,
     ``avgpool`` and ``classifier`` are its children, so the ``state_dict``
     keys are torchvision's; ``flatten`` has no parameters."""
-    layers: list[nn.Module] = []
+    layers = []
     channels = 3
     for v in CFG_A:
         if v == "M":
             layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
         else:
-            assert isinstance(v, int)
             layers += [nn.Conv2d(channels, v, kernel_size=3, padding=1), nn.BatchNorm2d(v),
                        nn.ReLU(inplace=True)]
             channels = v
