@@ -145,21 +145,165 @@ def test_bench_prints_every_section(tiny_run):
     frameworks = [m for m in ("tinyml", "torch") if importlib.util.find_spec(m)]
     heads = ["pooling ", "case ", "copy bandwidth", "thread scaling (ours):",
              "linear cost (ours", "other operations", "large inputs", "tiny calls",
-             "out= (", "framework layers", "targets:"]
+             "out= (", "framework layers", "models (", "targets:"]
     if not frameworks:
         heads.remove("framework layers")
+    if "torch" not in frameworks:
+        heads.remove("models (")
     found = [next((i for i, line in enumerate(out.splitlines()) if line.startswith(h)), None)
              for h in heads]
     assert None not in found and found == sorted(found), dict(zip(heads, found))
     assert set(data) == {"version", "threads", "copy_gbps", "rows", "thread_scaling",
                          "linear_cost", "other_ops", "large_inputs", "tiny_calls", "out",
-                         "adapters", "summary"}
+                         "adapters", "models", "summary"}
     assert data["threads"] == 1
     assert ({a["case"].split()[0] for a in data["adapters"]} == set(frameworks)
             and all(a["ours_ms"] > 0 and a["theirs_ms"] > 0 for a in data["adapters"]))
     # the thread target names the large cases: none for the tiny ones
     assert not [line for line in data["summary"] if line.startswith("threads: ")]
     assert [line for line in data["summary"] if line.startswith("linear cost: ")]
+
+
+def test_bench_models_section(tiny_run):
+    """The models section at --tiny: both networks at both sizes, one thread
+    and two (two even at --threads 1), forward and forward+backward, each
+    printed, and issue #13's end-to-end line for VGG-11."""
+    if importlib.util.find_spec("torch") is None:
+        pytest.skip("the models section needs torch")
+    from pooling.bench.models import MODES, NETS, TINY_SIZES
+    out, data = tiny_run
+    rows = data["models"]
+    assert [(r["net"], r["batch"], r["size"], r["threads"], r["mode"]) for r in rows] == [
+        (net, b, hw, n, mode) for net, _ in NETS for b, hw in TINY_SIZES for n in (1, 2)
+        for mode in MODES]
+    for r in rows:
+        assert r["unconverted_ms"] > 0 and r["converted_ms"] > 0 and r["pooling_ms"] > 0
+        assert r["speedup"] == r["unconverted_ms"] / r["converted_ms"]
+        assert r["pooling_share"] == r["pooling_ms"] / r["unconverted_ms"]
+        # ResNet-18: the stem's max pooling and the global average; VGG-11:
+        # five max poolings and the 7x7 average
+        assert r["pooling_modules"] == {"ResNet-18": 2, "VGG-11": 6}[r["net"]]
+        assert r["repeats"] == 1
+    section = out.split("\nmodels (ms per run")[1].split("\ntargets:")[0]
+    printed = [line for line in section.splitlines()
+               if line.startswith(("  ResNet-18 ", "  VGG-11 "))]
+    assert len(printed) == len(rows)
+    assert all(" unconverted " in line and " converted " in line and "(bound x" in line
+               for line in printed)
+    vgg = next(r for r in rows if r["net"] == "VGG-11" and r["batch"] == 2 and r["threads"] == 1
+               and r["mode"] == "forward+backward")
+    assert [line for line in data["summary"] if line.startswith("VGG-11 ")] == [
+        f"VGG-11 converted vs unconverted, batch 2 64x64, one thread, forward+backward: "
+        f"{vgg['speedup']:.3f}x (target > 1x); pooling share of unconverted: "
+        f"{100 * vgg['pooling_share']:.1f}% (bound: at most "
+        f"{1 / (1 - vgg['pooling_share']):.3f}x speed-up)"]
+
+
+def test_models_target_line():
+    """The end-to-end line: VGG-11, one thread, forward+backward, the
+    largest batch; no line without such a row."""
+    from pooling.bench.report import summary
+
+    def row(net, batch, threads, mode, theirs=10.0, ours=8.0, pool=2.5):
+        return {"net": net, "batch": batch, "size": 224, "threads": threads, "mode": mode,
+                "unconverted_ms": theirs, "converted_ms": ours, "speedup": theirs / ours,
+                "pooling_ms": pool, "pooling_share": pool / theirs, "pooling_modules": 6,
+                "repeats": 7}
+    models = [row("ResNet-18", 32, 1, "forward+backward"), row("VGG-11", 1, 1, "forward+backward"),
+              row("VGG-11", 32, 2, "forward+backward"), row("VGG-11", 32, 1, "forward"),
+              row("VGG-11", 32, 1, "forward+backward", 20.0, 16.0, 5.0)]
+    assert summary([], [], [], 1.0, models=models) == [
+        "VGG-11 converted vs unconverted, batch 32 224x224, one thread, forward+backward: "
+        "1.250x (target > 1x); pooling share of unconverted: 25.0% (bound: at most 1.333x "
+        "speed-up)"]
+    assert summary([], [], [], 1.0, models=models[:1] + models[2:4]) == []
+
+
+def test_sections_pick_what_runs(tmp_path):
+    """--sections runs those sections only, --skip all but those; the JSON
+    keeps every key, empty for what did not run."""
+    path = tmp_path / "b.json"
+    out = _run(["-m", "pooling.bench", "--tiny", "--threads", "1", "--sections", "tiny,out",
+                "--json", str(path)], tmp_path).stdout
+    data = json.loads(path.read_text())
+    ran = {k for k in ("rows", "thread_scaling", "linear_cost", "other_ops", "large_inputs",
+                       "tiny_calls", "out", "adapters", "models") if data[k]}
+    assert ran == {"tiny_calls", "out"}
+    assert "\ntiny calls" in out and "\nout= (" in out and "\ntargets:" in out
+    assert "\ncase " not in out and "\nmodels" not in out and "\nother operations" not in out
+    skip = ",".join(n for n in bench.SECTIONS if n != "linear")
+    out = _run(["-m", "pooling.bench", "--tiny", "--threads", "1", "--skip", skip,
+                "--json", str(path)], tmp_path).stdout
+    data = json.loads(path.read_text())
+    assert len(data["linear_cost"]) == 3 and not data["tiny_calls"] and not data["models"]
+    assert "\nlinear cost (ours" in out and "\ntiny calls" not in out
+
+
+def test_sections_bad_names(capsys):
+    with pytest.raises(SystemExit) as e:
+        bench.main(["--sections", "tiny,mian"])
+    assert e.value.code == 2
+    assert "unknown section(s) mian; choose from main, scaling," in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        bench.main(["--sections", "tiny", "--skip", "out"])
+    assert "not allowed with argument" in capsys.readouterr().err
+    with pytest.raises(ValueError, match=r"bench\(\): unknown sections \['mian'\]; expected"):
+        bench.bench(sections=["tiny", "mian"])
+
+
+def test_interleaved_ms_takes_turns():
+    """One warm-up call each, then every repeat calls each once, the order
+    reversed every other repeat; a call shorter than min_seconds is looped."""
+    from pooling.bench.timing import interleaved_ms
+    calls = []
+    ms = interleaved_ms([lambda: calls.append("a"), lambda: calls.append("b")], 3,
+                        min_seconds=0)
+    assert "".join(calls) == "ab" + "ab" + "ba" + "ab"
+    assert len(ms) == 2 and all(v >= 0 for v in ms)
+    calls.clear()
+    interleaved_ms([lambda: calls.append("a")], 2, min_seconds=0.01)
+    assert len(calls) > 3
+
+
+def test_nets_are_torchvisions():
+    """ResNet-18 and VGG-11-BN as torchvision builds them: its parameter
+    counts, names, pooling layers and initialisation; the same seed gives
+    the same weights."""
+    torch = pytest.importorskip("torch")
+    from torch import nn
+
+    from pooling.bench import nets
+    torch.manual_seed(0)
+    r, v = nets.resnet18(), nets.vgg11_bn()
+    # torchvision's model table: 11,689,512 and 132,868,840 parameters
+    assert sum(p.numel() for p in r.parameters()) == 11_689_512
+    assert sum(p.numel() for p in v.parameters()) == 132_868_840
+    rs, vs = r.state_dict(), v.state_dict()
+    assert rs["layer2.0.downsample.0.weight"].shape == (128, 64, 1, 1)
+    assert rs["layer4.1.bn2.running_var"].shape == (512,) and rs["fc.weight"].shape == (1000, 512)
+    assert vs["features.25.weight"].shape == (512, 512, 3, 3)
+    assert vs["classifier.6.weight"].shape == (1000, 4096) and len(vs) == 62 and len(rs) == 122
+    assert repr(r.maxpool) == "MaxPool2d(kernel_size=3, stride=2, padding=1, dilation=1, " \
+                              "ceil_mode=False)"
+    assert r.avgpool.output_size == (1, 1) and v.avgpool.output_size == (7, 7)
+    pools = [m for m in v.features if isinstance(m, nn.MaxPool2d)]
+    assert len(pools) == 5 and all((m.kernel_size, m.stride) == (2, 2) for m in pools)
+    for model in (r, v):
+        for m in model.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                assert bool((m.weight == 1).all() and (m.bias == 0).all())
+            if isinstance(m, nn.Conv2d):   # kaiming_normal_, fan_out
+                fan_out = m.out_channels * m.kernel_size[0] * m.kernel_size[1]
+                assert abs(m.weight.std().item() / (2 / fan_out) ** 0.5 - 1) < 0.15
+                assert m.bias is None if model is r else bool((m.bias == 0).all())
+    linears = [m for m in v.modules() if isinstance(m, nn.Linear)]
+    assert all(abs(m.weight.std().item() / 0.01 - 1) < 0.05 and bool((m.bias == 0).all())
+               for m in linears)
+    torch.manual_seed(0)
+    again = nets.resnet18()
+    assert all(torch.equal(a, b) for a, b in zip(rs.values(), again.state_dict().values()))
+    x = torch.randn(2, 3, 64, 64)
+    assert nets.resnet18(10)(x).shape == (2, 10) and v(x).shape == (2, 1000)
 
 
 def test_thread_target_only_for_the_cases_it_names():
@@ -249,7 +393,7 @@ def test_quick_prints_the_tiny_calls(tmp_path):
     """--quick keeps the tiny-call section; a --cases filter that matches no
     case prints no target line for the main table."""
     out = _run(["-m", "pooling.bench", "--tiny", "--quick", "--threads", "1", "--cases",
-                "no such case"], tmp_path).stdout
+                "no such case", "--skip", "models"], tmp_path).stdout
     assert "\ntiny calls (us per call" in out
     targets = out.split("\ntargets:\n")[1]
     main_table = ("forward (values only) vs torch", "forward with int64 indices vs torch",
@@ -280,7 +424,8 @@ def test_thread_scaling_takes_the_largest_cases():
 def test_import_leaves_frameworks_alone(tmp_path):
     """Importing the benchmark imports neither the frameworks nor their
     adapters: only measuring the framework rows does."""
-    lazy = ("torch", "tinyml", "pooling.layers.torch", "pooling.layers.tinyml")
+    lazy = ("torch", "tinyml", "pooling.layers.torch", "pooling.layers.tinyml",
+            "pooling.bench.nets")
     out = _run(["-c", f"import sys, pooling.bench; print([m for m in {lazy!r} if m in sys.modules])"],
                tmp_path).stdout
     assert out.strip() == "[]"

@@ -12,16 +12,26 @@ time, printed beside a plain copy's bandwidth measured in the same run; peak
 extra memory is tracemalloc's peak during one call (NumPy reports its
 allocations to it; PyTorch's are not seen).
 
-Sections: the main table (``cases.CASES``), thread scaling, linear cost,
-other operations, large inputs (100 MB and more), tiny calls (the per-call
-overhead, in microseconds), ``out=`` (a fresh output against a preallocated
-one), the framework layers, and the targets.
+Sections, by the names ``--sections`` and ``--skip`` take: ``main`` (the
+main table, ``cases.CASES``), ``scaling`` (thread scaling), ``linear``
+(linear cost), ``other`` (other operations), ``large`` (large inputs, 100 MB
+and more), ``tiny`` (tiny calls: the per-call overhead, in microseconds),
+``out`` (a fresh output against a preallocated one), ``layers`` (the
+framework layers), ``models`` (ResNet-18 and VGG-11 end to end, converted by
+``pooling.layers.torch.convert`` against unconverted, batch 32 and batch 1
+at 224x224, one thread and all ``--threads``; the longest: minutes), and
+the targets, for what ran.
 
     python -m pooling.bench [--threads N] [--quick] [--json PATH] [--cases TEXT]
+                            [--sections LIST | --skip LIST]
+
+``--quick`` runs the models at a tiny size (batch 2 and 1, 64x64).
+``--sections models`` runs the models alone; ``--skip models`` all but them.
 
 Modules: ``timing`` (timers), ``cases`` (what is measured), ``baselines``
 (im2col), ``measure`` (each section's measurements), ``adapters`` (the
-framework layers of ``pooling.layers``), ``report`` (tables, targets, JSON).
+framework layers of ``pooling.layers``), ``models`` and ``nets`` (the
+networks), ``report`` (tables, targets, JSON).
 """
 from __future__ import annotations
 
@@ -39,13 +49,17 @@ from .baselines import im2col_backward, im2col_forward
 from .cases import CASES, OPS, TINY_CASES, input_bytes, large_cases, largest, tiny_call_cases
 from .measure import (linear_cost, other_ops, preallocated, run_case, thread_scaling,
                       versus_torch)
-from .report import (print_adapters, print_large, print_linear, print_other_ops, print_out,
-                     print_scaling, print_table, print_targets, print_tiny_calls, summary,
-                     write_json)
+from .models import model_rows
+from .report import (print_adapters, print_large, print_linear, print_models, print_other_ops,
+                     print_out, print_scaling, print_table, print_targets, print_tiny_calls,
+                     summary, write_json)
 from . import timing
 from .timing import calibrate, copy_bandwidth
 
-__all__ = ["CASES", "OPS", "TINY_CASES", "bench", "calibrate", "im2col_backward",
+# The sections, in the order they run and print (the targets come last).
+SECTIONS = ("main", "scaling", "linear", "other", "large", "tiny", "out", "layers", "models")
+
+__all__ = ["CASES", "OPS", "SECTIONS", "TINY_CASES", "bench", "calibrate", "im2col_backward",
            "im2col_forward", "main"]
 
 
@@ -57,8 +71,13 @@ def _torch():
     return torch
 
 
-def bench(threads=None, quick=False, cases=None, json_path=None, tiny=False):
-    """Run the benchmark, print the tables, return the measurements."""
+def bench(threads=None, quick=False, cases=None, json_path=None, tiny=False, sections=SECTIONS):
+    """Run the benchmark's sections (any of SECTIONS), print the tables,
+    return the measurements (an empty list for a section that did not run)."""
+    unknown = sorted(set(sections) - set(SECTIONS))
+    if unknown:
+        raise ValueError(f"bench(): unknown sections {unknown}; expected some of "
+                         f"{', '.join(SECTIONS)}")
     torch = _torch()
     # The objects of the imports (torch's are many) move out of the
     # collector's reach, so that the full collection before each timing
@@ -66,12 +85,12 @@ def bench(threads=None, quick=False, cases=None, json_path=None, tiny=False):
     gc.collect()
     gc.freeze()
     try:
-        return _bench(torch, threads, quick, cases, json_path, tiny)
+        return _bench(torch, threads, quick, cases, json_path, tiny, frozenset(sections))
     finally:
         gc.unfreeze()
 
 
-def _bench(torch, threads, quick, cases, json_path, tiny):
+def _bench(torch, threads, quick, cases, json_path, tiny, on):
     if pooling.get_backend() != "cython":
         print("warning: the compiled kernels are not in use; 'ours' is the NumPy reference")
     threads = threads or pooling.get_num_threads()
@@ -88,47 +107,77 @@ def _bench(torch, threads, quick, cases, json_path, tiny):
           f"{platform.machine()}, median of {repeats} runs")
     copy_gbps = copy_bandwidth(max(map(input_bytes, selected), default=1 << 20), repeats)
     rows = []
-    for name, shape, dtype, kw in selected:
-        rows += run_case(name, shape, dtype, kw, repeats, quick, torch)
-    print()
-    print_table(rows, copy_gbps)
+    if "main" in on:
+        for name, shape, dtype, kw in selected:
+            rows += run_case(name, shape, dtype, kw, repeats, quick, torch)
+        print()
+        print_table(rows, copy_gbps)
     # the largest selected cases, at 1 thread and at `threads` (at 2 for --tiny,
     # so that the tests see the section even at one thread)
     scaling = (thread_scaling(max(threads, 2), repeats, largest(selected))
-               if threads > 1 or tiny else [])
+               if "scaling" in on and (threads > 1 or tiny) else [])
     print_scaling(scaling, max(threads, 2))
-    linear = [] if quick and not tiny else linear_cost(repeats, tiny)
+    linear = linear_cost(repeats, tiny) if "linear" in on and (tiny or not quick) else []
     print_linear(linear)
-    others = other_ops(repeats, torch, tiny)
-    print_other_ops(others)
+    others = []
+    if "other" in on:
+        others = other_ops(repeats, torch, tiny)
+        print_other_ops(others)
     # --quick: the same cases, with its fewer repeats
-    large = versus_torch(large_cases(tiny), repeats, torch)
+    large = versus_torch(large_cases(tiny), repeats, torch) if "large" in on else []
     print_large(large)
-    tiny_calls = versus_torch(tiny_call_cases(), repeats, torch)
+    tiny_calls = versus_torch(tiny_call_cases(), repeats, torch) if "tiny" in on else []
     print_tiny_calls(tiny_calls)
-    outs = preallocated(repeats, tiny)
+    outs = preallocated(repeats, tiny) if "out" in on else []
     print_out(outs)
-    adapters = adapter_rows(repeats, tiny)
+    adapters = adapter_rows(repeats, tiny) if "layers" in on else []
     print_adapters(adapters)
-    lines = summary(rows, scaling, linear, copy_gbps, tiny_calls, large, others)
+    models = []
+    if "models" in on:
+        if torch is None:
+            print("\nmodels: skipped (torch is not installed)")
+        else:
+            # the tests' --tiny: one repeat, as each VGG-11 step there costs
+            # a tenth of a second (its 25088x4096 classifier)
+            models = model_rows(1 if tiny else repeats, threads, quick or tiny)
+            print_models(models)
+    lines = summary(rows, scaling, linear, copy_gbps, tiny_calls, large, others, models)
     print_targets(lines)
     result = {"version": pooling.__version__, "threads": threads, "copy_gbps": copy_gbps,
               "rows": rows, "thread_scaling": scaling, "linear_cost": linear,
               "other_ops": others, "large_inputs": large, "tiny_calls": tiny_calls,
-              "out": outs, "adapters": adapters, "summary": lines}
+              "out": outs, "adapters": adapters, "models": models, "summary": lines}
     if json_path:
         write_json(result, json_path)
     return result
+
+
+def _sections(text):
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in SECTIONS]
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown section(s) {', '.join(unknown)}; choose from {', '.join(SECTIONS)}")
+    return names
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m pooling.bench", description=__doc__.split("\n")[0])
     ap.add_argument("--threads", type=int, default=None,
                     help="threads for every implementation (default: pooling's)")
-    ap.add_argument("--quick", action="store_true", help="fewer repeats, skip slow baselines")
+    ap.add_argument("--quick", action="store_true",
+                    help="fewer repeats, skip slow baselines, models at a tiny size")
     ap.add_argument("--json", dest="json_path", help="also write the measurements here")
-    ap.add_argument("--cases", help="only cases whose name contains this text")
+    ap.add_argument("--cases", help="only main-table cases whose name contains this text")
+    pick = ap.add_mutually_exclusive_group()
+    pick.add_argument("--sections", type=_sections, default=list(SECTIONS), metavar="LIST",
+                      help="run only these sections, comma-separated, of: "
+                           + ", ".join(SECTIONS) + " (default: all; the targets always "
+                           "print, for what ran; models takes minutes)")
+    pick.add_argument("--skip", type=_sections, default=[], metavar="LIST",
+                      help="run every section but these (e.g. --skip models)")
     ap.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)  # for the tests
     a = ap.parse_args(argv)
-    bench(a.threads, a.quick, a.cases, a.json_path, a.tiny)
+    bench(a.threads, a.quick, a.cases, a.json_path, a.tiny,
+          [n for n in a.sections if n not in a.skip])
     return 0

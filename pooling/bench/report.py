@@ -126,6 +126,47 @@ def print_adapters(adapters):
                   f"  {a['speedup']:.1f}x  floor {a['floor_ms']:7.3f} ms x{_x_floor(a):.1f}")
 
 
+def _threads(n):
+    return "1 thread " if n == 1 else f"{n} threads"
+
+
+def print_models(models):
+    if models:
+        print(f"\nmodels (ms per run, median of {models[0]['repeats']} interleaved runs; train "
+              "mode; forward under no_grad, forward+backward of the output's sum;\n  converted = "
+              "pooling.layers.torch.convert(model) against copy.deepcopy(model); x = "
+              "unconverted / converted):")
+        for r in models:
+            print(f"  {r['net']:9} batch {r['batch']:2} {r['size']}x{r['size']} "
+                  f"{_threads(r['threads'])} {r['mode']:16} unconverted "
+                  f"{_fmt_ms(r['unconverted_ms'])}  converted {_fmt_ms(r['converted_ms'])}  "
+                  f"x{r['speedup']:.3f}  pooling {_fmt_ms(r['pooling_ms'])} = "
+                  f"{100 * r['pooling_share']:4.1f}% (bound x{_bound(r):.3f})")
+        print("  pooling: the unconverted model's pooling modules timed alone on inputs of the\n"
+              "  shapes they see in it (forward, or forward and backward, as the model), summed;\n"
+              "  % of the unconverted model's time = share P; bound = 1 / (1 - P), the most a\n"
+              "  free pooling could speed the model up.")
+
+
+def _bound(row):
+    share = row["pooling_share"]
+    return 1 / (1 - share) if share < 1 else math.inf
+
+
+def _models_target(models):
+    """Issue #13's end-to-end target: VGG-11, the largest batch, one thread,
+    forward+backward."""
+    vgg = [r for r in models if r["net"] == "VGG-11" and r["threads"] == 1
+           and r["mode"] == "forward+backward"]
+    if not vgg:
+        return []
+    r = max(vgg, key=lambda r: (r["batch"], r["size"]))
+    return [f"VGG-11 converted vs unconverted, batch {r['batch']} {r['size']}x{r['size']}, "
+            f"one thread, forward+backward: {r['speedup']:.3f}x (target > 1x); pooling share "
+            f"of unconverted: {100 * r['pooling_share']:.1f}% (bound: at most "
+            f"{_bound(r):.3f}x speed-up)"]
+
+
 LARGE_MB = 100     # "large inputs": 100 MB and more
 
 
@@ -207,10 +248,11 @@ def _average_family(others):
     return lines
 
 
-def summary(rows, scaling, linear, copy_gbps, tiny=(), large=(), others=()):
+def summary(rows, scaling, linear, copy_gbps, tiny=(), large=(), others=(), models=()):
     """The project's performance targets, with the measured values: a line
     for each target whose measurement ran."""
-    lines = _fast_everywhere(rows, tiny, large, others) + _average_family(others)
+    lines = (_fast_everywhere(rows, tiny, large, others) + _average_family(others)
+             + _models_target(models))
     by = {(r["case"], r["op"]): r for r in rows}
     fwd = [r for r in rows if r["op"] == "forward" and "2x2/s2" in r["case"]]
     for r in fwd:

@@ -4,6 +4,7 @@ copy's bandwidth to compare against."""
 from __future__ import annotations
 
 import gc
+import math
 import statistics
 import time
 import tracemalloc
@@ -50,6 +51,38 @@ def median_ms(fn, repeats, min_seconds=None):
         if enabled:
             gc.enable()
     return 1e3 * statistics.median(times)
+
+
+def interleaved_ms(fns, repeats, min_seconds=None):
+    """Median time of one call of each of fns, in ms, the calls taking turns:
+    each repeat times every fn once, in turn, the order reversed on every
+    other repeat, so that all of them see the same machine (other processes,
+    clock speed) in the same proportion.  One warm-up call each; calls
+    shorter than min_seconds (default MIN_SECONDS) are looped as in
+    median_ms, calls longer (a network's forward and backward) are not.  The
+    garbage collector is off while timing."""
+    min_seconds = MIN_SECONDS if min_seconds is None else min_seconds
+    loops = []
+    for fn in fns:
+        t0 = time.perf_counter()
+        fn()
+        loops.append(max(1, math.ceil(min_seconds / max(time.perf_counter() - t0, 1e-9))))
+    times: list[list[float]] = [[] for _ in fns]
+    enabled = gc.isenabled()
+    gc.collect()
+    gc.disable()
+    try:
+        for r in range(repeats):
+            order = list(range(len(fns)))
+            for i in order[::-1] if r % 2 else order:
+                t0 = time.perf_counter()
+                for _ in range(loops[i]):
+                    fns[i]()
+                times[i].append((time.perf_counter() - t0) / loops[i])
+    finally:
+        if enabled:
+            gc.enable()
+    return [1e3 * statistics.median(t) for t in times]
 
 
 def floor_ms(a, repeats):
