@@ -48,6 +48,7 @@ echo "repaired: $(basename "$repaired")"
 "$work/tools/bin/python" -m zipfile -l "$repaired" > "$work/wheel.txt"
 grep -q "gomp" "$work/wheel.txt" || { echo "repaired wheel does not vendor libgomp"; exit 1; }
 grep -q "pooling/layers/tinyml.py" "$work/wheel.txt" || { echo "wheel lacks pooling.layers"; exit 1; }
+grep -q "pooling/layers/torch/_ops.py" "$work/wheel.txt" || { echo "wheel lacks pooling.layers.torch"; exit 1; }
 if [ "$(uname -m)" = x86_64 ]; then
     grep -q "pooling/_maxpool_avx2" "$work/wheel.txt" || { echo "wheel lacks the AVX2 kernels"; exit 1; }
 fi
