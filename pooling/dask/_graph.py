@@ -1,0 +1,187 @@
+"""Graph construction: one task per output block, reading the input chunks
+its slice covers (``_plan``), assembling them into one array only when the
+slice spans several chunks, and calling the in-memory function on it.
+
+Every check runs here, at graph-construction time, through the in-memory
+functions' own checks (``pooling._params``) applied to a zero-stride
+stand-in of the dask array's shape and dtype: a call is refused by the
+dask form exactly when, and with the message with which, the in-memory
+function would refuse the computed array.
+"""
+from __future__ import annotations
+
+import itertools
+import math
+import operator
+from functools import partial
+
+import numpy as np
+import dask.array as da
+from dask.base import tokenize
+from dask.highlevelgraph import HighLevelGraph
+
+from . import _plan
+
+
+def check_dask(x, name: str, fn: str):
+    """``x`` as a dask array with known chunks and native byte order."""
+    if not isinstance(x, da.Array):
+        raise TypeError(f"pooling.dask.{fn}: {name} must be a dask.array.Array, but got "
+                        f"{name} of type {type(x).__module__}.{type(x).__qualname__}; "
+                        f"pooling.{fn} pools in-memory arrays")
+    if any(isinstance(c, float) and math.isnan(c) for cs in x.chunks for c in cs):
+        raise ValueError(f"pooling.dask.{fn}: {name} has unknown chunk sizes (chunks="
+                         f"{x.chunks}); expected known sizes: call "
+                         f"{name}.compute_chunk_sizes() first")
+    if not x.dtype.isnative:
+        x = x.astype(x.dtype.newbyteorder("="))
+    return x
+
+
+def no_out(out, fn: str) -> None:
+    if out is not None:
+        raise TypeError(f"pooling.dask.{fn}: out must be None for dask arrays (a lazy "
+                        f"result has no preallocated output), but got out of type "
+                        f"{type(out).__name__}; store the result with dask instead, "
+                        f"e.g. da.store or to_zarr")
+
+
+def stand_in(x) -> np.ndarray:
+    """A zero-stride array of ``x``'s shape and dtype (no memory), for the
+    in-memory checks."""
+    return np.lib.stride_tricks.as_strided(np.zeros(1, x.dtype), shape=x.shape,
+                                           strides=(0,) * x.ndim)
+
+
+def spatial_axes(ndim: int, nd: int, last: bool) -> list[int]:
+    return list(range(ndim - nd - 1, ndim - 1)) if last else list(range(ndim - nd, ndim))
+
+
+def identity(dtype: np.dtype):
+    """The identity of max over ``dtype``."""
+    if dtype.kind == "f":
+        return dtype.type(-np.inf)
+    return np.iinfo(dtype).min
+
+
+# -- tasks ------------------------------------------------------------------
+
+def _assemble(arrays, where, shape, dtype, fill):
+    """The block's input: one chunk's slice as a view when it is all of it,
+    else the pieces copied into one array (``fill`` where none lands)."""
+    if where is None:
+        return arrays[0]
+    if len(where) == 1 and fill is None:
+        return arrays[0][where[0][0]]
+    box = np.empty(shape, dtype) if fill is None else np.full(shape, fill, dtype)
+    for a, (src, dst) in zip(arrays, where):
+        box[dst] = a[src]
+    return box
+
+
+def _globalize(idx, local, lo, whole, sp):
+    """Flat indices in the block's spatial box (sizes ``local``, origin
+    ``lo``) as flat indices in the whole input's (sizes ``whole``)."""
+    if tuple(local) == tuple(whole):
+        return idx
+    rem = idx.copy() if idx.base is not None else idx
+    out = np.zeros_like(idx)
+    mult = 1
+    for b, o, w in zip(reversed(local), reversed(lo), reversed(whole)):
+        c = rem % b
+        rem //= b
+        c += o
+        c *= mult
+        out += c
+        mult *= w
+    return out
+
+
+def forward_task(arrays, *, where, shape, dtype, fill, call, out_sl, want_idx, local, lo,
+                 whole, sp):
+    res = call(_assemble(arrays, where, shape, dtype, fill))
+    if not want_idx:
+        return res[out_sl]
+    y, idx = res
+    return y[out_sl], _globalize(idx[out_sl], local, lo, whole, sp)
+
+
+# -- graphs -----------------------------------------------------------------
+
+def build_forward(fn: str, x, nd: int, last: bool, axes, kind: str, make_call,
+                  want_idx: bool, fill, out_dtype, token_args):
+    """The dask array(s) of pooling ``x`` (user layout): ``axes`` the
+    spatial axes' ``_plan.Axis``; ``make_call(pads)`` the in-memory call
+    for a block with per-axis padding ``pads``."""
+    ndim = x.ndim
+    sp = spatial_axes(ndim, nd, last)
+    in_bounds = {a: _plan.cumulative(x.chunks[a]) for a in sp}
+    blocks = {}
+    out_chunks = list(x.chunks)
+    for ax, a in zip(axes, sp):
+        b = _plan.output_bounds(ax, x.chunks[a])
+        blocks[a] = [_plan.block(ax, b[i], b[i + 1], kind) for i in range(len(b) - 1)]
+        out_chunks[a] = tuple(b[i + 1] - b[i] for i in range(len(b) - 1))
+    whole = tuple(ax.n for ax in axes)
+    token = tokenize(x.name, fn, kind, want_idx, token_args)
+    name = f"{fn}-{token}"
+    pair = f"{fn}-pair-{token}" if want_idx else name
+    layer = {}
+    calls = {}
+    for bi in itertools.product(*(range(len(c)) for c in out_chunks)):
+        keys, where, shape = _gather(x, bi, sp, blocks, in_bounds)
+        blk = [blocks[a][bi[a]] for a in sp]
+        pads = tuple(b.pad for b in blk)
+        if pads not in calls:
+            calls[pads] = make_call(pads)
+        extra = any(b.extra for b in blk)
+        out_sl = [slice(None)] * ndim
+        for a, b in zip(sp, blk):
+            out_sl[a] = slice(b.skip, b.skip + b.count)
+        task = partial(forward_task, where=where, shape=shape, dtype=x.dtype,
+                       fill=fill if extra else None, call=calls[pads],
+                       out_sl=tuple(out_sl), want_idx=want_idx,
+                       local=tuple(b.local_n for b in blk), lo=tuple(b.lo for b in blk),
+                       whole=whole, sp=sp)
+        layer[(pair,) + bi] = (task, keys)
+    meta = np.empty((0,) * ndim, dtype=out_dtype)
+    chunks = tuple(out_chunks)
+    if not want_idx:
+        graph = HighLevelGraph.from_collections(name, layer, dependencies=[x])
+        return da.Array(graph, name, chunks, meta=meta)
+    base = HighLevelGraph.from_collections(pair, layer, dependencies=[x])
+    arrays = []
+    for i, (label, dt) in enumerate((("values", out_dtype), ("indices", np.int64))):
+        nm = f"{fn}-{label}-{token}"
+        sub = {(nm,) + k[1:]: (operator.getitem, k, i) for k in layer}
+        graph = HighLevelGraph({**base.layers, nm: sub},
+                               {**base.dependencies, nm: {pair}})
+        arrays.append(da.Array(graph, nm, chunks, meta=np.empty((0,) * ndim, dtype=dt)))
+    return tuple(arrays)
+
+
+def _gather(x, bi, sp, blocks, in_bounds):
+    """Keys of the input chunks output block ``bi`` reads, where each piece
+    lands in the block's input (None: the whole of one chunk), and that
+    input's shape."""
+    per_axis = []
+    shape = []
+    for a in range(x.ndim):
+        if a in blocks:
+            b = blocks[a][bi[a]]
+            bounds = in_bounds[a]
+            per_axis.append([(i, slice(s0, s1), slice(bounds[i] + s0 - b.lo,
+                                                      bounds[i] + s1 - b.lo))
+                             for i, s0, s1 in _plan.pieces(bounds, b.lo, b.hi)])
+            shape.append(b.local_n)
+        else:
+            per_axis.append([(bi[a], slice(None), slice(None))])
+            shape.append(x.chunks[a][bi[a]])
+    keys, where = [], []
+    for combo in itertools.product(*per_axis):
+        keys.append((x.name,) + tuple(c[0] for c in combo))
+        where.append((tuple(c[1] for c in combo), tuple(c[2] for c in combo)))
+    if len(keys) == 1 and tuple(shape) == tuple(
+            x.chunks[a][keys[0][1 + a]] for a in range(x.ndim)):
+        return keys, None, tuple(shape)
+    return keys, where, tuple(shape)
