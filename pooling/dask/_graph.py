@@ -82,7 +82,7 @@ def _assemble(arrays, where, shape, dtype, fill):
 def _globalize(idx, local, lo, whole, sp):
     """Flat indices in the block's spatial box (sizes ``local``, origin
     ``lo``) as flat indices in the whole input's (sizes ``whole``)."""
-    if tuple(local) == tuple(whole):
+    if tuple(local) == tuple(whole) and not any(lo):
         return idx
     rem = idx.copy() if idx.base is not None else idx
     out = np.zeros_like(idx)
