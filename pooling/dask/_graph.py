@@ -181,7 +181,9 @@ def _gather(x, bi, sp, blocks, in_bounds):
     for combo in itertools.product(*per_axis):
         keys.append((x.name,) + tuple(c[0] for c in combo))
         where.append((tuple(c[1] for c in combo), tuple(c[2] for c in combo)))
-    if len(keys) == 1 and tuple(shape) == tuple(
-            x.chunks[a][keys[0][1 + a]] for a in range(x.ndim)):
+    if len(keys) == 1 and all(
+            src == slice(None) or (src == slice(0, x.chunks[a][keys[0][1 + a]]) == dst
+                                   and shape[a] == src.stop)
+            for a, (src, dst) in enumerate(zip(*where[0]))):
         return keys, None, tuple(shape)
     return keys, where, tuple(shape)
