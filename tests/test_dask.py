@@ -372,7 +372,7 @@ def test_task_count_is_linear_in_blocks(kw):
         gy = da.zeros(y.shape, chunks=y.chunks, dtype=y.dtype)
         g = pd.max_pool2d_backward(gy, i, x.shape)
         assert _own_tasks(g, gy, i) == g.npartitions
-        deps = max(len(v) for v in dict(y.__dask_graph__()).values()
+        deps = max(len(set(v[1])) for v in dict(y.__dask_graph__()).values()
                    if isinstance(v, tuple) and len(v) == 2 and isinstance(v[1], list))
         assert deps <= 3
     x = da.zeros((1, 1, 512), chunks=1, dtype=np.float32)  # chunks far below the window

@@ -14,6 +14,7 @@ import itertools
 import math
 import operator
 from functools import partial
+from typing import Any, NamedTuple
 
 import numpy as np
 import dask.array as da
@@ -79,7 +80,7 @@ def _assemble(arrays, where, shape, dtype, fill):
     return box
 
 
-def _globalize(idx, local, lo, whole, sp):
+def _globalize(idx, local, lo, whole):
     """Flat indices in the block's spatial box (sizes ``local``, origin
     ``lo``) as flat indices in the whole input's (sizes ``whole``)."""
     if tuple(local) == tuple(whole) and not any(lo):
@@ -97,13 +98,44 @@ def _globalize(idx, local, lo, whole, sp):
     return out
 
 
-def forward_task(arrays, *, where, shape, dtype, fill, call, out_sl, want_idx, local, lo,
-                 whole, sp):
-    res = call(_assemble(arrays, where, shape, dtype, fill))
+class Sub(NamedTuple):
+    """One in-memory call of a block: ``n`` input chunks, assembled as
+    ``where`` says into ``shape``; outputs ``out_sl`` of the call land at
+    ``dst`` in the block's output."""
+
+    n: int
+    where: Any
+    shape: tuple
+    call: Any
+    out_sl: tuple
+    dst: tuple
+    local: tuple
+    lo: tuple
+    fill: Any
+
+
+def _run(sub, arrays, dtype, want_idx, whole):
+    res = sub.call(_assemble(arrays, sub.where, sub.shape, dtype, sub.fill))
     if not want_idx:
-        return res[out_sl]
+        return res[sub.out_sl], None
     y, idx = res
-    return y[out_sl], _globalize(idx[out_sl], local, lo, whole, sp)
+    return y[sub.out_sl], _globalize(idx[sub.out_sl], sub.local, sub.lo, whole)
+
+
+def forward_task(arrays, *, subs, out_shape, dtype, want_idx, whole):
+    if len(subs) == 1:
+        y, idx = _run(subs[0], arrays, dtype, want_idx, whole)
+        return (y, idx) if want_idx else y
+    y = np.empty(out_shape, dtype)
+    idx = np.empty(out_shape, np.int64) if want_idx else None
+    i = 0
+    for sub in subs:
+        ys, ids = _run(sub, arrays[i:i + sub.n], dtype, want_idx, whole)
+        i += sub.n
+        y[sub.dst] = ys
+        if want_idx:
+            idx[sub.dst] = ids
+    return (y, idx) if want_idx else y
 
 
 # -- graphs -----------------------------------------------------------------
@@ -116,11 +148,12 @@ def build_forward(fn: str, x, nd: int, last: bool, axes, kind: str, make_call,
     ndim = x.ndim
     sp = spatial_axes(ndim, nd, last)
     in_bounds = {a: _plan.cumulative(x.chunks[a]) for a in sp}
-    blocks = {}
+    splits = {}
     out_chunks = list(x.chunks)
     for ax, a in zip(axes, sp):
         b = _plan.output_bounds(ax, x.chunks[a])
-        blocks[a] = [_plan.block(ax, b[i], b[i + 1], kind) for i in range(len(b) - 1)]
+        splits[a] = [_plan.split(ax, b[i], b[i + 1], kind, in_bounds[a])
+                     for i in range(len(b) - 1)]
         out_chunks[a] = tuple(b[i + 1] - b[i] for i in range(len(b) - 1))
     whole = tuple(ax.n for ax in axes)
     token = tokenize(x.name, fn, kind, want_idx, token_args)
@@ -129,20 +162,27 @@ def build_forward(fn: str, x, nd: int, last: bool, axes, kind: str, make_call,
     layer = {}
     calls = {}
     for bi in itertools.product(*(range(len(c)) for c in out_chunks)):
-        keys, where, shape = _gather(x, bi, sp, blocks, in_bounds)
-        blk = [blocks[a][bi[a]] for a in sp]
-        pads = tuple(b.pad for b in blk)
-        if pads not in calls:
-            calls[pads] = make_call(pads)
-        extra = any(b.extra for b in blk)
-        out_sl = [slice(None)] * ndim
-        for a, b in zip(sp, blk):
-            out_sl[a] = slice(b.skip, b.skip + b.count)
-        task = partial(forward_task, where=where, shape=shape, dtype=x.dtype,
-                       fill=fill if extra else None, call=calls[pads],
-                       out_sl=tuple(out_sl), want_idx=want_idx,
-                       local=tuple(b.local_n for b in blk), lo=tuple(b.lo for b in blk),
-                       whole=whole, sp=sp)
+        subs, keys = [], []
+        for combo in itertools.product(*(splits[a][bi[a]] for a in sp)):
+            blocks = dict(zip(sp, (c[2] for c in combo)))
+            k, where, shape = _gather(x, bi, blocks, in_bounds)
+            blk = [blocks[a] for a in sp]
+            pads = tuple(b.pad for b in blk)
+            if pads not in calls:
+                calls[pads] = make_call(pads)
+            out_sl = [slice(None)] * ndim
+            dst = [slice(None)] * ndim
+            o0 = {a: splits[a][bi[a]][0][0] for a in sp}
+            for a, b, (s0, s1, _) in zip(sp, blk, combo):
+                out_sl[a] = slice(b.skip, b.skip + b.count)
+                dst[a] = slice(s0 - o0[a], s1 - o0[a])
+            subs.append(Sub(len(k), where, shape, calls[pads], tuple(out_sl), tuple(dst),
+                            tuple(b.local_n for b in blk), tuple(b.lo for b in blk),
+                            fill if any(b.extra for b in blk) else None))
+            keys += k
+        out_shape = tuple(c[i] for c, i in zip(out_chunks, bi))
+        task = partial(forward_task, subs=tuple(subs), out_shape=out_shape, dtype=x.dtype,
+                       want_idx=want_idx, whole=whole)
         layer[(pair,) + bi] = (task, keys)
     meta = np.empty((0,) * ndim, dtype=out_dtype)
     chunks = tuple(out_chunks)
@@ -160,7 +200,7 @@ def build_forward(fn: str, x, nd: int, last: bool, axes, kind: str, make_call,
     return tuple(arrays)
 
 
-def _gather(x, bi, sp, blocks, in_bounds):
+def _gather(x, bi, blocks, in_bounds):
     """Keys of the input chunks output block ``bi`` reads, where each piece
     lands in the block's input (None: the whole of one chunk), and that
     input's shape."""
@@ -168,7 +208,7 @@ def _gather(x, bi, sp, blocks, in_bounds):
     shape = []
     for a in range(x.ndim):
         if a in blocks:
-            b = blocks[a][bi[a]]
+            b = blocks[a]
             bounds = in_bounds[a]
             per_axis.append([(i, slice(s0, s1), slice(bounds[i] + s0 - b.lo,
                                                       bounds[i] + s1 - b.lo))

@@ -162,3 +162,24 @@ def pieces(bounds: list[int], lo: int, hi: int) -> list[tuple[int, int, int]]:
             out.append((i, a - bounds[i], b - bounds[i]))
         i += 1
     return out
+
+
+def split(ax: Axis, o0: int, o1: int, kind: str, bounds: list[int]):
+    """``[(a, b, Block)]``: outputs ``[o0, o1)`` as at most two calls, the
+    first reading a single input chunk (a view, no copy) and the second
+    the rest (the windows that reach into the halo), when that saves
+    copying the whole chunk into one array with its halo."""
+    whole = block(ax, o0, o1, kind)
+    if len(pieces(bounds, whole.lo, whole.hi)) <= 1:
+        return [(o0, o1, whole)]
+    fits, fails = o0, o1  # the largest e with outputs [o0, e) in one chunk
+    while fails - fits > 1:
+        mid = (fits + fails) // 2
+        b = block(ax, o0, mid, kind)
+        if len(pieces(bounds, b.lo, b.hi)) <= 1:
+            fits = mid
+        else:
+            fails = mid
+    if fits == o0:
+        return [(o0, o1, whole)]
+    return [(o0, fits, block(ax, o0, fits, kind)), (fits, o1, block(ax, fits, o1, kind))]
