@@ -111,7 +111,7 @@ def compare(name, nd, x, chunks, *args, **kw):
     assert lazy_err == err
     if err is not None:
         return None
-    payload = name == "max_pool"
+    payload = name in ("max_pool", "fractional_max_pool")
     if isinstance(want, tuple):
         got = dask.compute(*got)
         for g, w in zip(got, want):
@@ -202,6 +202,29 @@ def test_avg_pool_backward(c, data):
     same(got.compute(), ref)
 
 
+@more_examples(0.3)
+@given(st.data())
+def test_fractional_max_pool(data):
+    nd = data.draw(st.integers(2, 3))
+    last = data.draw(st.booleans())
+    spatial = tuple(data.draw(st.integers(2, 9)) for _ in range(nd))
+    c = data.draw(st.integers(1, 3))
+    lead = (data.draw(st.integers(1, 2)),) if data.draw(st.booleans()) else ()
+    shape = lead + ((spatial + (c,)) if last else ((c,) + spatial))
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    x = with_bits(rng, make_values(rng, shape, data.draw(st.sampled_from(FLOATS))))
+    chunks = tuple(data.draw(chunking(n)) for n in shape)
+    k = data.draw(st.integers(1, 3))
+    sizes = tuple(data.draw(st.integers(1, max(1, n - k))) for n in spatial)
+    kw = dict(kernel_size=k, output_size=sizes, return_indices=data.draw(st.booleans()),
+              data_format=LAYOUTS[nd][last])
+    if data.draw(st.booleans()):
+        kw["random_samples"] = rng.random((lead[0] if lead else 1, c, nd))
+    else:
+        kw["rng"] = data.draw(st.integers(0, 100))
+    compare("fractional_max_pool", nd, x, chunks, **kw)
+
+
 def test_backward_sums_overlaps_in_pytorch_order():
     """Stride 1 windows of 5: each input element sums five terms from
     outputs of up to five size-1 chunks; float32 sums of these values
@@ -244,7 +267,8 @@ def test_top_level_functions_return_dask_arrays():
     dx = da.from_array(x, chunks=(1, 2, 4, 3))
     for name, args, kw in [("max_pool2d", (3, 2, 1), {}),
                            ("avg_pool2d", (3, 2, 1), dict(count_include_pad=False)),
-                           ("lp_pool2d", (2, 3, 2), {})]:
+                           ("lp_pool2d", (2, 3, 2), {}),
+                           ("fractional_max_pool2d", (2,), dict(output_size=4, rng=1))]:
         got = getattr(pooling, name)(dx, *args, **kw)
         assert isinstance(got, da.Array)
         same(got.compute(), getattr(pooling, name)(x, *args, **kw))
@@ -271,7 +295,6 @@ def test_functions_without_a_dask_form_refuse_dask_arrays():
     dx = da.ones((1, 2, 8, 8), chunks=4)
     for call in [lambda: pooling.adaptive_max_pool2d(dx, 2),
                  lambda: pooling.adaptive_avg_pool2d(dx, 2),
-                 lambda: pooling.fractional_max_pool2d(dx, 2, output_size=3),
                  lambda: pooling.max_unpool2d(dx, dx.astype(np.int64), 2)]:
         with pytest.raises(TypeError, match="dask array"):
             call()

@@ -16,9 +16,11 @@ from __future__ import annotations
 
 from ._backward import avg_pool_backward, max_pool_backward
 from ._forward import avg_pool, lp_pool, max_pool
+from ._fractional import fractional_max_pool
 
 __all__ = ["avg_pool1d", "avg_pool1d_backward", "avg_pool2d", "avg_pool2d_backward",
-           "avg_pool3d", "avg_pool3d_backward", "lp_pool1d", "lp_pool2d", "lp_pool3d",
+           "avg_pool3d", "avg_pool3d_backward", "fractional_max_pool2d",
+           "fractional_max_pool3d", "lp_pool1d", "lp_pool2d", "lp_pool3d",
            "max_pool1d", "max_pool1d_backward", "max_pool2d", "max_pool2d_backward",
            "max_pool3d", "max_pool3d_backward"]
 
@@ -135,3 +137,21 @@ def avg_pool3d_backward(grad_output, input_shape, kernel_size, stride=None, padd
     """pooling.avg_pool3d_backward over a dask array."""
     return avg_pool_backward(3, grad_output, input_shape, kernel_size, stride, padding,
                              ceil_mode, count_include_pad, divisor_override, data_format, out)
+
+
+def fractional_max_pool2d(x, kernel_size, output_size=None, output_ratio=None,
+                          return_indices=False, random_samples=None, data_format="NCHW", *,
+                          rng=None, out=None):
+    """pooling.fractional_max_pool2d over a dask array.  Samples not given
+    are drawn when the graph is built (from ``rng``, or NumPy's global
+    generator), as the in-memory call would draw them then."""
+    return fractional_max_pool(2, x, kernel_size, output_size, output_ratio, return_indices,
+                               random_samples, data_format, rng, out)
+
+
+def fractional_max_pool3d(x, kernel_size, output_size=None, output_ratio=None,
+                          return_indices=False, random_samples=None, data_format="NCDHW", *,
+                          rng=None, out=None):
+    """pooling.fractional_max_pool3d over a dask array (see fractional_max_pool2d)."""
+    return fractional_max_pool(3, x, kernel_size, output_size, output_ratio, return_indices,
+                               random_samples, data_format, rng, out)
