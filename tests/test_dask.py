@@ -259,6 +259,26 @@ def test_threaded_scheduler():
     same(i, ri)
 
 
+def test_non_native_byte_order():
+    x = np.arange(2 * 3 * 10 * 11, dtype=">f4").reshape(2, 3, 10, 11)
+    dx = da.from_array(x, chunks=(1, 2, 4, 5))
+    same(pd.max_pool2d(dx, 3, 2, 1).compute(), pooling.max_pool2d(x, 3, 2, 1), payload=True)
+    same(pd.avg_pool2d(dx, 3, 2, 1).compute(), pooling.avg_pool2d(x, 3, 2, 1))
+
+
+def test_signatures_are_the_in_memory_ones():
+    """Parameter for parameter, defaults included; the max backward adds
+    keyword-only window arguments after them."""
+    import inspect
+    for name in pd.__all__:
+        want = list(inspect.signature(getattr(pooling, name)).parameters.values())
+        got = list(inspect.signature(getattr(pd, name)).parameters.values())
+        assert got[:len(want)] == want, name
+        extra = [p.name for p in got[len(want):]]
+        assert extra == ([] if "max_pool" not in name or "backward" not in name
+                         else ["kernel_size", "stride", "padding", "dilation"]), name
+
+
 # -- dispatch ------------------------------------------------------------
 
 def test_top_level_functions_return_dask_arrays():

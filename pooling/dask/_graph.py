@@ -159,8 +159,8 @@ def build_forward(fn: str, x, nd: int, last: bool, axes, kind: str, make_call,
     token = tokenize(x.name, fn, kind, want_idx, token_args)
     name = f"{fn}-{token}"
     pair = f"{fn}-pair-{token}" if want_idx else name
-    layer = {}
-    calls = {}
+    layer: dict[Any, Any] = {}
+    calls: dict[tuple, Any] = {}
     for bi in itertools.product(*(range(len(c)) for c in out_chunks)):
         subs, keys = [], []
         for combo in itertools.product(*(splits[a][bi[a]] for a in sp)):
@@ -193,7 +193,7 @@ def build_forward(fn: str, x, nd: int, last: bool, axes, kind: str, make_call,
     arrays = []
     for i, (label, dt) in enumerate((("values", out_dtype), ("indices", np.int64))):
         nm = f"{fn}-{label}-{token}"
-        sub = {(nm,) + k[1:]: (operator.getitem, k, i) for k in layer}
+        sub: dict[Any, Any] = {(nm,) + k[1:]: (operator.getitem, k, i) for k in layer}
         graph = HighLevelGraph({**base.layers, nm: sub},
                                {**base.dependencies, nm: {pair}})
         arrays.append(da.Array(graph, nm, chunks, meta=np.empty((0,) * ndim, dtype=dt)))
