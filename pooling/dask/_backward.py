@@ -25,7 +25,7 @@ from .. import functional as F
 from .._params import (channels_last, check_avg_backward, check_backward, normalize_avg_args,
                        normalize_pool_args, output_length, spatial_of)
 from . import _plan
-from ._graph import check_dask, no_out, spatial_axes, stand_in
+from ._graph import check_dask, gc_paused, no_out, spatial_axes, stand_in
 
 _MAXB = {1: F.max_pool1d_backward, 2: F.max_pool2d_backward, 3: F.max_pool3d_backward}
 _AVGB = {1: F.avg_pool1d_backward, 2: F.avg_pool2d_backward, 3: F.avg_pool3d_backward}
@@ -105,7 +105,17 @@ def _avg_task(arrays, *, where, g_shape, dtype, call, box_shape, keep, r_shape, 
     return r
 
 
-def avg_pool_backward(nd, grad_output, input_shape, kernel_size, stride=None, padding=0,
+def avg_pool_backward(*args):
+    with gc_paused():
+        return _avg_pool_backward(*args)
+
+
+def max_pool_backward(*args):
+    with gc_paused():
+        return _max_pool_backward(*args)
+
+
+def _avg_pool_backward(nd, grad_output, input_shape, kernel_size, stride=None, padding=0,
                       ceil_mode=False, count_include_pad=True, divisor_override=None,
                       data_format=None, out=None):
     fn = f"avg_pool{nd}d_backward"
@@ -214,7 +224,7 @@ def _max_task(arrays, *, n_g, where, g_shape, dtype, call, r_shape, r0, o_lo, ax
     return call(g_loc, local, r_shape)
 
 
-def max_pool_backward(nd, grad_output, indices, input_shape, data_format=None, out=None,
+def _max_pool_backward(nd, grad_output, indices, input_shape, data_format=None, out=None,
                       kernel_size=None, stride=None, padding=0, dilation=1):
     fn = f"max_pool{nd}d_backward"
     g = check_dask(grad_output, "grad_output", fn)

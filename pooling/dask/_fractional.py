@@ -24,7 +24,8 @@ from .. import _backend
 from .._api import _lift, core_op
 from .._fractional import all_starts, prepare
 from . import _plan
-from ._graph import _assemble, _gather, _globalize, check_dask, no_out, spatial_axes, stand_in
+from ._graph import (_assemble, _gather, _globalize, check_dask, gc_paused, no_out,
+                     spatial_axes, stand_in)
 
 
 def _task(arrays, *, where, shape, dtype, starts, k3, want_idx, nd, last, local, lo, whole):
@@ -38,7 +39,12 @@ def _task(arrays, *, where, shape, dtype, starts, k3, want_idx, nd, last, local,
     return y, _globalize(lift.from_core(i5), local, lo, whole)
 
 
-def fractional_max_pool(nd, x, kernel_size, output_size=None, output_ratio=None,
+def fractional_max_pool(*args):
+    with gc_paused():
+        return _fractional_max_pool(*args)
+
+
+def _fractional_max_pool(nd, x, kernel_size, output_size=None, output_ratio=None,
                         return_indices=False, random_samples=None, data_format=None,
                         rng=None, out=None):
     fn = f"fractional_max_pool{nd}d"

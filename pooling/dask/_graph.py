@@ -10,6 +10,8 @@ function would refuse the computed array.
 """
 from __future__ import annotations
 
+import contextlib
+import gc
 import itertools
 import math
 import operator
@@ -63,6 +65,20 @@ def identity(dtype: np.dtype):
     if dtype.kind == "f":
         return dtype.type(-np.inf)
     return np.iinfo(dtype).min
+
+
+@contextlib.contextmanager
+def gc_paused():
+    """Build a graph without the cyclic collector: its many small tuples
+    make it scan the growing graph again and again (two thirds of the
+    time for a few thousand blocks) though they hold no cycles."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 # -- tasks ------------------------------------------------------------------
@@ -145,6 +161,13 @@ def build_forward(fn: str, x, nd: int, last: bool, axes, kind: str, make_call,
     """The dask array(s) of pooling ``x`` (user layout): ``axes`` the
     spatial axes' ``_plan.Axis``; ``make_call(pads)`` the in-memory call
     for a block with per-axis padding ``pads``."""
+    with gc_paused():
+        return _build_forward(fn, x, nd, last, axes, kind, make_call, want_idx, fill,
+                              out_dtype, token_args)
+
+
+def _build_forward(fn, x, nd, last, axes, kind, make_call, want_idx, fill, out_dtype,
+                   token_args):
     ndim = x.ndim
     sp = spatial_axes(ndim, nd, last)
     in_bounds = {a: _plan.cumulative(x.chunks[a]) for a in sp}
@@ -161,11 +184,12 @@ def build_forward(fn: str, x, nd: int, last: bool, axes, kind: str, make_call,
     pair = f"{fn}-pair-{token}" if want_idx else name
     layer: dict[Any, Any] = {}
     calls: dict[tuple, Any] = {}
+    cache: dict[tuple, Any] = {}
     for bi in itertools.product(*(range(len(c)) for c in out_chunks)):
         subs, keys = [], []
         for combo in itertools.product(*(splits[a][bi[a]] for a in sp)):
             blocks = dict(zip(sp, (c[2] for c in combo)))
-            k, where, shape = _gather(x, bi, blocks, in_bounds)
+            k, where, shape = _gather(x, bi, blocks, in_bounds, cache)
             blk = [blocks[a] for a in sp]
             pads = tuple(b.pad for b in blk)
             if pads not in calls:
@@ -200,30 +224,40 @@ def build_forward(fn: str, x, nd: int, last: bool, axes, kind: str, make_call,
     return tuple(arrays)
 
 
-def _gather(x, bi, blocks, in_bounds):
+def _gather(x, bi, blocks, in_bounds, cache=None):
     """Keys of the input chunks output block ``bi`` reads, where each piece
     lands in the block's input (None: the whole of one chunk), and that
-    input's shape."""
+    input's shape.  ``cache``: a dict keeping each axis's pieces for the
+    next block that reads the same stretch."""
     per_axis = []
     shape = []
-    for a in range(x.ndim):
+    whole = True  # every axis one piece that is its chunk
+    chunks = x.chunks  # (dask's shape and ndim are recomputed on each access)
+    for a in range(len(chunks)):
         if a in blocks:
             b = blocks[a]
-            bounds = in_bounds[a]
-            per_axis.append([(i, slice(s0, s1), slice(bounds[i] + s0 - b.lo,
-                                                      bounds[i] + s1 - b.lo))
-                             for i, s0, s1 in _plan.pieces(bounds, b.lo, b.hi)])
+            key = (a, b.lo, b.hi, b.extra)
+            got = None if cache is None else cache.get(key)
+            if got is None:
+                bounds = in_bounds[a]
+                ps = [(i, slice(s0, s1), slice(bounds[i] + s0 - b.lo, bounds[i] + s1 - b.lo))
+                      for i, s0, s1 in _plan.pieces(bounds, b.lo, b.hi)]
+                one = (len(ps) == 1 and b.extra == 0 and ps[0][1].start == 0
+                       and ps[0][1].stop == chunks[a][ps[0][0]] == b.local_n)
+                got = (ps, one)
+                if cache is not None:
+                    cache[key] = got
+            per_axis.append(got[0])
+            whole = whole and got[1]
             shape.append(b.local_n)
         else:
             per_axis.append([(bi[a], slice(None), slice(None))])
-            shape.append(x.chunks[a][bi[a]])
+            shape.append(chunks[a][bi[a]])
+    name = x.name
+    if whole:
+        return [(name,) + tuple(p[0][0] for p in per_axis)], None, tuple(shape)
     keys, where = [], []
     for combo in itertools.product(*per_axis):
-        keys.append((x.name,) + tuple(c[0] for c in combo))
+        keys.append((name,) + tuple(c[0] for c in combo))
         where.append((tuple(c[1] for c in combo), tuple(c[2] for c in combo)))
-    if len(keys) == 1 and all(
-            src == slice(None) or (src == slice(0, x.chunks[a][keys[0][1 + a]]) == dst
-                                   and shape[a] == src.stop)
-            for a, (src, dst) in enumerate(zip(*where[0]))):
-        return keys, None, tuple(shape)
     return keys, where, tuple(shape)
