@@ -56,6 +56,7 @@ core, which sees the layout in the strides and keeps it in its outputs.
 from __future__ import annotations
 
 import functools
+import sys
 
 import numpy as np
 
@@ -127,12 +128,30 @@ def _as_3d(params: PoolParams) -> PoolParams:
                       params.ceil_mode)
 
 
+def lazy_form(name: str, *arrays):
+    """pooling.dask's ``name`` when one of ``arrays`` is a dask array, else
+    None.  Dask is looked at only once something has imported dask.array
+    (no dask array can exist before), so ``import pooling`` and calls on
+    ndarrays never import it."""
+    mod = sys.modules.get("dask.array")
+    if mod is None or not any(isinstance(a, mod.Array) for a in arrays):
+        return None
+    from . import dask as lazy
+    return getattr(lazy, name)
+
+
 def max_pool(core, nd, x, kernel_size, stride=None, padding=0, dilation=1,
              ceil_mode=False, return_indices=False, data_format=None, out=None):
     call = (nd, kernel_size, stride, padding, dilation, ceil_mode,
             "flat" if return_indices else None, data_format)
     plan = find_plan(core, x, call)
     if plan is None:
+        # (Kept plans serve ndarrays only: a dask array always comes here.)
+        if type(x) is not np.ndarray:
+            lazy = lazy_form(f"max_pool{nd}d", x)
+            if lazy is not None:
+                return lazy(x, kernel_size, stride, padding, dilation, ceil_mode,
+                            return_indices, data_format, out=out)
         fn = f"max_pool{nd}d"
         params = normalize_pool_args(fn, nd, kernel_size, stride, padding, dilation,
                                      ceil_mode)
@@ -197,6 +216,10 @@ def _user(out, i, a5, lift):
 def max_pool_backward(core, nd, grad_output, indices, input_shape, data_format=None,
                       out=None):
     fn = f"max_pool{nd}d_backward"
+    if type(grad_output) is not np.ndarray or type(indices) is not np.ndarray:
+        lazy = lazy_form(fn, grad_output, indices)
+        if lazy is not None:
+            return lazy(grad_output, indices, input_shape, data_format, out=out)
     last = channels_last(fn, nd, data_format)
     g, idx, shape = check_backward(grad_output, indices, input_shape, nd, fn, last)
     if out is not None:
@@ -338,6 +361,11 @@ def _avg_as_3d(params: AvgPoolParams) -> AvgPoolParams:
 def avg_pool(core, nd, x, kernel_size, stride=None, padding=0, ceil_mode=False,
              count_include_pad=True, divisor_override=None, data_format=None, out=None):
     fn = f"avg_pool{nd}d"
+    if type(x) is not np.ndarray:
+        lazy = lazy_form(fn, x)
+        if lazy is not None:
+            return lazy(x, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                        divisor_override, data_format, out=out)
     params = normalize_avg_args(fn, nd, kernel_size, stride, padding, ceil_mode,
                                 count_include_pad, divisor_override)
     last = channels_last(fn, nd, data_format)
@@ -357,6 +385,11 @@ def avg_pool_backward(core, nd, grad_output, input_shape, kernel_size, stride=No
                       ceil_mode=False, count_include_pad=True, divisor_override=None,
                       data_format=None, out=None):
     fn = f"avg_pool{nd}d_backward"
+    if type(grad_output) is not np.ndarray:
+        lazy = lazy_form(fn, grad_output)
+        if lazy is not None:
+            return lazy(grad_output, input_shape, kernel_size, stride, padding, ceil_mode,
+                        count_include_pad, divisor_override, data_format, out=out)
     params = normalize_avg_args(fn, nd, kernel_size, stride, padding, ceil_mode,
                                 count_include_pad, divisor_override)
     last = channels_last(fn, nd, data_format)
@@ -436,6 +469,10 @@ def lp_pool(core, nd, x, norm_type, kernel_size, stride=None, ceil_mode=False,
     ceil_mode)``, then ``(sign(s) * relu(abs(s))).mul(kernel_numel).pow(1/p)``;
     for p = +-inf, ``max_pool(|x|)`` and ``-max_pool(-|x|)``."""
     fn = f"lp_pool{nd}d"
+    if type(x) is not np.ndarray:
+        lazy = lazy_form(fn, x)
+        if lazy is not None:
+            return lazy(x, norm_type, kernel_size, stride, ceil_mode, data_format, out=out)
     params = normalize_lp_args(fn, nd, norm_type, kernel_size, stride, ceil_mode)
     last = channels_last(fn, nd, data_format)
     given = x

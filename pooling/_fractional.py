@@ -27,8 +27,35 @@ def fractional_max_pool(core, nd, x, kernel_size, output_size=None, output_ratio
                         return_indices=False, random_samples=None, data_format=None,
                         rng=None, out=None):
     fn = f"fractional_max_pool{nd}d"
-    last = channels_last(fn, nd, data_format)
+    if type(x) is not np.ndarray:
+        from ._api import lazy_form
+        lazy = lazy_form(fn, x)
+        if lazy is not None:
+            return lazy(x, kernel_size, output_size, output_ratio, return_indices,
+                        random_samples, data_format, rng=rng, out=out)
     given = x
+    x, lift, k, sizes, shape, u = prepare(fn, nd, x, kernel_size, output_size, output_ratio,
+                                          random_samples, data_format, rng)
+    outs = check_out(out, fn, shape, x.dtype,
+                     {"input": given, "random_samples": random_samples}, return_indices)
+    if x.size == 0 or min(sizes) == 0:
+        y, idx = (np.empty(shape, dtype=x.dtype), np.empty(shape, dtype=np.int64)) \
+            if outs is None else outs
+        return (y, idx) if return_indices else y
+    starts = all_starts(nd, u, lift.user_spatial(x.shape), sizes, k)
+    k3 = (1,) * (3 - nd) + k
+    out5 = None if outs is None else (lift.to_core(outs[0]), lift.to_core(outs[1]))
+    y5, idx5 = core_op(core, "fractional3d")(lift.to_core(x), tuple(starts), k3,
+                                             return_indices, lift.last, out=out5)
+    y, idx = _user(outs, 0, y5, lift), _user(outs, 1, idx5, lift)
+    return (y, idx) if return_indices else y
+
+
+def prepare(fn, nd, x, kernel_size, output_size, output_ratio, random_samples, data_format,
+            rng):
+    """The checked call: (x as an array, its lift, kernel, output spatial
+    sizes, output shape, the (batch, channels, nd) samples)."""
+    last = channels_last(fn, nd, data_format)
     x = as_array(x, "input", fn)
     check_average_dtype(x.dtype, "input", fn, integer=False)
     _check_rank(x, nd, fn, last)
@@ -40,25 +67,20 @@ def fractional_max_pool(core, nd, x, kernel_size, output_size=None, output_ratio
     shape = lift.with_user_spatial(x.shape, sizes)
     batch = x.shape[0] if lift.batched else 1
     u = random_samples_for(fn, nd, random_samples, rng, batch, channels, x.dtype)
-    outs = check_out(out, fn, shape, x.dtype,
-                     {"input": given, "random_samples": random_samples}, return_indices)
-    if x.size == 0 or min(sizes) == 0:
-        y, idx = (np.empty(shape, dtype=x.dtype), np.empty(shape, dtype=np.int64)) \
-            if outs is None else outs
-        return (y, idx) if return_indices else y
-    planes = u.reshape(batch * channels, nd)
+    return x, lift, k, sizes, shape, u
+
+
+def all_starts(nd, u, spatial, sizes, k):
+    """Per axis (D, H, W: a zero depth for 2-D) the (planes, out) window
+    starts of every plane ``n * C + c``."""
+    planes = u.reshape(-1, nd)
     # 2-D: sample 0 drives the width, sample 1 the height; 3-D: T, H, W.
     order = (1, 0) if nd == 2 else (0, 1, 2)
     starts = [interval_starts(planes[:, s], n, o, kk)
               for s, n, o, kk in zip(order, spatial, sizes, k)]
     if nd == 2:
-        starts.insert(0, np.zeros((batch * channels, 1), dtype=np.int64))
-    k3 = (1,) * (3 - nd) + k
-    out5 = None if outs is None else (lift.to_core(outs[0]), lift.to_core(outs[1]))
-    y5, idx5 = core_op(core, "fractional3d")(lift.to_core(x), tuple(starts), k3,
-                                             return_indices, lift.last, out=out5)
-    y, idx = _user(outs, 0, y5, lift), _user(outs, 1, idx5, lift)
-    return (y, idx) if return_indices else y
+        starts.insert(0, np.zeros((planes.shape[0], 1), dtype=np.int64))
+    return starts
 
 
 def _kernel(fn, nd, kernel_size):
@@ -236,5 +258,5 @@ def fractional3d(x5, starts, kernel, want_indices, channels_last=False, out=None
     return y, i5
 
 
-__all__ = ["check_args", "fractional_max_pool", "fractional_output_size", "generator",
-           "interval_starts", "output_shape", "random_samples_for"]
+__all__ = ["all_starts", "check_args", "fractional_max_pool", "fractional_output_size", "generator",
+           "interval_starts", "output_shape", "prepare", "random_samples_for"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import operator
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -247,6 +248,7 @@ def check_dtype(dtype: np.dtype, name: str, fn: str, floating_only: bool = False
 def as_array(x, name: str, fn: str) -> np.ndarray:
     """np.asarray, with a TypeError naming the argument when that fails."""
     if not isinstance(x, np.ndarray):
+        _refuse_lazy(x, name, fn)
         try:
             x = np.asarray(x)
         except (ValueError, TypeError) as exc:
@@ -259,6 +261,16 @@ def as_array(x, name: str, fn: str) -> np.ndarray:
         # layout forces.
         x = x.astype(x.dtype.newbyteorder("="))
     return x
+
+
+def _refuse_lazy(x, name: str, fn: str) -> None:
+    """A dask array reaching a function without a dask form is refused
+    rather than silently computed (np.asarray would load all of it)."""
+    mod = sys.modules.get("dask.array")
+    if mod is not None and isinstance(x, mod.Array):
+        raise TypeError(f"{fn}: {name} is a dask array, which {fn} does not pool lazily "
+                        f"(pooling.dask lists the functions that do); compute it first "
+                        f"(np.asarray({name})) if it fits in memory")
 
 
 LAYOUTS = {1: ("NCL", "NLC"), 2: ("NCHW", "NHWC"), 3: ("NCDHW", "NDHWC")}
