@@ -155,3 +155,9 @@ def fractional_max_pool3d(x, kernel_size, output_size=None, output_ratio=None,
     """pooling.fractional_max_pool3d over a dask array (see fractional_max_pool2d)."""
     return fractional_max_pool(3, x, kernel_size, output_size, output_ratio, return_indices,
                                random_samples, data_format, rng, out)
+
+
+# Last: pyramid builds on the functions above.
+from .pyramid import pyramid  # noqa: E402
+
+__all__ += ["pyramid"]
