@@ -1,0 +1,71 @@
+"""``python -m pooling.dask pyramid IN OUT``: a Zarr volume (or image) into a
+multiscale pyramid written to the Zarr group OUT (arrays "0", "1", ...), with
+``pooling.dask.pyramid``.
+
+    python -m pooling.dask pyramid IN.zarr OUT.zarr [--component PATH]
+        [--factors 2 | --factors 1,2,2] [--levels N] [--reduction max|mean]
+        [--chunks 128 | --chunks 64,256,256] [--no-copy-input] [--overwrite]
+        [--workers N --memory-limit 2GB]
+
+Without ``--workers`` dask's threaded scheduler runs in this process; with it,
+a ``distributed.LocalCluster`` of N single-threaded worker processes, each
+capped at ``--memory-limit``.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def _ints(text):
+    try:
+        v = tuple(int(t) for t in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an int or comma-separated ints, got {text!r}")
+    return v[0] if len(v) == 1 else v
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="python -m pooling.dask",
+                                 description=__doc__.split("\n")[0])
+    sub = ap.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("pyramid", help="a Zarr array into a multiscale pyramid")
+    p.add_argument("input", help="a Zarr array, or a group with --component")
+    p.add_argument("output", help="the Zarr group to write the levels into")
+    p.add_argument("--component", default=None, help="the array's path inside the input")
+    p.add_argument("--factors", type=_ints, default=2, help="per axis, comma-separated (2)")
+    p.add_argument("--levels", type=int, default=None,
+                   help="levels, the input included (default: until a side would drop below 1)")
+    p.add_argument("--reduction", choices=("max", "mean"), default="max")
+    p.add_argument("--chunks", type=_ints, default=None,
+                   help="chunks of every level (default: the input's)")
+    p.add_argument("--no-copy-input", dest="copy_input", action="store_false",
+                   help="write levels 1, 2, ... only")
+    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--workers", type=int, default=0,
+                   help="run on a distributed.LocalCluster of this many processes")
+    p.add_argument("--memory-limit", default="2GB", help="per worker, with --workers")
+    a = ap.parse_args(argv)
+
+    import dask.array as da
+
+    from . import pyramid
+    client = None
+    if a.workers:
+        from distributed import Client, LocalCluster
+        client = Client(LocalCluster(n_workers=a.workers, threads_per_worker=1, processes=True,
+                                     memory_limit=a.memory_limit, dashboard_address=None))
+    try:
+        x = da.from_zarr(a.input, component=a.component)
+        levels = pyramid(x, a.factors, a.levels, a.reduction, store=a.output, chunks=a.chunks,
+                         copy_input=a.copy_input, overwrite=a.overwrite)
+    finally:
+        if client is not None:
+            client.close()
+    for i, lv in enumerate(levels):
+        print(f"{i}: {lv.shape} {lv.dtype} chunks {lv.chunksize}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
