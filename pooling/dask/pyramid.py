@@ -65,8 +65,8 @@ def pyramid(image: Any, factors: Union[int, Sequence[int]] = 2, levels: Optional
         NumPy input.
     copy_input
         With ``store``: write level 0 (a copy of the input) as ``"0"`` too.
-        ``False`` writes the levels from ``"1"`` on and returns the input as
-        level 0.
+        ``False`` writes the levels from ``"1"`` on and returns the input
+        (rechunked to ``chunks``) as level 0.
     overwrite
         With ``store``: replace arrays of those names already in it.
     zarr_kwargs
@@ -127,9 +127,9 @@ def pyramid(image: Any, factors: Union[int, Sequence[int]] = 2, levels: Optional
         if held and not overwrite:
             raise ValueError(f"{_FN}: the store already holds {', '.join(map(repr, held))}; "
                              "pass overwrite=True to replace them")
-    out = [x]
+    out = [_rechunk(x, target)]
     if root is not None and copy_input:
-        out[0] = _write(_rechunk(x, target), root, "0", overwrite, zarr_kwargs)
+        out[0] = _write(out[0], root, "0", overwrite, zarr_kwargs)
     level = out[0]
     for k in steps:
         level = _rechunk(_reduce(level, k, reduction), target)

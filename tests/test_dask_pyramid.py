@@ -1,0 +1,250 @@
+"""pooling.dask.pyramid: each level is the in-memory function applied to the
+previous level, bit for bit (any chunking, numpy or dask input, factors per
+axis, shapes the factors do not divide), and a Zarr store round-trips."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import pooling
+
+da = pytest.importorskip("dask.array")
+pdask = pytest.importorskip("pooling.dask")
+
+
+def _levels_in_memory(x, factors, reduction, count=None):
+    """The pyramid from the in-memory functions, level by level."""
+    nd = x.ndim
+    f = (factors,) * nd if isinstance(factors, int) else tuple(factors)
+    out = [x]
+    while True:
+        prev = out[-1]
+        if count is None and any(fi > 1 and n < fi for n, fi in zip(prev.shape, f)):
+            break
+        if count is not None and len(out) == count:
+            break
+        k = tuple(min(fi, n) for fi, n in zip(f, prev.shape))
+        if reduction == "max":
+            pool = pooling.max_pool3d if nd == 3 else pooling.max_pool2d
+            y = pool(prev[None, None], k, k, ceil_mode=True)[0, 0]
+        else:
+            avg = pooling.avg_pool3d if nd == 3 else pooling.avg_pool2d
+            if prev.dtype.kind == "f":
+                y = avg(prev[None, None], k, k, ceil_mode=True, count_include_pad=False)[0, 0]
+            else:
+                y = avg(prev[None, None].astype(np.float64), k, k, ceil_mode=True,
+                        count_include_pad=False)[0, 0]
+                y = np.rint(y).astype(prev.dtype)
+        out.append(y)
+    return out
+
+
+def _check(levels, expected):
+    assert len(levels) == len(expected)
+    for got, want in zip(levels, expected):
+        assert isinstance(got, da.Array)
+        v = got.compute()
+        assert v.dtype == want.dtype and v.shape == want.shape
+        np.testing.assert_array_equal(v, want)
+        if v.dtype.kind == "f":   # bit for bit, signed zeros and NaN payloads included
+            assert v.tobytes() == want.tobytes()
+
+
+@st.composite
+def _volumes(draw):
+    nd = draw(st.sampled_from([2, 3]))
+    shape = tuple(draw(st.lists(st.integers(1, 23), min_size=nd, max_size=nd)))
+    dtype = draw(st.sampled_from([np.float32, np.float64, np.int16, np.uint8, np.int64]))
+    rng = np.random.default_rng(draw(st.integers(0, 2 ** 32 - 1)))
+    if np.dtype(dtype).kind == "f":
+        x = (rng.standard_normal(shape) * 10).astype(dtype)
+    else:
+        info = np.iinfo(dtype)
+        x = rng.integers(max(info.min, -1000), min(info.max, 1000), shape, dtype=dtype,
+                         endpoint=True)
+    chunks = tuple(draw(st.integers(1, max(n, 1))) for n in shape)
+    f = draw(st.one_of(st.integers(2, 4),
+                       st.lists(st.integers(1, 3), min_size=nd, max_size=nd).filter(
+                           lambda t: max(t) > 1).map(tuple)))
+    return x, chunks, f
+
+
+@given(_volumes(), st.sampled_from(["max", "mean"]), st.booleans())
+def test_levels_equal_in_memory(case, reduction, as_dask):
+    """Every level equals the in-memory function on the previous level, for
+    random shapes (most not divisible), chunkings, factors and dtypes."""
+    x, chunks, f = case
+    image = da.from_array(x, chunks=chunks) if as_dask else x
+    _check(pdask.pyramid(image, f, reduction=reduction), _levels_in_memory(x, f, reduction))
+
+
+def test_max_keeps_labels():
+    """Integer labels (int64 ids beyond float64's exact range included) stay
+    exact under max: every output value is one of its window's labels."""
+    rng = np.random.default_rng(1)
+    ids = np.array([0, 7, 2 ** 62 + 1, 2 ** 62 + 3, -5], np.int64)
+    x = ids[rng.integers(0, len(ids), (17, 30, 21))]
+    levels = pdask.pyramid(da.from_array(x, chunks=(5, 8, 9)), 2)
+    _check(levels, _levels_in_memory(x, 2, "max"))
+    assert set(np.unique(levels[1].compute())) <= set(ids)
+    # the first level by hand: the largest label of each 2x2x2 block
+    y = levels[1].compute()
+    assert y[3, 4, 5] == x[6:8, 8:10, 10:12].max() and y[8, 14, 10] == x[16:, 28:, 20:].max()
+
+
+def test_bool_max():
+    x = np.random.default_rng(2).random((9, 14)) > 0.8
+    levels = pdask.pyramid(x, 3)
+    assert [lv.dtype for lv in levels] == [np.bool_] * 3
+    want = _levels_in_memory(x.astype(np.uint8), 3, "max")
+    for got, w in zip(levels, want):
+        np.testing.assert_array_equal(got.compute(), w.astype(bool))
+
+
+def test_mean_edges_and_dtypes():
+    """The mean covers the real elements of a partial window only; integer
+    inputs are rounded back (half to even) to their dtype; float16 stays."""
+    x = np.arange(5 * 3, dtype=np.float64).reshape(5, 3)
+    lv = pdask.pyramid(x, 2, levels=2, reduction="mean")[1].compute()
+    np.testing.assert_array_equal(lv, [[2.0, 3.5], [8.0, 9.5], [12.5, 14.0]])
+    u = np.array([[0, 1], [2, 2], [1, 2]], np.uint8)   # means 1.25, 1.5
+    lv = pdask.pyramid(u, 2, levels=2, reduction="mean")[1].compute()
+    assert lv.dtype == np.uint8 and lv.tolist() == [[1], [2]]
+    h = np.random.default_rng(3).standard_normal((11, 6, 7)).astype(np.float16)
+    _check(pdask.pyramid(h, (2, 3, 2), reduction="mean"), _levels_in_memory(h, (2, 3, 2), "mean"))
+
+
+def test_max_of_negative_data_at_the_edges():
+    """No constant padding enters an edge window (block_reduce's cval=0
+    would give 0 here)."""
+    x = -np.arange(1, 1 + 5 * 5 * 5, dtype=np.float32).reshape(5, 5, 5)
+    lv = pdask.pyramid(x, 2)
+    assert lv[1].shape == (3, 3, 3) and lv[1].compute()[2, 2, 2] == x[4, 4, 4]
+    assert (lv[-1].compute() < 0).all()
+
+
+def test_level_count_and_shapes():
+    x = np.zeros((10, 100, 37), np.uint16)
+    # until a reduced side would drop below one
+    assert [lv.shape for lv in pdask.pyramid(x, 2)] == [
+        (10, 100, 37), (5, 50, 19), (3, 25, 10), (2, 13, 5), (1, 7, 3)]
+    assert [lv.shape for lv in pdask.pyramid(x, (1, 2, 2))] == [
+        (10, 100, 37), (10, 50, 19), (10, 25, 10), (10, 13, 5), (10, 7, 3), (10, 4, 2),
+        (10, 2, 1)]
+    # levels asked for: a side shorter than its factor ends at one
+    shapes = [lv.shape for lv in pdask.pyramid(x, 2, levels=8)]
+    assert shapes[4:] == [(1, 7, 3), (1, 4, 2), (1, 2, 1), (1, 1, 1)]
+    assert [lv.shape for lv in pdask.pyramid(x, 2, levels=1)] == [x.shape]
+    y = np.random.default_rng(4).integers(0, 50, (10, 100, 37)).astype(np.int32)
+    _check(pdask.pyramid(y, 2, levels=8, reduction="mean"),
+           _levels_in_memory(y, 2, "mean", count=8))
+
+
+def test_chunks_of_the_levels():
+    x = da.zeros((64, 64, 64), np.float32, chunks=(16, 32, 64))
+    levels = pdask.pyramid(x, 2)
+    assert all(lv.chunksize == tuple(min(c, n) for c, n in zip((16, 32, 64), lv.shape))
+               for lv in levels)
+    levels = pdask.pyramid(x, 2, chunks=8)
+    assert levels[0].chunksize == (8, 8, 8) and levels[3].chunksize == (8, 8, 8)
+    assert pdask.pyramid(np.zeros((40, 40)), 2, chunks=(10, 20))[0].chunksize == (10, 20)
+
+
+def test_zarr_round_trip(tmp_path):
+    """The levels written to a Zarr group read back equal, with the chunks
+    asked for, and the group's multiscales metadata names them."""
+    zarr = pytest.importorskip("zarr")
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((21, 40, 33)).astype(np.float32)
+    expected = _levels_in_memory(x, (1, 2, 2), "mean")
+    path = str(tmp_path / "p.zarr")
+    levels = pdask.pyramid(da.from_array(x, chunks=(7, 16, 16)), (1, 2, 2), reduction="mean",
+                           store=path)
+    _check(levels, expected)
+    g = zarr.open_group(path, mode="r")
+    assert sorted(g.array_keys(), key=int) == [str(i) for i in range(len(expected))]
+    for i, want in enumerate(expected):
+        np.testing.assert_array_equal(g[str(i)][...], want)
+        assert g[str(i)].chunks == tuple(min(c, n) for c, n in zip((7, 16, 16), want.shape))
+    ms = g.attrs["ome"]["multiscales"][0]
+    assert [d["path"] for d in ms["datasets"]] == [str(i) for i in range(len(expected))]
+    assert ms["datasets"][2]["coordinateTransformations"][0]["scale"] == [1.0, 4.0, 4.0]
+    assert [a["name"] for a in ms["axes"]] == ["z", "y", "x"] and ms["type"] == "mean"
+    # a second run refuses to overwrite, unless asked; copy_input=False
+    # leaves "0" out and returns the input as level 0
+    with pytest.raises(ValueError, match=r"pyramid: the store already holds '0', '1'"):
+        pdask.pyramid(x, (1, 2, 2), store=path)
+    levels = pdask.pyramid(x, 2, store=path, copy_input=False, overwrite=True,
+                           zarr_kwargs={"compressors": None})
+    _check(levels, _levels_in_memory(x, 2, "max"))
+    assert [d["path"] for d in zarr.open_group(path).attrs["ome"]["multiscales"][0]
+            ["datasets"]] == [str(i) for i in range(1, len(levels))]
+    # a zarr group as the store; a Zarr array as the input
+    sub = zarr.open_group(str(tmp_path / "q.zarr")).create_group("labels")
+    ids = rng.integers(0, 9, (12, 10)).astype(np.uint32)
+    pdask.pyramid(ids, 3, store=sub)
+    back = zarr.open_group(str(tmp_path / "q.zarr"))["labels"]
+    _check(pdask.pyramid(back["0"], 3), _levels_in_memory(ids, 3, "max"))
+
+
+def test_cli(tmp_path):
+    """python -m pooling.dask pyramid IN OUT writes the pyramid."""
+    zarr = pytest.importorskip("zarr")
+    x = np.random.default_rng(6).integers(-9, 9, (20, 30, 17)).astype(np.int16)
+    z = zarr.create_array(str(tmp_path / "in.zarr"), shape=x.shape, chunks=(8, 8, 8),
+                          dtype=x.dtype)
+    z[...] = x
+    env = dict(os.environ)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(pooling.__file__)))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
+    proc = subprocess.run([sys.executable, "-m", "pooling.dask", "pyramid",
+                           str(tmp_path / "in.zarr"), str(tmp_path / "out.zarr"), "--factors",
+                           "1,2,2", "--reduction", "mean", "--levels", "3"],
+                          env=env, capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == ["0: (20, 30, 17) int16 chunks (8, 8, 8)",
+                                        "1: (20, 15, 9) int16 chunks (8, 8, 8)",
+                                        "2: (20, 8, 5) int16 chunks (8, 8, 5)"]
+    g = zarr.open_group(str(tmp_path / "out.zarr"), mode="r")
+    for got, want in zip((g[str(i)][...] for i in range(3)),
+                         _levels_in_memory(x, (1, 2, 2), "mean", count=3)):
+        np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("kw, err, match", [
+    (dict(image=np.zeros(5)), ValueError,
+     r"pyramid: image must be 2-D \(Y, X\) or 3-D \(Z, Y, X\), but got shape \(5,\)"),
+    (dict(image=np.zeros((1, 2, 3, 4))), ValueError, r"but got shape \(1, 2, 3, 4\)"),
+    (dict(factors=1), ValueError, r"pyramid: factors must have at least one factor > 1, but "
+                                  r"got 1"),
+    (dict(factors=(2, 2)), ValueError, r"pyramid: factors must be an int >= 1 or 3 of them "
+                                       r"\(one per axis\), but got \(2, 2\)"),
+    (dict(factors=(2, 0, 2)), ValueError, r"factors must be an int >= 1"),
+    (dict(factors=2.0), ValueError, r"factors must be an int >= 1"),
+    (dict(reduction="min"), ValueError, r"pyramid: reduction must be 'max' or 'mean', but "
+                                        r"got 'min'"),
+    (dict(levels=0), ValueError, r"pyramid: levels must be None or an int >= 1, but got 0"),
+    (dict(chunks=(4, 4)), ValueError, r"pyramid: chunks must be an int >= 1 or 3 of them"),
+    (dict(image=np.zeros((4, 4), bool), reduction="mean"), TypeError,
+     r"pyramid: image has unsupported dtype bool for reduction 'mean'; expected an integer, "
+     r"float16, float32 or float64 dtype$"),
+    (dict(image=np.zeros((4, 4), np.complex64)), TypeError,
+     r"pyramid: image has unsupported dtype complex64 for reduction 'max'; expected .* \(or "
+     r"bool\)"),
+])
+def test_bad_arguments(kw, err, match):
+    args = dict(image=np.zeros((4, 5, 6), np.float32))
+    args.update(kw)
+    with pytest.raises(err, match=match):
+        pdask.pyramid(**args)
+
+
+def test_unknown_chunks():
+    x = da.from_array(np.arange(64.0).reshape(8, 8), chunks=4)
+    x = x[x[:, 0] > 10]
+    with pytest.raises(ValueError, match=r"pyramid: image has unknown chunk sizes"):
+        pdask.pyramid(x)
