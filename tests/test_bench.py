@@ -145,7 +145,7 @@ def test_bench_prints_every_section(tiny_run):
     frameworks = [m for m in ("tinyml", "torch") if importlib.util.find_spec(m)]
     heads = ["pooling ", "case ", "copy bandwidth", "thread scaling (ours):",
              "linear cost (ours", "other operations", "large inputs", "tiny calls",
-             "out= (", "framework layers", "models (", "targets:"]
+             "out= (", "framework layers", "dask", "models (", "targets:"]
     if not frameworks:
         heads.remove("framework layers")
     if "torch" not in frameworks:
@@ -155,7 +155,7 @@ def test_bench_prints_every_section(tiny_run):
     assert None not in found and found == sorted(found), dict(zip(heads, found))
     assert set(data) == {"version", "threads", "copy_gbps", "rows", "thread_scaling",
                          "linear_cost", "other_ops", "large_inputs", "tiny_calls", "out",
-                         "adapters", "models", "summary"}
+                         "adapters", "dask", "models", "summary"}
     assert data["threads"] == 1
     assert ({a["case"].split()[0] for a in data["adapters"]} == set(frameworks)
             and all(a["ours_ms"] > 0 and a["theirs_ms"] > 0 for a in data["adapters"]))
@@ -304,6 +304,43 @@ def test_nets_are_torchvisions():
     assert all(torch.equal(a, b) for a, b in zip(rs.values(), again.state_dict().values()))
     x = torch.randn(2, 3, 64, 64)
     assert nets.resnet18(10)(x).shape == (2, 10) and v(x).shape == (2, 1000)
+
+
+def test_bench_dask_section(tiny_run):
+    """The dask section at --tiny: pooling.dask chunked, in memory,
+    dask.array.coarsen and (with scikit-image) block_reduce, each printed,
+    and issue #14's two target lines; "skipped" without dask."""
+    out, data = tiny_run
+    if importlib.util.find_spec("dask") is None:
+        assert data["dask"] == [] and "\ndask: skipped (dask is not installed)" in out
+        return
+    from pooling.bench.chunked import TINY
+    (r,) = data["dask"]
+    impls = ["in memory", "chunked", "coarsen"] + (
+        ["block_reduce"] if importlib.util.find_spec("skimage") else [])
+    assert list(r["ms"]) == impls and all(v > 0 for v in r["ms"].values())
+    assert tuple(r["shape"]) == TINY[0] and tuple(r["chunks"]) == TINY[1]
+    assert r["blocks"] == 2 * 2 * 3 and r["tasks"] > 0 and r["threads"] == 1
+    assert all(abs(r["gbps"][k] - r["input_gb"] / r["ms"][k] * 1e3) < 1e-9 * r["gbps"][k]
+               for k in impls)
+    section = out.split("\ndask (pooling.dask vs")[1].split("\ntargets:")[0]
+    assert "pooling.dask.max_pool3d chunked" in section and "coarsen(np.max) chunked" in section
+    assert ("skimage block_reduce(np.max) in memory" in section) == ("block_reduce" in impls)
+    ms = r["ms"]
+    assert [line for line in data["summary"] if line.startswith("dask ")] == [
+        f"dask max_pool3d 2x2x2 chunked vs in memory: {ms['chunked'] / ms['in memory']:.2f}x "
+        "(target <= 1.5x)",
+        f"dask max_pool3d 2x2x2 chunked vs dask.array.coarsen(np.max): "
+        f"{ms['coarsen'] / ms['chunked']:.2f}x (target > 1x)"]
+
+
+def test_import_leaves_dask_alone(tmp_path):
+    """Importing the benchmark imports neither dask nor pooling.dask nor
+    scikit-image: only running the dask section does."""
+    lazy = ("dask", "pooling.dask", "skimage", "zarr", "distributed")
+    out = _run(["-c", f"import sys, pooling.bench; print([m for m in {lazy!r} if m in sys.modules])"],
+               tmp_path).stdout
+    assert out.strip() == "[]"
 
 
 def test_thread_target_only_for_the_cases_it_names():

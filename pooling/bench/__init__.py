@@ -17,7 +17,9 @@ main table, ``cases.CASES``), ``scaling`` (thread scaling), ``linear``
 (linear cost), ``other`` (other operations), ``large`` (large inputs, 100 MB
 and more), ``tiny`` (tiny calls: the per-call overhead, in microseconds),
 ``out`` (a fresh output against a preallocated one), ``layers`` (the
-framework layers), ``models`` (ResNet-18 and VGG-11 end to end, converted by
+framework layers), ``dask`` (``pooling.dask.max_pool3d`` over a chunked 2 GB
+volume against the same data in memory, ``dask.array.coarsen`` and
+scikit-image's ``block_reduce``; when dask is installed), ``models`` (ResNet-18 and VGG-11 end to end, converted by
 ``pooling.layers.torch.convert`` against unconverted, batch 32 and batch 1
 at 224x224, one thread and all ``--threads``; the longest: minutes), and
 the targets, for what ran.
@@ -30,8 +32,8 @@ the targets, for what ran.
 
 Modules: ``timing`` (timers), ``cases`` (what is measured), ``baselines``
 (im2col), ``measure`` (each section's measurements), ``adapters`` (the
-framework layers of ``pooling.layers``), ``models`` and ``nets`` (the
-networks), ``report`` (tables, targets, JSON).
+framework layers of ``pooling.layers``), ``chunked`` (the dask section),
+``models`` and ``nets`` (the networks), ``report`` (tables, targets, JSON).
 """
 from __future__ import annotations
 
@@ -46,6 +48,7 @@ from pooling import _backend
 
 from .adapters import adapter_rows
 from .baselines import im2col_backward, im2col_forward
+from .chunked import dask_rows, dask_targets, print_dask
 from .cases import CASES, OPS, TINY_CASES, input_bytes, large_cases, largest, tiny_call_cases
 from .measure import (linear_cost, other_ops, preallocated, run_case, thread_scaling,
                       versus_torch)
@@ -57,7 +60,8 @@ from . import timing
 from .timing import calibrate, copy_bandwidth
 
 # The sections, in the order they run and print (the targets come last).
-SECTIONS = ("main", "scaling", "linear", "other", "large", "tiny", "out", "layers", "models")
+SECTIONS = ("main", "scaling", "linear", "other", "large", "tiny", "out", "layers", "dask",
+            "models")
 
 __all__ = ["CASES", "OPS", "SECTIONS", "TINY_CASES", "bench", "calibrate", "im2col_backward",
            "im2col_forward", "main"]
@@ -132,6 +136,11 @@ def _bench(torch, threads, quick, cases, json_path, tiny, on):
     print_out(outs)
     adapters = adapter_rows(repeats, tiny) if "layers" in on else []
     print_adapters(adapters)
+    dasks = []
+    if "dask" in on:
+        # --quick and --tiny: a smaller volume
+        dasks = dask_rows(min(repeats, 5), threads, quick, tiny)
+        print_dask(dasks, skipped=not dasks)
     models = []
     if "models" in on:
         if torch is None:
@@ -142,11 +151,13 @@ def _bench(torch, threads, quick, cases, json_path, tiny, on):
             models = model_rows(1 if tiny else repeats, threads, quick or tiny)
             print_models(models)
     lines = summary(rows, scaling, linear, copy_gbps, tiny_calls, large, others, models)
+    lines += dask_targets(dasks)
     print_targets(lines)
     result = {"version": pooling.__version__, "threads": threads, "copy_gbps": copy_gbps,
               "rows": rows, "thread_scaling": scaling, "linear_cost": linear,
               "other_ops": others, "large_inputs": large, "tiny_calls": tiny_calls,
-              "out": outs, "adapters": adapters, "models": models, "summary": lines}
+              "out": outs, "adapters": adapters, "dask": dasks, "models": models,
+              "summary": lines}
     if json_path:
         write_json(result, json_path)
     return result
