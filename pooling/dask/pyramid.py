@@ -227,7 +227,7 @@ def _multiscales(root, nd, steps, reduction, copy_input):
     ms = {"axes": axes, "datasets": datasets, "type": reduction,
           "metadata": {"method": f"pooling.dask.pyramid (reduction={reduction!r}, "
                                  "ceil_mode=True)"}}
-    if getattr(root.metadata, "zarr_format", 2) == 3:
+    if getattr(getattr(root, "metadata", None), "zarr_format", 2) == 3:
         root.attrs["ome"] = {"version": "0.5", "multiscales": [ms]}
     else:
         root.attrs["multiscales"] = [dict(ms, version="0.4")]
