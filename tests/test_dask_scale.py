@@ -29,9 +29,9 @@ pytest.importorskip("psutil")
 pdask = pytest.importorskip("pooling.dask")
 cloudpickle = pytest.importorskip("cloudpickle")
 
-# The functions the workers run travel by value: spawned worker processes
-# need not (and under pytest's rootdir import could not reliably) import
-# this module.
+# The functions the workers run travel by value: the spawned worker
+# processes need not import this module, whose importable name (if any)
+# depends on pytest's --import-mode.
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 SHAPE = (1001, 1024, 1027)      # float32: 4.21 GB; two sides the factor does not divide
