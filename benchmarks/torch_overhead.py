@@ -1,0 +1,56 @@
+"""Per-call time of pooling.layers.torch on a tiny input against PyTorch's
+own calls, interleaved in one process (issue #13's per-call target).
+
+    python benchmarks/torch_overhead.py [--repeats 15] [--number 2000]
+
+Rows: the functional (eager, no autograd: the operator's implementation
+called directly), the custom operator through PyTorch's dispatcher, the
+module, and the module with autograd recording (the operator and its
+registered gradient, forward only), each beside PyTorch's call; us per
+call, the median over repeats of the mean of ``number`` calls; torch and
+pooling at one thread.
+"""
+import argparse
+import statistics
+import timeit
+
+import torch
+
+import pooling
+import pooling.layers.torch as pt
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--repeats", type=int, default=15)
+    ap.add_argument("--number", type=int, default=2000)
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    pooling.set_num_threads(1)
+    F = torch.nn.functional
+    x = torch.randn(1, 16, 8, 8)
+    xg = x.clone().requires_grad_()
+    ours_m, theirs_m = pt.MaxPool2d(2), torch.nn.MaxPool2d(2)
+    op = torch.ops.pooling.max_pool.default
+    pairs = [
+        ("functional max_pool2d(x, 2)", lambda: pt.max_pool2d(x, 2), lambda: F.max_pool2d(x, 2)),
+        ("functional, return_indices", lambda: pt.max_pool2d(x, 2, return_indices=True),
+         lambda: F.max_pool2d(x, 2, return_indices=True)),
+        ("torch.ops.pooling.max_pool (dispatcher)",
+         lambda: op(x, [2, 2], [2, 2], [0, 0], [1, 1], False), lambda: F.max_pool2d(x, 2)),
+        ("module MaxPool2d(2)", lambda: ours_m(x), lambda: theirs_m(x)),
+        ("module, input requires_grad", lambda: ours_m(xg), lambda: theirs_m(xg)),
+    ]
+    print(f"(1, 16, 8, 8) float32, us per call, median of {args.repeats} repeats "
+          f"(x = torch / ours):")
+    for name, ours, theirs in pairs:
+        a, b = [], []
+        for _ in range(args.repeats):  # interleaved: the two see the same load
+            a.append(timeit.timeit(ours, number=args.number) / args.number * 1e6)
+            b.append(timeit.timeit(theirs, number=args.number) / args.number * 1e6)
+        o, t = statistics.median(a), statistics.median(b)
+        print(f"  {name:42} ours {o:8.2f}  torch {t:8.2f}  x{t / o:.2f}")
+
+
+if __name__ == "__main__":
+    main()
