@@ -475,3 +475,23 @@ def test_opcheck_backward_and_unpool():
                               (torch.randn_like(y), list(x.shape), 2, last))
         torch.library.opcheck(ops.max_unpool.default,
                               (y.detach().requires_grad_(), i, [2, 2], [2, 2], [0, 0], [9, 10]))
+
+
+def test_eager_paths_match_torch():
+    """The tiny-call path (a kept plan found directly), its first call (no
+    plan yet), the NumPy backend (no plans) and a tensor subclass (the
+    general path) give PyTorch's results."""
+    import pooling
+    x = _x((1, 16, 8, 8))
+    want = F.max_pool2d(x, 3, 2, 1, return_indices=True)
+    for _ in range(3):  # the first call keeps a plan, the next ones find it
+        got = pt.max_pool2d(x, 3, 2, 1, return_indices=True)
+        _same(got[0], want[0])
+        assert torch.equal(got[1], want[1])
+    _same(pt.max_pool2d(torch.nn.Parameter(x, requires_grad=False), 3, 2, 1), want[0])
+    old = pooling.get_backend()
+    pooling.set_backend("numpy")
+    try:
+        _same(pt.max_pool2d(x, 3, 2, 1), want[0])
+    finally:
+        pooling.set_backend(old)
