@@ -34,7 +34,8 @@ tar tzf "$sdist" > "$work/sdist.txt"
 for f in setup.py pyproject.toml MANIFEST.in README.md csrc/maxpool.pyx csrc/maxpool_avx2.pyx \
          csrc/_openmp.pxd \
          csrc/half.h $(cd "$src" && git ls-files 'csrc/*.pxi') docs/api.md \
-         pooling/py.typed pooling/_maxpool.pyi pooling/layers/torch.py pooling/bench/__main__.py \
+         pooling/py.typed pooling/_maxpool.pyi pooling/layers/torch/_ops.py pooling/bench/__main__.py \
+         pooling/dask/__init__.py pooling/dask/__main__.py pooling/layers/autograd.py \
          tests/conftest.py; do
     grep -q "/$f\$" "$work/sdist.txt" || { echo "sdist lacks $f"; exit 1; }
 done
@@ -48,7 +49,9 @@ echo "repaired: $(basename "$repaired")"
 "$work/tools/bin/python" -m zipfile -l "$repaired" > "$work/wheel.txt"
 grep -q "gomp" "$work/wheel.txt" || { echo "repaired wheel does not vendor libgomp"; exit 1; }
 grep -q "pooling/layers/tinyml.py" "$work/wheel.txt" || { echo "wheel lacks pooling.layers"; exit 1; }
-grep -q "pooling/layers/torch/_ops.py" "$work/wheel.txt" || { echo "wheel lacks pooling.layers.torch"; exit 1; }
+for f in pooling/layers/torch/_ops.py pooling/dask/__init__.py pooling/layers/autograd.py; do
+    grep -q "$f" "$work/wheel.txt" || { echo "wheel lacks $f"; exit 1; }
+done
 if [ "$(uname -m)" = x86_64 ]; then
     grep -q "pooling/_maxpool_avx2" "$work/wheel.txt" || { echo "wheel lacks the AVX2 kernels"; exit 1; }
 fi
