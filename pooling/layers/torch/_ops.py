@@ -123,22 +123,9 @@ def max_pool_eager(x, nd, kernel_size, stride, padding, dilation, ceil_mode, ind
     """Max pooling with the arguments as the user gave them (ints or
     tuples, stride None): pooling's kept plan for the call then skips their
     normalisation, which is most of a tiny call's time."""
-    if x.is_contiguous():  # the common case, first: a tiny call's time is its overhead
-        core, a = _backend.core(), x.numpy(force=x.requires_grad)
-        fmt = LAYOUTS[nd][0]
-        # pooling's kept plan for exactly this call (as _api.max_pool finds it)
-        plan = _api.find_plan(core, a, (nd, kernel_size, stride, padding, dilation, ceil_mode,
-                                        "flat" if indices else None, fmt))
-        if plan is not None:
-            y, i = plan.run(a, None)
-        else:
-            r = _api.max_pool(core, nd, a, kernel_size, stride, padding, dilation, ceil_mode,
-                              indices, fmt)
-            y, i = r if indices else (r, None)
-        return (torch.from_numpy(y), torch.from_numpy(i)) if indices else torch.from_numpy(y)
     last = keeps_last("max", x, nd)
     out = None
-    if not last:
+    if not (last or x.is_contiguous()):
         p = normalize_pool_args(f"max_pool{nd}d", nd, kernel_size, stride, padding, dilation,
                                 ceil_mode)
         out = _outs(x, nd, last, _max_pool_fake(x, p.kernel_size, p.stride, p.padding,

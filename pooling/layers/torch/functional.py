@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch
 from torch.nn import functional as _tf
 
-from ... import _backend
+from ... import _api, _backend
 from ..._params import (LAYOUTS, _ntuple, adaptive_output_size, normalize_unpool_args,
                         stride_or_kernel, unpool_output_size)
 from . import _ops
@@ -60,21 +60,20 @@ def _window(fn, nd, kernel_size, stride, padding):
 
 _is_compiling = torch.compiler.is_compiling
 _core = _backend.core
-_CHANNELS_FIRST = {nd: LAYOUTS[nd][0] for nd in LAYOUTS}
 
 
 def _max_pool(nd, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
-    # The tiny-call path first, written out (no helper calls): a plain
-    # contiguous CPU tensor without autograd, outside any graph, whose call
-    # pooling has kept a plan for.  Its time is its overhead (issue #13).
+    # The tiny-call path first, written out: a plain contiguous CPU tensor
+    # without autograd, outside any graph, whose call pooling has kept a plan
+    # for (found as _api.max_pool finds it).  Its time is its overhead
+    # (issue #13).
     if (type(input) is torch.Tensor and not input.requires_grad and input.is_cpu
             and input.layout == torch.strided and input.dtype in _NUMBERS
             and input.is_contiguous() and not _is_compiling()):
         a = input.numpy()
-        find = getattr(_core(), "find_forward_plan", None)  # (the compiled core's)
-        plan = None if find is None else find(
-            a, (nd, kernel_size, stride, padding, dilation, ceil_mode,
-                "flat" if return_indices else None, _CHANNELS_FIRST[nd]))
+        plan = _api.find_plan(_core(), a, (nd, kernel_size, stride, padding, dilation,
+                                           ceil_mode, "flat" if return_indices else None,
+                                           LAYOUTS[nd][0]))
         if plan is not None:
             y, i = plan.run(a, None)
             return (torch.from_numpy(y), torch.from_numpy(i)) if return_indices else \
