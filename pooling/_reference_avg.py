@@ -133,6 +133,10 @@ def _acc(dtype: np.dtype) -> np.dtype:
 def _truncdiv(a, b):
     """C's integer division (toward zero), where NumPy's // floors."""
     with np.errstate(all="ignore"):
+        if np.ndim(b) == 0 and b == -1:
+            # NumPy before 1.25 gives 0 for INT64_MIN // -1; the kernel (and
+            # NumPy since) wraps to INT64_MIN, as negation does everywhere.
+            return np.negative(a)
         q = np.floor_divide(a, b)
         return q + ((q * b != a) & ((a < 0) != (b < 0)))
 
