@@ -1,7 +1,9 @@
 """pooling.dask.pyramid: each level is the in-memory function applied to the
 previous level, bit for bit (any chunking, numpy or dask input, factors per
 axis, shapes the factors do not divide), and a Zarr store round-trips."""
+import io
 import os
+import re
 import subprocess
 import sys
 
@@ -206,6 +208,7 @@ def test_cli(tmp_path):
                            "1,2,2", "--reduction", "mean", "--levels", "3"],
                           env=env, capture_output=True, text=True, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
+    assert "pyramid:" not in proc.stderr and "Completed" not in proc.stderr  # not a tty
     assert proc.stdout.splitlines() == ["0: (20, 30, 17) int16 chunks (8, 8, 8)",
                                         "1: (20, 15, 9) int16 chunks (8, 8, 8)",
                                         "2: (20, 8, 5) int16 chunks (8, 8, 5)"]
@@ -213,6 +216,54 @@ def test_cli(tmp_path):
     for got, want in zip((g[str(i)][...] for i in range(3)),
                          _levels_in_memory(x, (1, 2, 2), "mean", count=3)):
         np.testing.assert_array_equal(got, want)
+
+
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+@pytest.mark.parametrize("quiet", [False, True])
+def test_cli_progress(tmp_path, monkeypatch, capsys, quiet):
+    """On a terminal the CLI prints a line per level on stderr (and dask's
+    progress bar); --quiet silences it; stdout is the same either way."""
+    zarr = pytest.importorskip("zarr")
+    from pooling.dask.__main__ import main
+    x = np.arange(12 * 10, dtype=np.float32).reshape(12, 10)
+    z = zarr.create_array(str(tmp_path / "in.zarr"), shape=x.shape, chunks=(4, 4),
+                          dtype=x.dtype)
+    z[...] = x
+    err = _Terminal()
+    monkeypatch.setattr(sys, "stderr", err)
+    assert main(["pyramid", str(tmp_path / "in.zarr"), str(tmp_path / "out.zarr"), "--levels",
+                 "3"] + (["--quiet"] if quiet else [])) == 0
+    assert capsys.readouterr().out.splitlines() == ["0: (12, 10) float32 chunks (4, 4)",
+                                                    "1: (6, 5) float32 chunks (4, 4)",
+                                                    "2: (3, 3) float32 chunks (3, 3)"]
+    lines = [ln for ln in err.getvalue().splitlines() if ln.startswith("pyramid:")]
+    if quiet:
+        assert err.getvalue() == ""
+    else:
+        assert [ln.rsplit(", ", 1)[0] for ln in lines[:-1]] == [
+            "pyramid: level 0 (12, 10) (9 blocks)", "pyramid: level 1 (6, 5) (4 blocks)",
+            "pyramid: level 2 (3, 3) (1 blocks)"]
+        assert re.fullmatch(r"pyramid: 3 levels written in \d+\.\d s", lines[-1]), lines
+
+
+def test_progress_callback(tmp_path):
+    """progress(i, level) before each written level, progress(n, None) at the end;
+    never without a store."""
+    pytest.importorskip("zarr")
+    seen = []
+    x = np.zeros((9, 8), np.float32)
+    levels = pdask.pyramid(x, 2, store=str(tmp_path / "p.zarr"), copy_input=False,
+                           progress=lambda i, lv: seen.append((i, None if lv is None
+                                                               else lv.shape)))
+    assert seen == [(1, (5, 4)), (2, (3, 2)), (3, (2, 1)), (4, None)] == \
+        [(i, lv.shape) for i, lv in enumerate(levels) if i] + [(len(levels), None)]
+    seen.clear()
+    pdask.pyramid(x, 2, progress=lambda i, lv: seen.append(i))
+    assert seen == []
 
 
 @pytest.mark.parametrize("kw, err, match", [

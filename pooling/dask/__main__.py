@@ -5,16 +5,23 @@ multiscale pyramid written to the Zarr group OUT (arrays "0", "1", ...), with
     python -m pooling.dask pyramid IN.zarr OUT.zarr [--component PATH]
         [--factors 2 | --factors 1,2,2] [--levels N] [--reduction max|mean]
         [--chunks 128 | --chunks 64,256,256] [--no-copy-input] [--overwrite]
-        [--workers N --memory-limit 2GB]
+        [--workers N --memory-limit 2GB] [--quiet]
 
 Without ``--workers`` dask's threaded scheduler runs in this process; with it,
 a ``distributed.LocalCluster`` of N single-threaded worker processes, each
 capped at ``--memory-limit``.
+
+Progress goes to standard error when it is a terminal (never otherwise, nor
+with ``--quiet``): a line per level as it starts, with its shape, and the
+elapsed time at the end; on the threaded scheduler, dask's progress bar for
+each level's tasks.  The levels' summary goes to standard output.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
+import time
 
 
 def _ints(text):
@@ -45,6 +52,7 @@ def main(argv=None):
     p.add_argument("--workers", type=int, default=0,
                    help="run on a distributed.LocalCluster of this many processes")
     p.add_argument("--memory-limit", default="2GB", help="per worker, with --workers")
+    p.add_argument("--quiet", action="store_true", help="no progress on standard error")
     a = ap.parse_args(argv)
 
     import dask.array as da
@@ -55,16 +63,45 @@ def main(argv=None):
         from distributed import Client, LocalCluster
         client = Client(LocalCluster(n_workers=a.workers, threads_per_worker=1, processes=True,
                                      memory_limit=a.memory_limit, dashboard_address=None))
+    show = not a.quiet and sys.stderr.isatty()
     try:
         x = da.from_zarr(a.input, component=a.component)
-        levels = pyramid(x, a.factors, a.levels, a.reduction, store=a.output, chunks=a.chunks,
-                         copy_input=a.copy_input, overwrite=a.overwrite)
+        with _progress(show, client is None) as report:
+            levels = pyramid(x, a.factors, a.levels, a.reduction, store=a.output,
+                             chunks=a.chunks, copy_input=a.copy_input, overwrite=a.overwrite,
+                             progress=report)
     finally:
         if client is not None:
             client.close()
     for i, lv in enumerate(levels):
         print(f"{i}: {lv.shape} {lv.dtype} chunks {lv.chunksize}")
     return 0
+
+
+@contextlib.contextmanager
+def _progress(show, local):
+    """A ``pyramid(progress=...)`` callback printing a line per level on
+    stderr (None when not shown), with dask's progress bar around it on a
+    local scheduler (a distributed scheduler's tasks are not seen by it)."""
+    if not show:
+        yield None
+        return
+    start = time.perf_counter()
+
+    def report(i, level):
+        t = time.perf_counter() - start
+        if level is None:
+            print(f"pyramid: {i} levels written in {t:.1f} s", file=sys.stderr, flush=True)
+        else:
+            print(f"pyramid: level {i} {level.shape} ({level.npartitions} blocks), "
+                  f"{t:.1f} s", file=sys.stderr, flush=True)
+
+    if local:
+        from dask.diagnostics import ProgressBar
+        with ProgressBar(minimum=0.5, out=sys.stderr):
+            yield report
+    else:
+        yield report
 
 
 if __name__ == "__main__":

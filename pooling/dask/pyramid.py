@@ -9,7 +9,7 @@ the previous level, bit for bit, whatever the chunking.
 from __future__ import annotations
 
 import numbers
-from typing import Any, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -21,7 +21,8 @@ _FN = "pyramid"
 def pyramid(image: Any, factors: Union[int, Sequence[int]] = 2, levels: Optional[int] = None,
             reduction: str = "max", store: Any = None,
             chunks: Union[None, int, Sequence[int]] = None, *, copy_input: bool = True,
-            overwrite: bool = False, zarr_kwargs: Optional[dict] = None) -> List[Any]:
+            overwrite: bool = False, zarr_kwargs: Optional[dict] = None,
+            progress: Optional[Callable[[int, Any], None]] = None) -> List[Any]:
     """The levels of a multiscale pyramid of ``image``, level 0 first.
 
     image
@@ -72,6 +73,11 @@ def pyramid(image: Any, factors: Union[int, Sequence[int]] = 2, levels: Optional
     zarr_kwargs
         With ``store``: more arguments for each array's creation
         (``zarr.Group.create_array``), e.g. ``{"compressors": None}``.
+    progress
+        With ``store``: called as ``progress(i, level)`` before level ``i`` is
+        written (``level`` the lazy dask array), and as ``progress(n, None)``
+        once all ``n`` levels are; ``python -m pooling.dask pyramid`` prints
+        a line per level and dask's progress bar with it.
 
     Edges the factor does not divide: the last window along an axis covers
     what is left (``ceil_mode=True``), so every input element counts: the max
@@ -129,15 +135,21 @@ def pyramid(image: Any, factors: Union[int, Sequence[int]] = 2, levels: Optional
                              "pass overwrite=True to replace them")
     out = [_rechunk(x, target)]
     if root is not None and copy_input:
+        if progress is not None:
+            progress(0, out[0])
         out[0] = _write(out[0], root, "0", overwrite, zarr_kwargs)
     level = out[0]
     for k in steps:
         level = _rechunk(_reduce(level, k, reduction), target)
         if root is not None:
+            if progress is not None:
+                progress(len(out), level)
             level = _write(level, root, str(len(out)), overwrite, zarr_kwargs)
         out.append(level)
     if root is not None:
         _multiscales(root, nd, steps, reduction, copy_input)
+        if progress is not None:
+            progress(len(out), None)
     return out
 
 
