@@ -159,7 +159,7 @@ def random_samples_for(fn, nd, random_samples, rng, batch, channels, dtype):
     bad = ~((u >= 0) & (u < 1))
     if bad.any():
         raise ValueError(f"{fn}: random_samples must lie in [0, 1) (in the input's dtype "
-                         f"{dtype}), but got {u[bad][0]!r}")
+                         f"{dtype}), but got {u[bad][0].item()!r}")
     return u
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import operator
 import sys
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -250,12 +251,22 @@ def as_array(x, name: str, fn: str) -> np.ndarray:
     if not isinstance(x, np.ndarray):
         _refuse_lazy(x, name, fn)
         try:
-            x = np.asarray(x)
+            with warnings.catch_warnings():
+                # NumPy < 1.24 makes a ragged list an object array with a
+                # warning; later NumPy raises.  Both end in the error below.
+                warnings.simplefilter("ignore")
+                a = np.asarray(x)
         except (ValueError, TypeError) as exc:
             raise TypeError(
                 f"{fn}: {name} must be a numeric array or array-like, but "
                 f"np.asarray could not convert {type(x).__name__}: {exc}"
             ) from None
+        if a.dtype == object and isinstance(x, (list, tuple)):
+            raise TypeError(
+                f"{fn}: {name} must be a numeric array or array-like, but "
+                f"np.asarray could not convert {type(x).__name__}: it gives an object "
+                "array (ragged nesting, or elements that are not numbers)")
+        x = a
     if not x.dtype.isnative:
         # The kernels read machine-order values; this is the one copy the
         # layout forces.

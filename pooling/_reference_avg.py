@@ -133,10 +133,13 @@ def _acc(dtype: np.dtype) -> np.dtype:
 def _truncdiv(a, b):
     """C's integer division (toward zero), where NumPy's // floors."""
     with np.errstate(all="ignore"):
-        if np.ndim(b) == 0 and b == -1:
+        neg = np.equal(b, -1)
+        if np.any(neg):
             # NumPy before 1.25 gives 0 for INT64_MIN // -1; the kernel (and
             # NumPy since) wraps to INT64_MIN, as negation does everywhere.
-            return np.negative(a)
+            if np.ndim(b) == 0:
+                return np.negative(a)
+            return np.where(neg, np.negative(a), _truncdiv(a, np.where(neg, 1, b)))
         q = np.floor_divide(a, b)
         return q + ((q * b != a) & ((a < 0) != (b < 0)))
 
