@@ -36,7 +36,7 @@ def self_check(seed: int = 0) -> list[str]:
 
 
 def main() -> int:
-    print(f"pooling {pooling.__version__}")
+    print(f"pooling {pooling.__version__} (distribution pooling-kernels)")
     print(f"backend: {pooling.get_backend()}")
     variant = _backend.cpu_variant()
     if variant is None:
