@@ -36,7 +36,7 @@ for f in setup.py pyproject.toml MANIFEST.in README.md csrc/maxpool.pyx csrc/max
          csrc/half.h $(cd "$src" && git ls-files 'csrc/*.pxi') docs/api.md \
          pooling/py.typed pooling/_maxpool.pyi pooling/layers/torch/_ops.py pooling/bench/__main__.py \
          pooling/dask/__init__.py pooling/dask/__main__.py pooling/layers/autograd.py \
-         tests/conftest.py; do
+         tests/conftest.py CHANGELOG.md; do
     grep -q "/$f\$" "$work/sdist.txt" || { echo "sdist lacks $f"; exit 1; }
 done
 if grep -E '\.(so|c|html)$' "$work/sdist.txt"; then echo "sdist holds build products"; exit 1; fi
@@ -61,7 +61,14 @@ run_suite() {  # $1: name, $2: what to pip install, $3: backend expected
     echo "== $1: install and test from outside the source tree"
     "$PYTHON" -m venv "$env"
     "$env/bin/python" -m pip install $q --upgrade pip
-    "$env/bin/python" -m pip install $q "$2" pytest hypothesis threadpoolctl
+    if [ -d "$2" ]; then
+        # A folder of wheels: install by the distribution's name, from there
+        # only (the name must be what the wheel says), as a user would.
+        "$env/bin/python" -m pip install $q numpy pytest hypothesis threadpoolctl
+        "$env/bin/python" -m pip install $q --no-index --find-links "$2" pooling-kernels
+    else
+        "$env/bin/python" -m pip install $q "$2" pytest hypothesis threadpoolctl
+    fi
     mkdir -p "$work/run-$1"
     (cd "$work/run-$1" \
         && backend=$("$env/bin/python" -W ignore -c "import pooling; print(pooling.get_backend())") \
@@ -72,7 +79,15 @@ run_suite() {  # $1: name, $2: what to pip install, $3: backend expected
          -m "not slow" "$src/tests")
 }
 
-run_suite wheel "$repaired" cython
+case "$(basename "$repaired")" in
+    pooling_kernels-*) ;;
+    *) echo "the wheel is not named for the distribution pooling-kernels: $repaired"; exit 1;;
+esac
+case "$(basename "$sdist")" in
+    pooling_kernels-*.tar.gz) ;;
+    *) echo "the sdist is not named for the distribution pooling-kernels: $sdist"; exit 1;;
+esac
+run_suite wheel "$work/wheelhouse" cython
 run_suite sdist "$sdist" cython
 POOLING_PURE_PYTHON=1 run_suite pure-python "$sdist" numpy
 CC=false run_suite broken-compiler "$sdist" numpy
