@@ -240,6 +240,7 @@ def _doctest(block: Block, ns) -> None:
     runner = doctest.DocTestRunner(verbose=False)
     report: List[str] = []
     runner.run(test, out=report.append, clear_globs=False)
+    ns.update(test.globs)   # DocTest ran on a copy of the namespace
     if runner.failures:
         raise _Failed("".join(report))
 
@@ -368,10 +369,13 @@ def test_doc_block(block, sessions, tmp_path_factory):
         except BaseException:  # noqa: BLE001 -- reported by that block's own item
             pass
     session.done = index + 1
+    failure = None
     try:
         _run_block(block, session)
     except _Failed as e:
-        pytest.fail(f"{block.path}:L{block.line}\n{e}", pytrace=False)
+        failure = f"{block.path}:L{block.line}\n{e}"
+    if failure is not None:
+        pytest.fail(failure, pytrace=False)
 
 
 # -- docstring examples -----------------------------------------------------------
