@@ -179,11 +179,12 @@ def test_no_indented_python():
 
 def missing_packages(code: str) -> List[str]:
     """The optional packages ``code`` imports that are not installed."""
+    mods = set()
     try:
         tree = ast.parse(code)
-    except SyntaxError:
-        return []
-    mods = set()
+    except SyntaxError:   # a signature synopsis or a shell command: its module names
+        tree = ast.parse("")
+        mods.update(re.findall(r"\bpooling(?:\.\w+)+", code))
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             mods.update(a.name for a in node.names)
@@ -328,8 +329,9 @@ def _shell(block: Block, cwd: Path) -> None:
 
 
 def _run_block(block: Block, session: Session) -> None:
-    missing = missing_packages(block.setup + python_source(block)) if block.lang in PYTHON \
-        else []
+    missing = missing_packages(block.setup + "\n" + python_source(block))
+    if block.lang in SHELL and "pooling.dask" in block.code:
+        missing += [p for p in ("dask", "zarr") if importlib.util.find_spec(p) is None]
     if missing:
         pytest.skip(f"needs {', '.join(missing)}, not installed")
     cwd = os.getcwd()
