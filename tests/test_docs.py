@@ -45,6 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional
 
+import numpy as np
 import pytest
 
 import pooling
@@ -418,10 +419,22 @@ def test_docstring_examples(module, use_backend, tmp_path, monkeypatch):
         pytest.skip(f"needs {need}, not installed")
     monkeypatch.chdir(tmp_path)
     mod = importlib.import_module(module)
-    tests = [t for t in doctest.DocTestFinder().find(mod) if t.examples]
+    # The names the examples assume, as numpydoc examples assume numpy's.
+    names = {"np": np, "pooling": pooling}
+    if need == "dask":
+        names["da"] = importlib.import_module("dask.array")
+    tests = [t for t in doctest.DocTestFinder().find(mod, extraglobs=names) if t.examples]
+    assert tests or sys.flags.optimize >= 2, f"{module} has no docstring examples"
     runner = doctest.DocTestRunner(verbose=False)
     report: List[str] = []
-    for t in tests:
-        runner.run(t, out=report.append)
+    try:
+        for t in tests:
+            runner.run(t, out=report.append)
+    finally:
+        # set_num_threads's example ends at OpenMP's default: put back the
+        # setting the session started with.
+        threads = os.environ.get("POOLING_NUM_THREADS", "").strip()
+        if threads.isdigit():
+            pooling.set_num_threads(int(threads))
     if runner.failures:
         pytest.fail("".join(report), pytrace=False)
