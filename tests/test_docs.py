@@ -334,7 +334,7 @@ def _run_block(block: Block, session: Session) -> None:
     if block.lang in SHELL and "pooling.dask" in block.code:
         missing += [p for p in ("dask", "zarr") if importlib.util.find_spec(p) is None]
     if missing:
-        pytest.skip(f"needs {', '.join(missing)}, not installed")
+        pytest.skip(f"needs {', '.join(sorted(set(missing)))}, not installed")
     cwd = os.getcwd()
     os.chdir(session.tmp)
     try:
