@@ -113,12 +113,27 @@ def cpu_variant() -> Optional[str]:
 
 
 def get_backend() -> str:
-    """The backend in use: "cython" (compiled kernels) or "numpy" (reference)."""
+    """The backend in use: "cython" (compiled kernels) or "numpy" (reference).
+
+    Examples
+    --------
+    >>> pooling.get_backend() in ("cython", "numpy")
+    True
+    """
     return _current
 
 
 def set_backend(name: str) -> None:
-    """Switch to the "cython" or "numpy" backend."""
+    """Switch to the "cython" or "numpy" backend.
+
+    Examples
+    --------
+    >>> before = pooling.get_backend()
+    >>> pooling.set_backend("numpy")
+    >>> pooling.get_backend()
+    'numpy'
+    >>> pooling.set_backend(before)
+    """
     global _current
     if name not in ("cython", "numpy"):
         raise ValueError(f'set_backend: name must be "cython" or "numpy", but got name={name!r}')
@@ -135,13 +150,27 @@ def core():
 
 
 def get_num_threads() -> int:
-    """Threads the compiled kernels use for large inputs (1 without OpenMP)."""
+    """Threads the compiled kernels use for large inputs (1 without OpenMP).
+
+    Examples
+    --------
+    >>> pooling.get_num_threads() >= 1
+    True
+    """
     return _maxpool.get_num_threads() if _maxpool is not None else 1
 
 
 def set_num_threads(n: int) -> None:
     """Use ``n`` threads in the compiled kernels; 0 restores OpenMP's default
-    (``OMP_NUM_THREADS``, or what threadpoolctl sets)."""
+    (``OMP_NUM_THREADS``, or what threadpoolctl sets).
+
+    Examples
+    --------
+    >>> pooling.set_num_threads(1)
+    >>> pooling.get_num_threads()
+    1
+    >>> pooling.set_num_threads(0)                  # back to OpenMP's default
+    """
     if isinstance(n, bool) or not isinstance(n, int) or n < 0:
         raise ValueError(f"set_num_threads: n must be an int >= 0, but got n={n!r}")
     if _maxpool is not None:

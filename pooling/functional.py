@@ -18,6 +18,8 @@ inputs or with the other; the function returns ``out``'s arrays themselves.
 Average and adaptive average pooling have compiled kernels too, with the
 exact NumPy reference's (``pooling.reference``) results bit for bit; the
 NumPy backend runs the reference.
+
+The docstrings' examples assume ``import numpy as np`` and ``import pooling``.
 """
 from __future__ import annotations
 
@@ -51,6 +53,18 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1,
     NaN gives NaN, indexed at its last NaN.  ``x`` is never modified.
     ``out``: ``y``, or ``(y, indices)`` with ``return_indices``, to write
     into and return (see the module docstring).
+
+    Examples
+    --------
+    >>> x = np.arange(16.0).reshape(1, 1, 4, 4)
+    >>> y, idx = pooling.max_pool2d(x, 2, return_indices=True)
+    >>> y.tolist()
+    [[[[5.0, 7.0], [13.0, 15.0]]]]
+    >>> idx.tolist()
+    [[[[5, 7], [13, 15]]]]
+    >>> img = np.ones((8, 32, 32, 3))                       # channels last
+    >>> pooling.max_pool2d(img, 3, stride=2, padding=1, data_format="NHWC").shape
+    (8, 16, 16, 3)
     """
     return _api.max_pool(_backend.core(), 2, x, kernel_size, stride, padding,
                          dilation, ceil_mode, return_indices, data_format, out=out)
@@ -64,6 +78,13 @@ def max_pool2d_backward(grad_output, indices, input_shape, data_format="NCHW", *
     order); the result has grad_output's dtype, which must be floating.
     ``out``: an array of ``input_shape`` and that dtype to write it into and
     return (preallocated, it saves the page faults of a fresh gradient).
+
+    Examples
+    --------
+    >>> x = np.arange(16.0).reshape(1, 1, 4, 4)
+    >>> y, idx = pooling.max_pool2d(x, 2, return_indices=True)
+    >>> pooling.max_pool2d_backward(np.ones_like(y), idx, x.shape)[0, 0].tolist()
+    [[0.0, 0.0, 0.0, 0.0], [0.0, 1.0, 0.0, 1.0], [0.0, 0.0, 0.0, 0.0], [0.0, 1.0, 0.0, 1.0]]
     """
     return _api.max_pool_backward(_backend.core(), 2, grad_output, indices, input_shape,
                                   data_format, out=out)
@@ -75,13 +96,28 @@ def max_pool1d(x, kernel_size, stride=None, padding=0, dilation=1,
 
     Same arguments and results as ``torch.nn.functional.max_pool1d``; indices
     are int64 positions in L.  Same rules as :func:`max_pool2d` otherwise.
+
+    Examples
+    --------
+    >>> pooling.max_pool1d(np.array([[[1, 3, 2, 5, 4]]]), 2).tolist()
+    [[[3, 5]]]
+    >>> pooling.max_pool1d(np.array([[[1, 3, 2, 5, 4]]]), 2, ceil_mode=True).tolist()
+    [[[3, 5, 4]]]
     """
     return _api.max_pool(_backend.core(), 1, x, kernel_size, stride, padding,
                          dilation, ceil_mode, return_indices, data_format, out=out)
 
 
 def max_pool1d_backward(grad_output, indices, input_shape, data_format="NCL", *, out=None):
-    """Gradient of max_pool1d with respect to its input (see max_pool2d_backward)."""
+    """Gradient of max_pool1d with respect to its input (see max_pool2d_backward).
+
+    Examples
+    --------
+    >>> x = np.array([[[1.0, 3.0, 2.0, 5.0]]])
+    >>> y, idx = pooling.max_pool1d(x, 2, return_indices=True)
+    >>> pooling.max_pool1d_backward(np.ones_like(y), idx, x.shape).tolist()
+    [[[0.0, 1.0, 0.0, 1.0]]]
+    """
     return _api.max_pool_backward(_backend.core(), 1, grad_output, indices, input_shape,
                                   data_format, out=out)
 
@@ -94,13 +130,28 @@ def max_pool3d(x, kernel_size, stride=None, padding=0, dilation=1,
     Same arguments and results as ``torch.nn.functional.max_pool3d``: ints or
     (d, h, w) triples; indices are int64 flat positions ``(d * H + h) * W + w``
     in each input volume; ties and NaN as in :func:`max_pool2d`.
+
+    Examples
+    --------
+    >>> x = np.arange(8.0).reshape(1, 1, 2, 2, 2)
+    >>> y, idx = pooling.max_pool3d(x, 2, return_indices=True)
+    >>> y.tolist(), idx.tolist()
+    ([[[[[7.0]]]]], [[[[[7]]]]])
     """
     return _api.max_pool(_backend.core(), 3, x, kernel_size, stride, padding,
                          dilation, ceil_mode, return_indices, data_format, out=out)
 
 
 def max_pool3d_backward(grad_output, indices, input_shape, data_format="NCDHW", *, out=None):
-    """Gradient of max_pool3d with respect to its input (see max_pool2d_backward)."""
+    """Gradient of max_pool3d with respect to its input (see max_pool2d_backward).
+
+    Examples
+    --------
+    >>> x = np.arange(8.0).reshape(1, 1, 2, 2, 2)
+    >>> y, idx = pooling.max_pool3d(x, 2, return_indices=True)
+    >>> pooling.max_pool3d_backward(2 * np.ones_like(y), idx, x.shape).ravel().tolist()
+    [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 2.0]
+    """
     return _api.max_pool_backward(_backend.core(), 3, grad_output, indices, input_shape,
                                   data_format, out=out)
 
@@ -113,6 +164,13 @@ def max_unpool2d(x, indices, kernel_size, stride=None, padding=0, output_size=No
     2 * padding`` per axis unless ``output_size`` says otherwise (within one
     stride of it; N and C may lead), with every value of ``x`` written at its
     index; where indices repeat, the last write wins.
+
+    Examples
+    --------
+    >>> x = np.arange(16.0).reshape(1, 1, 4, 4)
+    >>> y, idx = pooling.max_pool2d(x, 2, return_indices=True)
+    >>> pooling.max_unpool2d(y, idx, 2)[0, 0].tolist()
+    [[0.0, 0.0, 0.0, 0.0], [0.0, 5.0, 0.0, 7.0], [0.0, 0.0, 0.0, 0.0], [0.0, 13.0, 0.0, 15.0]]
     """
     return _api.max_unpool(_backend.core(), 2, x, indices, kernel_size, stride, padding,
                            output_size, data_format, out=out)
@@ -120,14 +178,29 @@ def max_unpool2d(x, indices, kernel_size, stride=None, padding=0, output_size=No
 
 def max_unpool1d(x, indices, kernel_size, stride=None, padding=0, output_size=None,
                  data_format="NCL", *, out=None):
-    """Partial inverse of max_pool1d, as ``torch.nn.functional.max_unpool1d``."""
+    """Partial inverse of max_pool1d, as ``torch.nn.functional.max_unpool1d``.
+
+    Examples
+    --------
+    >>> pooling.max_unpool1d(np.array([[[7.0, 9.0]]]), np.array([[[1, 3]]]), 2).tolist()
+    [[[0.0, 7.0, 0.0, 9.0]]]
+    """
     return _api.max_unpool(_backend.core(), 1, x, indices, kernel_size, stride, padding,
                            output_size, data_format, out=out)
 
 
 def max_unpool3d(x, indices, kernel_size, stride=None, padding=0, output_size=None,
                  data_format="NCDHW", *, out=None):
-    """Partial inverse of max_pool3d, as ``torch.nn.functional.max_unpool3d``."""
+    """Partial inverse of max_pool3d, as ``torch.nn.functional.max_unpool3d``.
+
+    Examples
+    --------
+    >>> u = pooling.max_unpool3d(np.array([[[[[5.0]]]]]), np.array([[[[[6]]]]]), 2)
+    >>> u.shape
+    (1, 1, 2, 2, 2)
+    >>> u.ravel().tolist()
+    [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 5.0, 0.0]
+    """
     return _api.max_unpool(_backend.core(), 3, x, indices, kernel_size, stride, padding,
                            output_size, data_format, out=out)
 
@@ -139,6 +212,14 @@ def adaptive_max_pool2d(x, output_size, return_indices=False, data_format="NCHW"
     the input size); window i along an axis of length L spans
     ``floor(i*L/out)`` to ``ceil((i+1)*L/out)``.  Same tie, NaN and index rules
     as :func:`max_pool2d`; its gradient is :func:`max_pool2d_backward`.
+
+    Examples
+    --------
+    >>> x = np.arange(20.0).reshape(1, 4, 5)                  # unbatched (C, H, W)
+    >>> pooling.adaptive_max_pool2d(x, (2, 2)).tolist()
+    [[[7.0, 9.0], [17.0, 19.0]]]
+    >>> pooling.adaptive_max_pool2d(x, (1, None), return_indices=True)[1].tolist()
+    [[[15, 16, 17, 18, 19]]]
     """
     return _api.adaptive_max_pool(_backend.core(), 2, x, output_size, return_indices,
                                   data_format, out=out)
@@ -146,14 +227,27 @@ def adaptive_max_pool2d(x, output_size, return_indices=False, data_format="NCHW"
 
 def adaptive_max_pool1d(x, output_size, return_indices=False, data_format="NCL", *, out=None):
     """Adaptive 1-D max pooling, as ``torch.nn.functional.adaptive_max_pool1d``;
-    its gradient is :func:`max_pool1d_backward`."""
+    its gradient is :func:`max_pool1d_backward`.
+
+    Examples
+    --------
+    >>> pooling.adaptive_max_pool1d(np.array([[[1, 5, 2, 4, 3]]]), 2).tolist()
+    [[[5, 4]]]
+    """
     return _api.adaptive_max_pool(_backend.core(), 1, x, output_size, return_indices,
                                   data_format, out=out)
 
 
 def adaptive_max_pool3d(x, output_size, return_indices=False, data_format="NCDHW", *, out=None):
     """Adaptive 3-D max pooling, as ``torch.nn.functional.adaptive_max_pool3d``;
-    its gradient is :func:`max_pool3d_backward`."""
+    its gradient is :func:`max_pool3d_backward`.
+
+    Examples
+    --------
+    >>> x = np.arange(27.0).reshape(1, 1, 3, 3, 3)
+    >>> pooling.adaptive_max_pool3d(x, 1, return_indices=True)[1].tolist()
+    [[[[[26]]]]]
+    """
     return _api.adaptive_max_pool(_backend.core(), 3, x, output_size, return_indices,
                                   data_format, out=out)
 
@@ -173,6 +267,14 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False,
     float64, in window order; int64 inputs sum in int64 and divide
     truncating, as PyTorch's int64 kernel; other dtypes are a TypeError.
     Served by the NumPy reference (no compiled kernel yet).
+
+    Examples
+    --------
+    >>> x = np.arange(16.0).reshape(1, 1, 4, 4)
+    >>> pooling.avg_pool2d(x, 2).tolist()
+    [[[[2.5, 4.5], [10.5, 12.5]]]]
+    >>> pooling.avg_pool2d(x, 3, stride=2, padding=1, count_include_pad=False)[0, 0, 0].tolist()
+    [2.5, 4.0]
     """
     return _api.avg_pool(_backend.core(), 2, x, kernel_size, stride, padding, ceil_mode,
                          count_include_pad, divisor_override, data_format, out=out)
@@ -186,7 +288,13 @@ def avg_pool2d_backward(grad_output, input_shape, kernel_size, stride=None, padd
     divided by its window's divisor and added to every input position of
     the window, in output raster order.  Same pooling arguments as the
     forward; the result has grad_output's dtype (float16, float32, float64
-    or int64) and ``input_shape``."""
+    or int64) and ``input_shape``.
+
+    Examples
+    --------
+    >>> pooling.avg_pool2d_backward(np.ones((1, 1, 1, 1)), (1, 1, 2, 2), 2).tolist()
+    [[[[0.25, 0.25], [0.25, 0.25]]]]
+    """
     return _api.avg_pool_backward(_backend.core(), 2, grad_output, input_shape, kernel_size,
                                   stride, padding, ceil_mode, count_include_pad,
                                   divisor_override, data_format, out=out)
@@ -196,7 +304,18 @@ def avg_pool1d(x, kernel_size, stride=None, padding=0, ceil_mode=False,
                count_include_pad=True, divisor_override=None, data_format="NCL", *, out=None):
     """1-D average pooling over an (N, C, L) or (C, L) array ("NLC": (N, L, C)),
     as ``torch.nn.functional.avg_pool1d`` (which lacks ``divisor_override``).
-    Same rules as :func:`avg_pool2d`."""
+    Same rules as :func:`avg_pool2d`.
+
+    Examples
+    --------
+    >>> x = np.array([[[1.0, 2.0, 4.0]]])
+    >>> pooling.avg_pool1d(x, 2, padding=1).tolist()
+    [[[0.5, 3.0]]]
+    >>> pooling.avg_pool1d(x, 2, padding=1, count_include_pad=False).tolist()
+    [[[1.0, 3.0]]]
+    >>> pooling.avg_pool1d(np.array([[[-7, 2]]]), 2).tolist()      # int64 truncates toward zero
+    [[[-2]]]
+    """
     return _api.avg_pool(_backend.core(), 1, x, kernel_size, stride, padding, ceil_mode,
                          count_include_pad, divisor_override, data_format, out=out)
 
@@ -204,7 +323,13 @@ def avg_pool1d(x, kernel_size, stride=None, padding=0, ceil_mode=False,
 def avg_pool1d_backward(grad_output, input_shape, kernel_size, stride=None, padding=0,
                         ceil_mode=False, count_include_pad=True, divisor_override=None,
                         data_format="NCL", *, out=None):
-    """Gradient of avg_pool1d with respect to its input (see avg_pool2d_backward)."""
+    """Gradient of avg_pool1d with respect to its input (see avg_pool2d_backward).
+
+    Examples
+    --------
+    >>> pooling.avg_pool1d_backward(np.array([[[1.0, 2.0]]]), (1, 1, 4), 2).tolist()
+    [[[0.5, 0.5, 1.0, 1.0]]]
+    """
     return _api.avg_pool_backward(_backend.core(), 1, grad_output, input_shape, kernel_size,
                                   stride, padding, ceil_mode, count_include_pad,
                                   divisor_override, data_format, out=out)
@@ -215,7 +340,13 @@ def avg_pool3d(x, kernel_size, stride=None, padding=0, ceil_mode=False,
     """3-D average pooling over an (N, C, D, H, W) or (C, D, H, W) array
     ("NDHWC": (N, D, H, W, C)), as ``torch.nn.functional.avg_pool3d``.  As
     PyTorch, the input must be at least as large as the kernel on every
-    axis, whatever the padding.  Same rules as :func:`avg_pool2d`."""
+    axis, whatever the padding.  Same rules as :func:`avg_pool2d`.
+
+    Examples
+    --------
+    >>> pooling.avg_pool3d(np.arange(8.0).reshape(1, 1, 2, 2, 2), 2).tolist()
+    [[[[[3.5]]]]]
+    """
     return _api.avg_pool(_backend.core(), 3, x, kernel_size, stride, padding, ceil_mode,
                          count_include_pad, divisor_override, data_format, out=out)
 
@@ -223,7 +354,14 @@ def avg_pool3d(x, kernel_size, stride=None, padding=0, ceil_mode=False,
 def avg_pool3d_backward(grad_output, input_shape, kernel_size, stride=None, padding=0,
                         ceil_mode=False, count_include_pad=True, divisor_override=None,
                         data_format="NCDHW", *, out=None):
-    """Gradient of avg_pool3d with respect to its input (see avg_pool2d_backward)."""
+    """Gradient of avg_pool3d with respect to its input (see avg_pool2d_backward).
+
+    Examples
+    --------
+    >>> g = np.full((1, 1, 1, 1, 1), 8.0)
+    >>> pooling.avg_pool3d_backward(g, (1, 1, 2, 2, 2), 2).ravel().tolist()
+    [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0]
+    """
     return _api.avg_pool_backward(_backend.core(), 3, grad_output, input_shape, kernel_size,
                                   stride, padding, ceil_mode, count_include_pad,
                                   divisor_override, data_format, out=out)
@@ -238,6 +376,14 @@ def adaptive_avg_pool2d(x, output_size, data_format="NCHW", *, out=None):
     order (float32 for float16) and divided by its height, then its width,
     as PyTorch's kernel does; floating dtypes only, as in PyTorch.  The
     result is stored channels-last when the input is.
+
+    Examples
+    --------
+    >>> x = np.arange(16.0).reshape(1, 1, 4, 4)
+    >>> pooling.adaptive_avg_pool2d(x, 1).tolist()
+    [[[[7.5]]]]
+    >>> pooling.adaptive_avg_pool2d(np.ones((2, 3, 7, 9)), (2, None)).shape
+    (2, 3, 2, 9)
     """
     return _api.adaptive_avg_pool(_backend.core(), 2, x, output_size, data_format, out=out)
 
@@ -246,30 +392,61 @@ def adaptive_avg_pool2d_backward(grad_output, input_shape, data_format="NCHW", *
     """Gradient of adaptive_avg_pool2d, as
     ``torch.ops.aten._adaptive_avg_pool2d_backward``: the output size is
     grad_output's; each element divided by its window's height, then width,
-    and added over the window, in output raster order."""
+    and added over the window, in output raster order.
+
+    Examples
+    --------
+    >>> pooling.adaptive_avg_pool2d_backward(np.ones((1, 1, 1, 1)), (1, 1, 2, 2)).tolist()
+    [[[[0.25, 0.25], [0.25, 0.25]]]]
+    """
     return _api.adaptive_avg_pool_backward(_backend.core(), 2, grad_output, input_shape,
                                            data_format, out=out)
 
 
 def adaptive_avg_pool1d(x, output_size, data_format="NCL", *, out=None):
-    """Adaptive 1-D average pooling, as ``torch.nn.functional.adaptive_avg_pool1d``."""
+    """Adaptive 1-D average pooling, as ``torch.nn.functional.adaptive_avg_pool1d``.
+
+    Examples
+    --------
+    >>> pooling.adaptive_avg_pool1d(np.array([[[1.0, 2.0, 3.0, 6.0]]]), 2).tolist()
+    [[[1.5, 4.5]]]
+    """
     return _api.adaptive_avg_pool(_backend.core(), 1, x, output_size, data_format, out=out)
 
 
 def adaptive_avg_pool1d_backward(grad_output, input_shape, data_format="NCL", *, out=None):
-    """Gradient of adaptive_avg_pool1d (see adaptive_avg_pool2d_backward)."""
+    """Gradient of adaptive_avg_pool1d (see adaptive_avg_pool2d_backward).
+
+    Examples
+    --------
+    >>> pooling.adaptive_avg_pool1d_backward(np.array([[[2.0, 4.0]]]), (1, 1, 4)).tolist()
+    [[[1.0, 1.0, 2.0, 2.0]]]
+    """
     return _api.adaptive_avg_pool_backward(_backend.core(), 1, grad_output, input_shape,
                                            data_format, out=out)
 
 
 def adaptive_avg_pool3d(x, output_size, data_format="NCDHW", *, out=None):
     """Adaptive 3-D average pooling, as ``torch.nn.functional.adaptive_avg_pool3d``
-    (each sum divided by depth, height, then width)."""
+    (each sum divided by depth, height, then width).
+
+    Examples
+    --------
+    >>> pooling.adaptive_avg_pool3d(np.arange(8.0).reshape(1, 1, 2, 2, 2), 1).tolist()
+    [[[[[3.5]]]]]
+    """
     return _api.adaptive_avg_pool(_backend.core(), 3, x, output_size, data_format, out=out)
 
 
 def adaptive_avg_pool3d_backward(grad_output, input_shape, data_format="NCDHW", *, out=None):
-    """Gradient of adaptive_avg_pool3d (see adaptive_avg_pool2d_backward)."""
+    """Gradient of adaptive_avg_pool3d (see adaptive_avg_pool2d_backward).
+
+    Examples
+    --------
+    >>> g = np.full((1, 1, 1, 1, 1), 8.0)
+    >>> pooling.adaptive_avg_pool3d_backward(g, (1, 1, 2, 2, 2)).ravel().tolist()
+    [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0]
+    """
     return _api.adaptive_avg_pool_backward(_backend.core(), 3, grad_output, input_shape,
                                            data_format, out=out)
 
@@ -292,6 +469,16 @@ def lp_pool2d(x, norm_type, kernel_size, stride=None, ceil_mode=False, data_form
     integer inputs are a TypeError.  Memory: with one thread, ``x ** p`` is
     computed a block of planes at a time into one buffer of about 1 MiB;
     with more threads it is one temporary the size of the input.
+
+    Examples
+    --------
+    >>> x = np.array([[[[3.0, 0.0], [0.0, -4.0]]]])
+    >>> pooling.lp_pool2d(x, 2, 2).tolist()
+    [[[[5.0]]]]
+    >>> pooling.lp_pool2d(x, 1, 2).tolist()
+    [[[[-1.0]]]]
+    >>> pooling.lp_pool2d(x, float("inf"), 2).tolist()
+    [[[[4.0]]]]
     """
     return _api.lp_pool(_backend.core(), 2, x, norm_type, kernel_size, stride, ceil_mode,
                         data_format, out=out)
@@ -304,7 +491,14 @@ def lp_pool2d_backward(grad_output, x, norm_type, kernel_size, stride=None, ceil
     the forward's steps, within a few ulp.  For p = +-inf the gradient goes
     to each window's argmax of ``|x|`` (first in window order), times
     ``sign(x)``.  Temporaries: ``x ** p`` and ``x ** (p - 1)``, each the
-    size of the input."""
+    size of the input.
+
+    Examples
+    --------
+    >>> x = np.array([[[[3.0, 0.0], [0.0, -4.0]]]])
+    >>> pooling.lp_pool2d_backward(np.ones((1, 1, 1, 1)), x, float("inf"), 2).tolist()
+    [[[[0.0, 0.0], [0.0, -1.0]]]]
+    """
     return _api.lp_pool_backward(_backend.core(), 2, grad_output, x, norm_type, kernel_size,
                                  stride, ceil_mode, data_format, out=out)
 
@@ -312,14 +506,27 @@ def lp_pool2d_backward(grad_output, x, norm_type, kernel_size, stride=None, ceil
 def lp_pool1d(x, norm_type, kernel_size, stride=None, ceil_mode=False, data_format="NCL", *,
               out=None):
     """1-D power-average pooling, as ``torch.nn.functional.lp_pool1d``
-    (see :func:`lp_pool2d`)."""
+    (see :func:`lp_pool2d`).
+
+    Examples
+    --------
+    >>> pooling.lp_pool1d(np.array([[[3.0, 4.0, -1.0]]]), 2, 2).tolist()
+    [[[5.0]]]
+    """
     return _api.lp_pool(_backend.core(), 1, x, norm_type, kernel_size, stride, ceil_mode,
                         data_format, out=out)
 
 
 def lp_pool1d_backward(grad_output, x, norm_type, kernel_size, stride=None, ceil_mode=False,
                        data_format="NCL", *, out=None):
-    """Gradient of lp_pool1d (see :func:`lp_pool2d_backward`)."""
+    """Gradient of lp_pool1d (see :func:`lp_pool2d_backward`).
+
+    Examples
+    --------
+    >>> x = np.array([[[3.0, 4.0]]])
+    >>> pooling.lp_pool1d_backward(np.ones((1, 1, 1)), x, 1, 2).tolist()
+    [[[1.0, 1.0]]]
+    """
     return _api.lp_pool_backward(_backend.core(), 1, grad_output, x, norm_type, kernel_size,
                                  stride, ceil_mode, data_format, out=out)
 
@@ -328,14 +535,27 @@ def lp_pool3d(x, norm_type, kernel_size, stride=None, ceil_mode=False, data_form
               out=None):
     """3-D power-average pooling, as ``torch.nn.functional.lp_pool3d``
     (see :func:`lp_pool2d`; as avg_pool3d, a finite p needs the input at
-    least as large as the kernel on every axis)."""
+    least as large as the kernel on every axis).
+
+    Examples
+    --------
+    >>> pooling.lp_pool3d(np.ones((1, 1, 2, 2, 2)), 1, 2).tolist()
+    [[[[[8.0]]]]]
+    """
     return _api.lp_pool(_backend.core(), 3, x, norm_type, kernel_size, stride, ceil_mode,
                         data_format, out=out)
 
 
 def lp_pool3d_backward(grad_output, x, norm_type, kernel_size, stride=None, ceil_mode=False,
                        data_format="NCDHW", *, out=None):
-    """Gradient of lp_pool3d (see :func:`lp_pool2d_backward`)."""
+    """Gradient of lp_pool3d (see :func:`lp_pool2d_backward`).
+
+    Examples
+    --------
+    >>> x = np.arange(8.0).reshape(1, 1, 2, 2, 2)
+    >>> pooling.lp_pool3d_backward(np.ones((1, 1, 1, 1, 1)), x, float("inf"), 2).ravel().tolist()
+    [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0]
+    """
     return _api.lp_pool_backward(_backend.core(), 3, grad_output, x, norm_type, kernel_size,
                                  stride, ceil_mode, data_format, out=out)
 
@@ -364,6 +584,17 @@ def fractional_max_pool2d(x, kernel_size, output_size=None, output_ratio=None,
     only (float16, float32, float64), as PyTorch.  Ties keep the first
     maximum, a NaN wins (the last NaN); the gradient is
     :func:`max_pool2d_backward` with the returned indices.
+
+    Examples
+    --------
+    >>> x = np.arange(25.0).reshape(1, 1, 5, 5)
+    >>> u = np.full((1, 1, 2), 0.5)                            # one (u_w, u_h) per plane
+    >>> y, idx = pooling.fractional_max_pool2d(x, 2, output_size=3, return_indices=True,
+    ...                                        random_samples=u)
+    >>> idx.tolist()
+    [[[[6, 8, 9], [16, 18, 19], [21, 23, 24]]]]
+    >>> pooling.fractional_max_pool2d(np.ones((2, 3, 10, 10)), 3, output_ratio=0.5, rng=0).shape
+    (2, 3, 5, 5)
     """
     return _fractional.fractional_max_pool(_backend.core(), 2, x, kernel_size, output_size,
                                            output_ratio, return_indices, random_samples,
@@ -380,6 +611,11 @@ def fractional_max_pool3d(x, kernel_size, output_size=None, output_ratio=None,
     input`` on each axis (PyTorch's 3-D rule is strict).  Indices are
     ``(t * H + h) * W + w``; the gradient is :func:`max_pool3d_backward`.
     Otherwise as :func:`fractional_max_pool2d`.
+
+    Examples
+    --------
+    >>> pooling.fractional_max_pool3d(np.ones((1, 2, 9, 9, 9)), 2, output_size=4, rng=0).shape
+    (1, 2, 4, 4, 4)
     """
     return _fractional.fractional_max_pool(_backend.core(), 3, x, kernel_size, output_size,
                                            output_ratio, return_indices, random_samples,

@@ -4,7 +4,8 @@ AdaptiveAvgPool1D/2D/3D, LPPool1D/2D/3D and FractionalMaxPool2D/3D, each one
 class parametrised by the number of spatial axes.  Every layer takes ``data_format`` as the
 functions do (channels first by default, or "NLC", "NHWC", "NDHWC"), checks
 its arguments when it is made, and computes what the functions compute, bit
-for bit."""
+for bit.  The docstrings' examples assume ``import numpy as np`` and
+``import pooling``."""
 from __future__ import annotations
 
 import numpy as np
@@ -130,6 +131,15 @@ class MaxPool2D(_MaxPool):
     ``forward(x)`` pools and caches the argmax (not the input);
     ``backward(grad_output)`` scatters the gradient back through that cache.
     Arguments as in :func:`pooling.max_pool2d`.
+
+    Examples
+    --------
+    >>> layer = pooling.MaxPool2D(2)
+    >>> x = np.arange(16.0).reshape(1, 1, 4, 4)
+    >>> layer(x).tolist()
+    [[[[5.0, 7.0], [13.0, 15.0]]]]
+    >>> layer.backward(np.ones((1, 1, 2, 2)))[0, 0, 1].tolist()
+    [0.0, 1.0, 0.0, 1.0]
     """
 
     _nd = 2
@@ -137,14 +147,30 @@ class MaxPool2D(_MaxPool):
 
 class MaxPool1D(_MaxPool):
     """1-D max pooling layer over (N, C, L) or (C, L) arrays; arguments as in
-    :func:`pooling.max_pool1d`."""
+    :func:`pooling.max_pool1d`.
+
+    Examples
+    --------
+    >>> layer = pooling.MaxPool1D(2)
+    >>> layer(np.array([[[1.0, 3.0, 2.0, 5.0]]])).tolist()
+    [[[3.0, 5.0]]]
+    >>> layer.backward(np.array([[[10.0, 20.0]]])).tolist()
+    [[[0.0, 10.0, 0.0, 20.0]]]
+    """
 
     _nd = 1
 
 
 class MaxPool3D(_MaxPool):
     """3-D max pooling layer over (N, C, D, H, W) or (C, D, H, W) arrays;
-    arguments as in :func:`pooling.max_pool3d`."""
+    arguments as in :func:`pooling.max_pool3d`.
+
+    Examples
+    --------
+    >>> layer = pooling.MaxPool3D(2, data_format="NDHWC")
+    >>> layer.output_shape((4, 8, 8, 8, 3))
+    (4, 4, 4, 4, 3)
+    """
 
     _nd = 3
 
@@ -179,19 +205,44 @@ class _AdaptiveMaxPool(_Layer):
 
 class AdaptiveMaxPool2D(_AdaptiveMaxPool):
     """Adaptive 2-D max pooling layer (``output_size`` as in
-    :func:`pooling.adaptive_max_pool2d`)."""
+    :func:`pooling.adaptive_max_pool2d`).
+
+    Examples
+    --------
+    >>> layer = pooling.AdaptiveMaxPool2D((1, 2))
+    >>> layer(np.arange(8.0).reshape(1, 1, 2, 4)).tolist()
+    [[[[5.0, 7.0]]]]
+    >>> layer.backward(np.ones((1, 1, 1, 2)))[0, 0].tolist()
+    [[0.0, 0.0, 0.0, 0.0], [0.0, 1.0, 0.0, 1.0]]
+    """
 
     _nd = 2
 
 
 class AdaptiveMaxPool1D(_AdaptiveMaxPool):
-    """Adaptive 1-D max pooling layer."""
+    """Adaptive 1-D max pooling layer.
+
+    Examples
+    --------
+    >>> layer = pooling.AdaptiveMaxPool1D(1)
+    >>> layer(np.array([[[2.0, 7.0, 1.0]]])).tolist()
+    [[[7.0]]]
+    >>> layer.backward(np.array([[[1.0]]])).tolist()
+    [[[0.0, 1.0, 0.0]]]
+    """
 
     _nd = 1
 
 
 class AdaptiveMaxPool3D(_AdaptiveMaxPool):
-    """Adaptive 3-D max pooling layer."""
+    """Adaptive 3-D max pooling layer.
+
+    Examples
+    --------
+    >>> layer = pooling.AdaptiveMaxPool3D(1)
+    >>> layer(np.arange(8.0).reshape(1, 2, 2, 2)).tolist()        # unbatched (C, D, H, W)
+    [[[[7.0]]]]
+    """
 
     _nd = 3
 
@@ -231,19 +282,44 @@ class _MaxUnpool(_Layer):
 
 
 class MaxUnpool2D(_MaxUnpool):
-    """2-D max unpooling layer (arguments as in :func:`pooling.max_unpool2d`)."""
+    """2-D max unpooling layer (arguments as in :func:`pooling.max_unpool2d`).
+
+    Examples
+    --------
+    >>> x = np.arange(16.0).reshape(1, 1, 4, 4)
+    >>> y, idx = pooling.max_pool2d(x, 2, return_indices=True)
+    >>> unpool = pooling.MaxUnpool2D(2)
+    >>> unpool(y, idx)[0, 0, 1].tolist()
+    [0.0, 5.0, 0.0, 7.0]
+    >>> unpool.backward(x).tolist()
+    [[[[5.0, 7.0], [13.0, 15.0]]]]
+    """
 
     _nd = 2
 
 
 class MaxUnpool1D(_MaxUnpool):
-    """1-D max unpooling layer."""
+    """1-D max unpooling layer.
+
+    Examples
+    --------
+    >>> unpool = pooling.MaxUnpool1D(2)
+    >>> unpool(np.array([[[7.0, 9.0]]]), np.array([[[1, 3]]])).tolist()
+    [[[0.0, 7.0, 0.0, 9.0]]]
+    """
 
     _nd = 1
 
 
 class MaxUnpool3D(_MaxUnpool):
-    """3-D max unpooling layer."""
+    """3-D max unpooling layer.
+
+    Examples
+    --------
+    >>> unpool = pooling.MaxUnpool3D(2)
+    >>> unpool(np.array([[[[[5.0]]]]]), np.array([[[[[6]]]]])).shape
+    (1, 1, 2, 2, 2)
+    """
 
     _nd = 3
 
@@ -301,20 +377,43 @@ class _AvgPool(_Layer):
 class AvgPool2D(_AvgPool):
     """2-D average pooling layer over (N, C, H, W) or (C, H, W) arrays;
     arguments as ``torch.nn.AvgPool2d`` (and :func:`pooling.avg_pool2d`).
-    Its gradient needs no cache beyond the input's shape."""
+    Its gradient needs no cache beyond the input's shape.
+
+    Examples
+    --------
+    >>> layer = pooling.AvgPool2D(2)
+    >>> layer(np.arange(16.0).reshape(1, 1, 4, 4)).tolist()
+    [[[[2.5, 4.5], [10.5, 12.5]]]]
+    >>> layer.backward(np.ones((1, 1, 2, 2)))[0, 0, 0].tolist()
+    [0.25, 0.25, 0.25, 0.25]
+    """
 
     _nd = 2
 
 
 class AvgPool1D(_AvgPool):
     """1-D average pooling layer (arguments as :func:`pooling.avg_pool1d`,
-    ``divisor_override`` included, which torch.nn.AvgPool1d lacks)."""
+    ``divisor_override`` included, which torch.nn.AvgPool1d lacks).
+
+    Examples
+    --------
+    >>> layer = pooling.AvgPool1D(2, divisor_override=1)
+    >>> layer(np.array([[[1.0, 2.0, 4.0, 8.0]]])).tolist()
+    [[[3.0, 12.0]]]
+    """
 
     _nd = 1
 
 
 class AvgPool3D(_AvgPool):
-    """3-D average pooling layer (arguments as :func:`pooling.avg_pool3d`)."""
+    """3-D average pooling layer (arguments as :func:`pooling.avg_pool3d`).
+
+    Examples
+    --------
+    >>> layer = pooling.AvgPool3D(2)
+    >>> layer(np.arange(8.0).reshape(1, 1, 2, 2, 2)).tolist()
+    [[[[[3.5]]]]]
+    """
 
     _nd = 3
 
@@ -362,19 +461,42 @@ class _AdaptiveAvgPool(_Layer):
 
 class AdaptiveAvgPool2D(_AdaptiveAvgPool):
     """Adaptive 2-D average pooling layer (``output_size`` as in
-    :func:`pooling.adaptive_avg_pool2d`)."""
+    :func:`pooling.adaptive_avg_pool2d`).
+
+    Examples
+    --------
+    >>> layer = pooling.AdaptiveAvgPool2D(1)
+    >>> layer(np.arange(16.0).reshape(1, 1, 4, 4)).tolist()
+    [[[[7.5]]]]
+    >>> layer.backward(np.ones((1, 1, 1, 1)))[0, 0, 0].tolist()
+    [0.0625, 0.0625, 0.0625, 0.0625]
+    """
 
     _nd = 2
 
 
 class AdaptiveAvgPool1D(_AdaptiveAvgPool):
-    """Adaptive 1-D average pooling layer."""
+    """Adaptive 1-D average pooling layer.
+
+    Examples
+    --------
+    >>> layer = pooling.AdaptiveAvgPool1D(2)
+    >>> layer(np.array([[[1.0, 2.0, 3.0, 6.0]]])).tolist()
+    [[[1.5, 4.5]]]
+    """
 
     _nd = 1
 
 
 class AdaptiveAvgPool3D(_AdaptiveAvgPool):
-    """Adaptive 3-D average pooling layer."""
+    """Adaptive 3-D average pooling layer.
+
+    Examples
+    --------
+    >>> layer = pooling.AdaptiveAvgPool3D((1, 2, 2))
+    >>> layer.output_shape((2, 3, 8, 8, 8))
+    (2, 3, 1, 2, 2)
+    """
 
     _nd = 3
 
@@ -429,19 +551,42 @@ class _LPPool(_Layer):
 class LPPool2D(_LPPool):
     """2-D power-average pooling layer over (N, C, H, W) or (C, H, W)
     arrays; arguments as ``torch.nn.LPPool2d`` (and
-    :func:`pooling.lp_pool2d`)."""
+    :func:`pooling.lp_pool2d`).
+
+    Examples
+    --------
+    >>> layer = pooling.LPPool2D(2, 2)
+    >>> layer(np.array([[[[3.0, 0.0], [0.0, 4.0]]]])).tolist()
+    [[[[5.0]]]]
+    """
 
     _nd = 2
 
 
 class LPPool1D(_LPPool):
-    """1-D power-average pooling layer (arguments as :func:`pooling.lp_pool1d`)."""
+    """1-D power-average pooling layer (arguments as :func:`pooling.lp_pool1d`).
+
+    Examples
+    --------
+    >>> layer = pooling.LPPool1D(1, 2)
+    >>> layer(np.array([[[1.0, 2.0, 3.0, 4.0]]])).tolist()
+    [[[3.0, 7.0]]]
+    >>> layer.backward(np.ones((1, 1, 2))).tolist()
+    [[[1.0, 1.0, 1.0, 1.0]]]
+    """
 
     _nd = 1
 
 
 class LPPool3D(_LPPool):
-    """3-D power-average pooling layer (arguments as :func:`pooling.lp_pool3d`)."""
+    """3-D power-average pooling layer (arguments as :func:`pooling.lp_pool3d`).
+
+    Examples
+    --------
+    >>> layer = pooling.LPPool3D(1, 2)
+    >>> layer(np.ones((1, 1, 2, 2, 2))).tolist()
+    [[[[[8.0]]]]]
+    """
 
     _nd = 3
 
@@ -499,12 +644,29 @@ class FractionalMaxPool2D(_FractionalMaxPool):
     :func:`pooling.fractional_max_pool2d`; ``rng``: a numpy Generator, an
     int seed, or None for NumPy's global generator).  Every forward draws
     new samples; backward routes the gradient through that forward's
-    indices."""
+    indices.
+
+    Examples
+    --------
+    >>> layer = pooling.FractionalMaxPool2D(3, output_ratio=0.5, rng=0)
+    >>> y = layer(np.random.default_rng(1).random((2, 3, 10, 10)))
+    >>> y.shape
+    (2, 3, 5, 5)
+    >>> layer.backward(np.ones_like(y)).shape
+    (2, 3, 10, 10)
+    """
 
     _nd = 2
 
 
 class FractionalMaxPool3D(_FractionalMaxPool):
-    """Fractional 3-D max pooling layer (see FractionalMaxPool2D)."""
+    """Fractional 3-D max pooling layer (see FractionalMaxPool2D).
+
+    Examples
+    --------
+    >>> layer = pooling.FractionalMaxPool3D(2, output_size=4, rng=0)
+    >>> layer.output_shape((1, 2, 9, 9, 9))
+    (1, 2, 4, 4, 4)
+    """
 
     _nd = 3

@@ -87,6 +87,15 @@ def pyramid(image: Any, factors: Union[int, Sequence[int]] = 2, levels: Optional
     Returns the list of levels as dask arrays, shapes decreasing.  Uses the
     current dask scheduler (a ``distributed.Client`` when one is active).
     Raises ValueError or TypeError for bad arguments before any task runs.
+
+    Examples
+    --------
+    >>> labels = da.from_array(np.arange(35).reshape(5, 7), chunks=3)
+    >>> levels = pooling.dask.pyramid(labels, 2, reduction="max")
+    >>> [lv.shape for lv in levels]
+    [(5, 7), (3, 4), (2, 2), (1, 1)]
+    >>> levels[-1].compute().tolist()
+    [[34]]
     """
     import dask.array as da
 

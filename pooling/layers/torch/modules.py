@@ -111,6 +111,15 @@ def convert(model):
     pooling module is left alone, its forward may differ).  The converted
     model pickles and deep-copies; ``copy.deepcopy`` before converting keeps
     an unconverted twin.
+
+    Examples
+    --------
+    >>> import torch, pooling.layers.torch as pt
+    >>> model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.MaxPool2d(2))
+    >>> pt.convert(model) is model, type(model[1]).__module__
+    (True, 'pooling.layers.torch.modules')
+    >>> model[1]
+    MaxPool2d(kernel_size=2, stride=2, padding=0, dilation=1, ceil_mode=False)
     """
     for module in model.modules():
         ours = REPLACEMENTS.get(type(module))
