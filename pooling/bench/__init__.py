@@ -40,6 +40,7 @@ from __future__ import annotations
 import argparse
 import gc
 import platform
+import sys
 
 import numpy as np
 
@@ -49,22 +50,27 @@ from pooling import _backend
 from .adapters import adapter_rows
 from .baselines import im2col_backward, im2col_forward
 from .chunked import dask_rows, dask_targets, print_dask
-from .cases import CASES, OPS, TINY_CASES, input_bytes, large_cases, largest, tiny_call_cases
+from .cases import (CASES, OPS, QUICK_CASES, TINY_CASES, input_bytes, large_cases, largest,
+                    main_cases, tiny_call_cases)
 from .measure import (linear_cost, other_ops, preallocated, run_case, thread_scaling,
                       versus_torch)
 from .models import model_rows
 from .report import (print_adapters, print_large, print_linear, print_models, print_other_ops,
                      print_out, print_scaling, print_table, print_targets, print_tiny_calls,
                      summary, write_json)
-from . import timing
+from . import progress, timing
 from .timing import calibrate, copy_bandwidth
 
 # The sections, in the order they run and print (the targets come last).
 SECTIONS = ("main", "scaling", "linear", "other", "large", "tiny", "out", "layers", "dask",
             "models")
 
-__all__ = ["CASES", "OPS", "SECTIONS", "TINY_CASES", "bench", "calibrate", "im2col_backward",
-           "im2col_forward", "main"]
+# How long one timed repeat lasts at least (timing.MIN_SECONDS), in seconds,
+# for --quick: a quarter of the full run's, as its inputs are about an eighth.
+QUICK_MIN_SECONDS = 0.005
+
+__all__ = ["CASES", "OPS", "QUICK_CASES", "SECTIONS", "TINY_CASES", "bench", "calibrate",
+           "im2col_backward", "im2col_forward", "main"]
 
 
 def _torch():
@@ -102,8 +108,9 @@ def _bench(torch, threads, quick, cases, json_path, tiny, on):
     if torch is not None:
         torch.set_num_threads(threads)
     repeats = 3 if quick or tiny else 7
-    timing.MIN_SECONDS = 0.002 if tiny else 0.02
-    selected = [c for c in (TINY_CASES if tiny else CASES) if not cases or cases in c[0]]
+    size = "tiny" if tiny else "quick" if quick else "full"
+    timing.MIN_SECONDS = {"full": 0.02, "quick": QUICK_MIN_SECONDS, "tiny": 0.002}[size]
+    selected = [c for c in main_cases(size) if not cases or cases in c[0]]
     kernels = f", {_backend.cpu_variant()} kernels" if pooling.get_backend() == "cython" else ""
     print(f"pooling {pooling.__version__} ({pooling.get_backend()}{kernels}), "
           f"numpy {np.__version__}, "
@@ -121,20 +128,20 @@ def _bench(torch, threads, quick, cases, json_path, tiny, on):
     scaling = (thread_scaling(max(threads, 2), repeats, largest(selected))
                if "scaling" in on and (threads > 1 or tiny) else [])
     print_scaling(scaling, max(threads, 2))
-    linear = linear_cost(repeats, tiny) if "linear" in on and (tiny or not quick) else []
+    linear = linear_cost(repeats, size) if "linear" in on else []
     print_linear(linear)
     others = []
     if "other" in on:
-        others = other_ops(repeats, torch, tiny)
+        others = other_ops(repeats, torch, size)
         print_other_ops(others)
-    # --quick: the same cases, with its fewer repeats
-    large = versus_torch(large_cases(tiny), repeats, torch) if "large" in on else []
+    large = versus_torch("large", large_cases(size), repeats, torch) if "large" in on else []
     print_large(large)
-    tiny_calls = versus_torch(tiny_call_cases(), repeats, torch) if "tiny" in on else []
+    tiny_calls = (versus_torch("tiny", tiny_call_cases(), repeats, torch) if "tiny" in on
+                  else [])
     print_tiny_calls(tiny_calls)
-    outs = preallocated(repeats, tiny) if "out" in on else []
+    outs = preallocated(repeats, size) if "out" in on else []
     print_out(outs)
-    adapters = adapter_rows(repeats, tiny) if "layers" in on else []
+    adapters = adapter_rows(repeats, size) if "layers" in on else []
     print_adapters(adapters)
     dasks = []
     if "dask" in on:
@@ -146,9 +153,9 @@ def _bench(torch, threads, quick, cases, json_path, tiny, on):
         if torch is None:
             print("\nmodels: skipped (torch is not installed)")
         else:
-            # the tests' --tiny: one repeat, as each VGG-11 step there costs
-            # a tenth of a second (its 25088x4096 classifier)
-            models = model_rows(1 if tiny else repeats, threads, quick or tiny)
+            # --quick and the tests' --tiny: one repeat, as the networks'
+            # steps are the longest calls of the run
+            models = model_rows(repeats if size == "full" else 1, threads, size != "full")
             print_models(models)
     lines = summary(rows, scaling, linear, copy_gbps, tiny_calls, large, others, models)
     lines += dask_targets(dasks)
@@ -177,7 +184,8 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=None,
                     help="threads for every implementation (default: pooling's)")
     ap.add_argument("--quick", action="store_true",
-                    help="fewer repeats, skip slow baselines, models at a tiny size")
+                    help="half a minute: every section on smaller inputs, fewer and shorter "
+                         "repeats, the models at a tiny size")
     ap.add_argument("--json", dest="json_path", help="also write the measurements here")
     ap.add_argument("--cases", help="only main-table cases whose name contains this text")
     pick = ap.add_mutually_exclusive_group()
@@ -187,8 +195,14 @@ def main(argv=None):
                            "print, for what ran; models takes minutes)")
     pick.add_argument("--skip", type=_sections, default=[], metavar="LIST",
                       help="run every section but these (e.g. --skip models)")
+    ap.add_argument("--quiet", action="store_true",
+                    help="no progress lines on standard error (printed only to a terminal)")
     ap.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)  # for the tests
     a = ap.parse_args(argv)
-    bench(a.threads, a.quick, a.cases, a.json_path, a.tiny,
-          [n for n in a.sections if n not in a.skip])
+    progress.start(sys.stderr if not a.quiet and sys.stderr.isatty() else None)
+    try:
+        bench(a.threads, a.quick, a.cases, a.json_path, a.tiny,
+              [n for n in a.sections if n not in a.skip])
+    finally:
+        progress.stop()
     return 0

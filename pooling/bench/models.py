@@ -25,6 +25,7 @@ import copy
 
 import pooling
 
+from . import progress
 from .timing import interleaved_ms, median_ms
 
 # (name printed, builder in nets)
@@ -34,6 +35,10 @@ SIZES = ((32, 224), (1, 224))
 # 64 and not less: at 32x32 ResNet-18's last stage is 1x1, and batch norm in
 # train mode refuses a batch of one value per channel.
 TINY_SIZES = ((2, 64), (1, 64))
+# At TINY_SIZES, VGG-11's hidden layers narrowed from 4096 to this: its
+# 25088 x 4096 classifier layer alone would take most of --quick's time
+# (it does not shrink with the image: the average pooling's output is 7x7).
+SMALL_HIDDEN = 256
 MODES = ("forward", "forward+backward")
 
 
@@ -120,7 +125,8 @@ def model_rows(repeats, threads, small):
     try:
         for name, builder in NETS:
             torch.manual_seed(0)
-            model = getattr(nets, builder)()
+            model = (nets.vgg11_bn(hidden=SMALL_HIDDEN) if small and builder == "vgg11_bn"
+                     else getattr(nets, builder)())
             unconverted = copy.deepcopy(model)
             converted = convert(model)
             for batch, hw in TINY_SIZES if small else SIZES:
@@ -138,7 +144,11 @@ def model_rows(repeats, threads, small):
                                      "mode": mode, "unconverted_ms": theirs,
                                      "converted_ms": ours, "speedup": theirs / ours,
                                      "pooling_ms": pool, "pooling_share": pool / theirs,
-                                     "pooling_modules": len(calls), "repeats": repeats})
+                                     "pooling_modules": len(calls), "repeats": repeats,
+                                     "hidden": SMALL_HIDDEN if small and name == "VGG-11"
+                                     else None})
+                        progress.step("models", f"{name} batch {batch} {hw}x{hw} "
+                                                f"{n} thread(s) {mode}")
             del model, unconverted, converted
     finally:
         pooling.set_num_threads(before[0])
