@@ -155,7 +155,8 @@ def _bench(torch, threads, quick, cases, json_path, tiny, on):
         else:
             # --quick and the tests' --tiny: one repeat, as the networks'
             # steps are the longest calls of the run
-            models = model_rows(repeats if size == "full" else 1, threads, size != "full")
+            models = model_rows(repeats if size == "full" else 1, threads, size != "full",
+                                size == "tiny")
             print_models(models)
     lines = summary(rows, scaling, linear, copy_gbps, tiny_calls, large, others, models)
     lines += dask_targets(dasks)

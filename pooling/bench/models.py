@@ -110,12 +110,14 @@ def thread_counts(threads, tiny):
     return (1, most) if most > 1 else (1,)
 
 
-def model_rows(repeats, threads, small):
+def model_rows(repeats, threads, small, tiny=False):
     """A row for each network, size, thread count and mode: the unconverted
     and the converted model's median ms, unconverted / converted, and the
     pooling modules' ms and share of the unconverted model's time.  small:
-    TINY_SIZES (--quick and the tests' --tiny).  Raises ImportError without
-    torch.  The thread counts of torch and pooling are restored."""
+    TINY_SIZES and VGG-11's hidden layers SMALL_HIDDEN wide (--quick and the
+    tests' --tiny); tiny: two threads even when `threads` is one (the
+    tests' --tiny).  Raises ImportError without torch.  The thread counts
+    of torch and pooling are restored."""
     import torch
 
     from ..layers.torch import convert
@@ -132,7 +134,7 @@ def model_rows(repeats, threads, small):
             for batch, hw in TINY_SIZES if small else SIZES:
                 x = torch.randn((batch, 3, hw, hw), generator=torch.Generator().manual_seed(0))
                 calls = pooling_calls(unconverted, x, torch)
-                for n in thread_counts(threads, small):
+                for n in thread_counts(threads, tiny):
                     pooling.set_num_threads(n)
                     torch.set_num_threads(n)
                     for mode in MODES:
