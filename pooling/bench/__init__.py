@@ -25,21 +25,39 @@ at 224x224, one thread and all ``--threads``; the longest: minutes), and
 the targets, for what ran.
 
     python -m pooling.bench [--threads N] [--quick] [--json PATH] [--cases TEXT]
-                            [--sections LIST | --skip LIST]
+                            [--sections LIST | --skip LIST] [--plot FILE] [--quiet]
 
-``--quick`` runs the models at a tiny size (batch 2 and 1, 64x64).
-``--sections models`` runs the models alone; ``--skip models`` all but them.
+``--quick`` takes about half a minute: every section runs, with the same
+rows and columns, on smaller inputs (the main table's cases on a smaller
+batch, ``cases.QUICK_CASES``; the other sections' ``QUICK_*`` shapes, a
+17 MB dask volume), 3 repeats of at least 5 ms instead of 7 of 20 ms, and
+the models once each at batch 2 and 1, 64x64, with VGG-11's hidden layers
+256 wide.  Its figures show the shape of the results, not the full run's
+values.  ``--sections models`` runs the models alone; ``--skip models`` all
+but them.
+
+``--plot FILE`` draws the run's measurements with matplotlib (``pip install
+"pooling-kernels[plot]"``; without it the run stops before measuring, with
+status 2): the speedups against PyTorch, the NumPy reference and im2col in
+FILE, the time per element across the linear section's sizes in FILE's stem
++ ``.sizes`` + suffix, in the format of FILE's suffix (.png, .svg, .pdf);
+see ``plot``.  While the run lasts, standard error gets a line per case
+measured (time since the start, section, case) when it is a terminal;
+``--quiet`` turns that off.  The tables go to standard output either way.
 
 Modules: ``timing`` (timers), ``cases`` (what is measured), ``baselines``
 (im2col), ``measure`` (each section's measurements), ``adapters`` (the
 framework layers of ``pooling.layers``), ``chunked`` (the dask section),
-``models`` and ``nets`` (the networks), ``report`` (tables, targets, JSON).
+``models`` and ``nets`` (the networks), ``report`` (tables, targets, JSON),
+``progress`` (the progress lines), ``plot`` (``--plot``).
 """
 from __future__ import annotations
 
 import argparse
 import gc
+import os
 import platform
+import shlex
 import sys
 
 import numpy as np
@@ -196,14 +214,35 @@ def main(argv=None):
                            "print, for what ran; models takes minutes)")
     pick.add_argument("--skip", type=_sections, default=[], metavar="LIST",
                       help="run every section but these (e.g. --skip models)")
+    ap.add_argument("--plot", metavar="FILE",
+                    help="also draw the run's speedups into FILE and its time per element "
+                         "into FILE's stem + .sizes + suffix (.png, .svg or .pdf; needs "
+                         "matplotlib)")
     ap.add_argument("--quiet", action="store_true",
                     help="no progress lines on standard error (printed only to a terminal)")
     ap.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)  # for the tests
     a = ap.parse_args(argv)
+    if a.plot:
+        from . import plot
+        if os.path.splitext(a.plot)[1].lower() not in plot.SUFFIXES:
+            ap.error(f"argument --plot: {a.plot!r} should end in one of "
+                     f"{', '.join(plot.SUFFIXES)}")
+        # before any measuring: a run of minutes should not end without its plot
+        if not plot.available():
+            print(plot.MISSING, file=sys.stderr)
+            return 2
     progress.start(sys.stderr if not a.quiet and sys.stderr.isatty() else None)
     try:
-        bench(a.threads, a.quick, a.cases, a.json_path, a.tiny,
-              [n for n in a.sections if n not in a.skip])
+        result = bench(a.threads, a.quick, a.cases, a.json_path, a.tiny,
+                       [n for n in a.sections if n not in a.skip])
     finally:
         progress.stop()
+    if a.plot:
+        torch = _torch()
+        versions = (f"pooling {pooling.__version__}, numpy {np.__version__}, "
+                    f"torch {getattr(torch, '__version__', 'not installed')}")
+        command = "python -m pooling.bench " + shlex.join(
+            sys.argv[1:] if argv is None else argv)
+        for path in plot.write(result, a.plot, command, versions):
+            print(f"wrote {path}", file=sys.stderr)
     return 0
