@@ -177,7 +177,7 @@ def test_bench_models_section(tiny_run):
     out, data = tiny_run
     rows = data["models"]
     assert [(r["net"], r["batch"], r["size"], r["threads"], r["mode"]) for r in rows] == [
-        (net, b, hw, n, mode) for net, _ in NETS for b, hw in TINY_SIZES for n in (1, 2)
+        (net, b, hw, n, mode) for net, _ in NETS for b, hw in TINY_SIZES[net] for n in (1, 2)
         for mode in MODES]
     for r in rows:
         assert r["unconverted_ms"] > 0 and r["converted_ms"] > 0 and r["pooling_ms"] > 0
@@ -196,7 +196,7 @@ def test_bench_models_section(tiny_run):
     vgg = next(r for r in rows if r["net"] == "VGG-11" and r["batch"] == 2 and r["threads"] == 1
                and r["mode"] == "forward+backward")
     assert [line for line in data["summary"] if line.startswith("VGG-11 ")] == [
-        f"VGG-11 converted vs unconverted, batch 2 64x64, one thread, forward+backward: "
+        f"VGG-11 converted vs unconverted, batch 2 32x32, one thread, forward+backward: "
         f"{vgg['speedup']:.3f}x (target > 1x); pooling share of unconverted: "
         f"{100 * vgg['pooling_share']:.1f}% (bound: at most "
         f"{1 / (1 - vgg['pooling_share']):.3f}x speed-up)"]

@@ -30,9 +30,9 @@ the targets, for what ran.
 ``--quick`` takes about half a minute: every section runs, with the same
 rows and columns, on smaller inputs (the main table's cases on a smaller
 batch, ``cases.QUICK_CASES``; the other sections' ``QUICK_*`` shapes, a
-17 MB dask volume), 3 repeats of at least 5 ms instead of 7 of 20 ms, and
-the models once each at batch 2 and 1, 64x64, with VGG-11's hidden layers
-256 wide.  Its figures show the shape of the results, not the full run's
+17 MB dask volume), 3 repeats of at least 3 ms instead of 7 of 20 ms, and
+the models once each at batch 2 and 1, ResNet-18 at 64x64, VGG-11 at 32x32
+with its hidden layers 256 wide.  Its figures show the shape of the results, not the full run's
 values.  ``--sections models`` runs the models alone; ``--skip models`` all
 but them.
 
@@ -84,8 +84,8 @@ SECTIONS = ("main", "scaling", "linear", "other", "large", "tiny", "out", "layer
             "models")
 
 # How long one timed repeat lasts at least (timing.MIN_SECONDS), in seconds,
-# for --quick: a quarter of the full run's, as its inputs are about an eighth.
-QUICK_MIN_SECONDS = 0.005
+# for --quick: its inputs are 4 to 30 times smaller than the full run's.
+QUICK_MIN_SECONDS = 0.003
 
 __all__ = ["CASES", "OPS", "QUICK_CASES", "SECTIONS", "TINY_CASES", "bench", "calibrate",
            "im2col_backward", "im2col_forward", "main"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import progress
-from .timing import floor_ms, median_ms
+from .timing import floor_ms, median_ms, settle
 
 SHAPES = [((32, 16, 28, 28), 2), ((8, 64, 56, 56), 2)]
 QUICK_SHAPES = [((8, 16, 28, 28), 2), ((2, 64, 56, 56), 2)]
@@ -30,6 +30,7 @@ def tinyml_rows(repeats, size="full"):
     from tinyml.layers import MaxPool2D as Theirs
 
     from ..layers.tinyml import MaxPool2D as Ours
+    settle()
     rows = []
     for shape, k in _shapes(size):
         x = np.random.default_rng(0).standard_normal(shape)
@@ -49,6 +50,7 @@ def torch_rows(repeats, size="full"):
     import torch
 
     from ..layers.torch import MaxPool2d as Ours
+    settle()
     rows = []
     for shape, k in _shapes(size):
         x = torch.randn(shape, requires_grad=True)

@@ -8,6 +8,7 @@ import pooling
 from pooling import reference
 
 from .baselines import im2col_backward, im2col_forward
+from .timing import settle
 
 # (name, shape, dtype, pooling arguments)
 CASES = [
@@ -320,6 +321,7 @@ def _torch_tiny_calls(x):
         import pooling.layers.torch as pt
     except ImportError:
         return []
+    settle()
     t, tg = torch.from_numpy(x), torch.from_numpy(x).requires_grad_()
     ours, theirs = pt.MaxPool2d(2), torch.nn.MaxPool2d(2)
     op = torch.ops.pooling.max_pool.default

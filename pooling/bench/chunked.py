@@ -27,6 +27,7 @@ import numpy as np
 import pooling
 
 from . import progress
+from .timing import settle
 
 # (shape, chunks) of the volume: 2.1 GB and 64 MB chunks; --quick; --tiny
 FULL = ((512, 1024, 1024), (128, 256, 512))
@@ -52,6 +53,7 @@ def dask_rows(repeats, threads, quick=False, tiny=False):
         import pooling.dask as pdask
     except ImportError:
         return []
+    settle()
     shape, chunks = TINY if tiny else QUICK if quick else FULL
     x = np.random.default_rng(0).standard_normal(shape, dtype=np.float32)
     # The chunked volume as a store hands its chunks over, contiguous (those
@@ -73,6 +75,7 @@ def dask_rows(repeats, threads, quick=False, tiny=False):
 
     fns = {"in memory": in_memory, "chunked": chunked, "coarsen": coarsen}
     block_reduce = _skimage_block_reduce()
+    settle()
     if block_reduce is not None:
         fns["block_reduce"] = lambda: block_reduce(x, (2, 2, 2), np.max)
     before = pooling.get_num_threads()

@@ -26,15 +26,18 @@ import copy
 import pooling
 
 from . import progress
-from .timing import interleaved_ms, median_ms
+from .timing import interleaved_ms, median_ms, settle
 
 # (name printed, builder in nets)
 NETS = (("ResNet-18", "resnet18"), ("VGG-11", "vgg11_bn"))
 # (batch, height = width)
 SIZES = ((32, 224), (1, 224))
-# 64 and not less: at 32x32 ResNet-18's last stage is 1x1, and batch norm in
-# train mode refuses a batch of one value per channel.
-TINY_SIZES = ((2, 64), (1, 64))
+# --quick and the tests' --tiny, by network.  ResNet-18 at 64 and not less:
+# at 32x32 its last stage is 1x1, and batch norm in train mode refuses a
+# batch of one value per channel.  VGG-11's last batch norm is before its
+# fifth pooling, 2x2 at 32x32; its convolutions cost 4x more than ResNet's
+# at the same size.
+TINY_SIZES = {"ResNet-18": ((2, 64), (1, 64)), "VGG-11": ((2, 32), (1, 32))}
 # At TINY_SIZES, VGG-11's hidden layers narrowed from 4096 to this: its
 # 25088 x 4096 classifier layer alone would take most of --quick's time
 # (it does not shrink with the image: the average pooling's output is 7x7).
@@ -122,6 +125,7 @@ def model_rows(repeats, threads, small, tiny=False):
 
     from ..layers.torch import convert
     from . import nets
+    settle()
     rows = []
     before = pooling.get_num_threads(), torch.get_num_threads()
     try:
@@ -131,7 +135,7 @@ def model_rows(repeats, threads, small, tiny=False):
                      else getattr(nets, builder)())
             unconverted = copy.deepcopy(model)
             converted = convert(model)
-            for batch, hw in TINY_SIZES if small else SIZES:
+            for batch, hw in TINY_SIZES[name] if small else SIZES:
                 x = torch.randn((batch, 3, hw, hw), generator=torch.Generator().manual_seed(0))
                 calls = pooling_calls(unconverted, x, torch)
                 for n in thread_counts(threads, tiny):
