@@ -84,7 +84,7 @@ SECTIONS = ("main", "scaling", "linear", "other", "large", "tiny", "out", "layer
             "models")
 
 # How long one timed repeat lasts at least (timing.MIN_SECONDS), in seconds,
-# for --quick: its inputs are 4 to 30 times smaller than the full run's.
+# for --quick: its inputs are 8 to 64 times smaller than the full run's.
 QUICK_MIN_SECONDS = 0.003
 
 __all__ = ["CASES", "OPS", "QUICK_CASES", "SECTIONS", "TINY_CASES", "bench", "calibrate",

@@ -5,7 +5,8 @@ Two files, the format following FILE's suffix (.png, .svg or .pdf):
 - FILE: speedups.  For each operation measured against PyTorch, the NumPy
   reference or im2col (the main table's rows, the other operations, the
   large inputs, the tiny calls), one bar per baseline: its time over ours,
-  on a log axis with a line at 1x, each bar labelled with the ratio.
+  on a log axis, from the line at 1x (rightwards where ours is faster),
+  each bar labelled with the ratio.
 - FILE's stem + ``.sizes`` + suffix (``bench.svg`` -> ``bench.sizes.svg``):
   time per element (ns) across the linear-cost section's input sizes, ours
   and the floor (``x.max()`` on the same input), log-log.  Written only
@@ -24,6 +25,7 @@ from __future__ import annotations
 import datetime
 import os
 import platform
+import textwrap
 from pathlib import Path
 
 SUFFIXES = (".png", ".svg", ".pdf")
@@ -60,11 +62,13 @@ def cpu_model():
     return platform.processor() or platform.machine()
 
 
-def provenance(result, command, versions):
-    """The line that says where the figures come from."""
-    date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    return (f"{command}\n{cpu_model()}, {os.cpu_count()} cores, {result['threads']} "
-            f"thread{'s' if result['threads'] != 1 else ''}; {versions}; {date}")
+def provenance(result, command, versions, date=None):
+    """The lines that say where the figures come from (date: now)."""
+    date = date or datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    # wrapped to fit the narrower figure's title
+    return "\n".join(textwrap.wrap(command, 100, break_on_hyphens=False) + [
+        f"{cpu_model()}, {os.cpu_count()} cores, {result['threads']} "
+        f"thread{'s' if result['threads'] != 1 else ''}; {versions}; {date}"])
 
 
 def speedups(result):
@@ -113,17 +117,19 @@ def _speedup_figure(Figure, result, title):
         for yy, (key, name, colour) in zip(ys, [b for b in BASELINES if b[0] in ratios]):
             v = ratios[key]
             lo, hi = min(lo, v), max(hi, v)
-            ax.barh(yy, v, height=0.15, color=colour, label=None if key in used else name)
+            # from the line at 1x: right when ours is faster, left when slower
+            ax.barh(yy, v - 1, left=1, height=0.15, color=colour,
+                    label=None if key in used else name)
             used.add(key)
-            ax.text(v, yy, f" {v:.3g}x" if v < 10 else f" {v:.0f}x", va="center", ha="left",
-                    fontsize=6)
+            text = f"{v:.3g}x" if v < 10 else f"{v:.0f}x"
+            ax.text(v, yy, f" {text}" if v >= 1 else f"{text} ", va="center",
+                    ha="left" if v >= 1 else "right", fontsize=6)
         ticks.append(sum(ys) / n)
         labels.append(label)
         y = ys[-1] + 0.16 + 0.12
     ax.set_xscale("log")
-    # bars start at the left edge (a log axis has no 0); room on the right
-    # for the labels of the longest bars
-    ax.set_xlim(min(lo, 1.0) / 1.6, hi * 3.5)
+    # room beyond the longest bars for their labels
+    ax.set_xlim(min(lo, 1.0) / 3, hi * 3.5)
     ax.axvline(1.0, color="black", linewidth=0.8)
     ax.set_yticks(ticks, labels, fontsize=6)
     ax.set_ylim(y - 0.12, -0.2)
@@ -136,6 +142,8 @@ def _speedup_figure(Figure, result, title):
 
 
 def _sizes_figure(Figure, result, title):
+    from matplotlib import ticker
+
     linear = result["linear_cost"]
     fig = Figure(figsize=(7, 4.2), layout="constrained")
     ax = fig.add_subplot()
@@ -148,28 +156,36 @@ def _sizes_figure(Figure, result, title):
             label="ours: max_pool2d 2x2/s2 float32 (forward)")
     ax.plot(elements, [1e6 * r["floor_ms"] / r["elements"] for r in linear], "s--",
             color="grey", label="floor: x.max() on the input (NumPy, one thread)")
-    for r in linear:
+    for i, r in enumerate(linear):
+        # above and below in turn: the largest sizes are close on a log axis
         ax.annotate("x".join(map(str, r["shape"])), (r["elements"], r["ns_per_element"]),
-                    textcoords="offset points", xytext=(0, 6), ha="center", fontsize=6)
+                    textcoords="offset points", xytext=(0, 7 if i % 2 else -11),
+                    ha="center", fontsize=6)
     ax.set_xscale("log")
     ax.set_yscale("log")
+    # plain numbers on the ns axis (its range is often within one decade)
+    ax.yaxis.set_major_formatter(ticker.FormatStrFormatter("%.3g"))
+    ax.yaxis.set_minor_formatter(ticker.FuncFormatter(
+        lambda v, _: f"{v:.3g}" if f"{v:.0e}"[0] in "25" else ""))
+    ax.margins(x=0.08, y=0.15)
     ax.set_xlabel("input elements", fontsize=8)
     ax.set_ylabel("ns per input element", fontsize=8)
-    ax.tick_params(labelsize=7)
+    ax.tick_params(which="both", labelsize=7)
     ax.grid(which="both", linewidth=0.3, alpha=0.5)
     ax.legend(fontsize=7)
     return fig
 
 
-def write(result, path, command, versions):
-    """Draw the figures of result (bench()'s return value) into path and
-    its sizes sibling (only when the linear section ran); returns the paths
-    written."""
+def write(result, path, command, versions, date=None):
+    """Draw the figures of result (bench()'s return value, or its JSON)
+    into path and its sizes sibling (only when the linear section ran);
+    returns the paths written.  command, versions and date (default: now)
+    go into the titles."""
     import matplotlib
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    title = provenance(result, command, versions)
+    title = provenance(result, command, versions, date)
     figures = [(path, _speedup_figure(Figure, result, title))]
     if result["linear_cost"]:
         figures.append((sizes_path(path), _sizes_figure(Figure, result, title)))

@@ -148,7 +148,7 @@ def print_models(models):
               "  free pooling could speed the model up.")
         hidden = {r["hidden"] for r in models if r.get("hidden")}
         if hidden:
-            print(f"  VGG-11 here with hidden layers {', '.join(map(str, hidden))} wide, not "
+            print(f"  here VGG-11's hidden layers are {', '.join(map(str, hidden))} wide, not "
                   "torchvision's 4096 (--quick: the 25088 x 4096 layer would take most of its "
                   "time).")
 
