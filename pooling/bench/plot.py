@@ -137,7 +137,8 @@ def _speedup_figure(Figure, result, title):
     ax.set_xlabel("speedup (x): baseline's time / ours; right of the line at 1x, ours is faster",
                   fontsize=8)
     ax.grid(axis="x", which="major", linewidth=0.3, alpha=0.5)
-    ax.legend(loc="lower right", fontsize=7)
+    # above the bars, where it hides none of them
+    ax.legend(loc="lower left", bbox_to_anchor=(0, 1), ncol=len(used), fontsize=7, frameon=False)
     return fig
 
 
