@@ -1,10 +1,13 @@
 """The benchmark runs and reports what it promises (no timing assertions)."""
 import importlib.util
+import io
 import json
 import os
+import re
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 import pooling
@@ -174,7 +177,7 @@ def test_bench_models_section(tiny_run):
     out, data = tiny_run
     rows = data["models"]
     assert [(r["net"], r["batch"], r["size"], r["threads"], r["mode"]) for r in rows] == [
-        (net, b, hw, n, mode) for net, _ in NETS for b, hw in TINY_SIZES for n in (1, 2)
+        (net, b, hw, n, mode) for net, _ in NETS for b, hw in TINY_SIZES[net] for n in (1, 2)
         for mode in MODES]
     for r in rows:
         assert r["unconverted_ms"] > 0 and r["converted_ms"] > 0 and r["pooling_ms"] > 0
@@ -193,7 +196,7 @@ def test_bench_models_section(tiny_run):
     vgg = next(r for r in rows if r["net"] == "VGG-11" and r["batch"] == 2 and r["threads"] == 1
                and r["mode"] == "forward+backward")
     assert [line for line in data["summary"] if line.startswith("VGG-11 ")] == [
-        f"VGG-11 converted vs unconverted, batch 2 64x64, one thread, forward+backward: "
+        f"VGG-11 converted vs unconverted, batch 2 32x32, one thread, forward+backward: "
         f"{vgg['speedup']:.3f}x (target > 1x); pooling share of unconverted: "
         f"{100 * vgg['pooling_share']:.1f}% (bound: at most "
         f"{1 / (1 - vgg['pooling_share']):.3f}x speed-up)"]
@@ -480,3 +483,134 @@ def test_im2col_baseline_is_correct():
         # overlapping windows sum in another order: equal up to rounding
         np.testing.assert_allclose(bench.im2col_backward(g, cache),
                                    pooling.max_pool2d_backward(g, ri, x.shape), atol=1e-5)
+
+
+def test_import_leaves_matplotlib_alone(tmp_path):
+    """matplotlib is imported only when --plot draws."""
+    out = _run(["-c", "import sys, pooling.bench; print('matplotlib' in sys.modules)"],
+               tmp_path).stdout
+    assert out.strip() == "False"
+
+
+def test_quick_cases_are_the_full_ones_smaller():
+    """--quick: the main table's cases with the same windows, dtypes and
+    order, on smaller inputs; the other sections' --quick inputs as well."""
+    from pooling.bench import adapters, cases, chunked
+
+    assert [(c[2], c[3]) for c in bench.QUICK_CASES] == [(c[2], c[3]) for c in bench.CASES]
+    assert all(cases.input_bytes(q) < cases.input_bytes(c) / 4
+               for q, c in zip(bench.QUICK_CASES, bench.CASES))
+    assert len(cases.linear_shapes("quick")) == len(cases.linear_shapes("full"))
+    for quick, full in ((cases.QUICK_OUT_SHAPES, cases.OUT_SHAPES),
+                        ([s for s, _ in adapters.QUICK_SHAPES], [s for s, _ in adapters.SHAPES])):
+        assert len(quick) == len(full)
+        assert all(np.prod(q) < np.prod(f) for q, f in zip(quick, full))
+    assert np.prod(chunked.QUICK[0]) < np.prod(chunked.FULL[0]) / 16
+    assert ([n.split(" (")[0] for n, *_ in cases.other_ops_cases(None, "quick")]
+            == [n.split(" (")[0] for n, *_ in cases.other_ops_cases(None, "full")])
+
+
+class _Terminal(io.StringIO):
+    """A standard error that says it is a terminal."""
+
+    def isatty(self):
+        return True
+
+
+@pytest.mark.parametrize("terminal, quiet", [(True, False), (True, True), (False, False)])
+def test_progress_lines_only_on_a_terminal(monkeypatch, capsys, keep_threads, terminal, quiet):
+    """A line per case on standard error when it is a terminal, none with
+    --quiet or when it is not; the tables stay on standard output."""
+    err = _Terminal() if terminal else io.StringIO()
+    monkeypatch.setattr(sys, "stderr", err)
+    args = ["--tiny", "--threads", "1", "--sections", "linear,out"] + (["--quiet"] * quiet)
+    assert bench.main(args) == 0
+    out = capsys.readouterr().out
+    assert "\nlinear cost (ours" in out and "\nout= (" in out and "] linear: " not in out
+    lines = err.getvalue().splitlines()
+    if terminal and not quiet:
+        from pooling.bench.cases import TINY_LINEAR_SHAPES, out_cases
+        want = ([f"linear: {s}" for s in TINY_LINEAR_SHAPES]
+                + [f"out: {c[0]}" for c in out_cases("tiny")])
+        assert [line.split("] ", 1)[1] for line in lines] == want
+        assert all(re.fullmatch(r"\[ *\d+\.\d s\] .*", line) for line in lines)
+    else:
+        assert lines == []
+
+
+@pytest.fixture(scope="module")
+def plotted(tmp_path_factory):
+    """`python -m pooling.bench --tiny --threads 1 --sections main,linear
+    --plot b.svg --json b.json` in a fresh interpreter: its directory and
+    standard error."""
+    pytest.importorskip("matplotlib")
+    tmp = tmp_path_factory.mktemp("plot")
+    err = _run(["-m", "pooling.bench", "--tiny", "--threads", "1", "--sections", "main,linear",
+                "--plot", str(tmp / "b.svg"), "--json", str(tmp / "b.json")], tmp).stderr
+    return tmp, err
+
+
+def test_plot_svg(plotted):
+    """--plot b.svg: the speedups in b.svg, the time per element in
+    b.sizes.svg, text kept as text, the command and the machine on both."""
+    from pooling.bench import plot
+    tmp, err = plotted
+    assert err.splitlines()[-2:] == [f"wrote {tmp / 'b.svg'}", f"wrote {tmp / 'b.sizes.svg'}"]
+    for name in ("b.svg", "b.sizes.svg"):
+        text = (tmp / name).read_text()
+        assert "<svg" in text[:1000] and text.rstrip().endswith("</svg>")
+        assert "python -m pooling.bench --tiny --threads 1 --sections main,linear" in text
+        assert plot.cpu_model() in text and "1 thread;" in text
+    speedups = (tmp / "b.svg").read_text()
+    for name, *_ in bench.TINY_CASES:
+        for op in bench.OPS:
+            assert f"{name} {op}" in speedups
+    assert "NumPy reference" in speedups and "im2col" in speedups
+    assert "ns per input element" in (tmp / "b.sizes.svg").read_text()
+
+
+def test_plot_png_from_the_json(plotted, tmp_path):
+    """The figures drawn again from the run's JSON, as PNG."""
+    from pooling.bench import plot
+    tmp, _ = plotted
+    result = json.loads((tmp / "b.json").read_text())
+    path = tmp_path / "b.png"
+    assert plot.write(result, path, "python -m pooling.bench", "versions") == [
+        str(path), str(tmp_path / "b.sizes.png")]
+    for p in (path, tmp_path / "b.sizes.png"):
+        assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_plot_without_data(tmp_path):
+    """Nothing measured: the speedup figure says so, and no sizes figure."""
+    pytest.importorskip("matplotlib")
+    from pooling.bench import plot
+    empty = {"threads": 2, "rows": [], "other_ops": [], "large_inputs": [], "tiny_calls": [],
+             "linear_cost": []}
+    path = tmp_path / "e.svg"
+    assert plot.write(empty, path, "python -m pooling.bench", "versions") == [str(path)]
+    text = path.read_text()
+    assert "no speedups" in text and "2 threads;" in text
+    assert not (tmp_path / "e.sizes.svg").exists()
+    # a row without its baselines (no torch, reference and im2col skipped) has no bar
+    rows = [{"case": "c", "op": "forward", "ms": {"ours": 1.0}}]
+    assert plot.speedups(dict(empty, rows=rows)) == []
+
+
+def test_plot_needs_matplotlib(monkeypatch, capsys, tmp_path):
+    """Without matplotlib, --plot stops with status 2 and the line that says
+    what to install, before measuring anything."""
+    monkeypatch.setitem(sys.modules, "matplotlib", None)   # import matplotlib fails
+    path = tmp_path / "b.png"
+    assert bench.main(["--tiny", "--threads", "1", "--plot", str(path)]) == 2
+    out, err = capsys.readouterr()
+    assert err == '--plot needs matplotlib: pip install "pooling-kernels[plot]"\n'
+    assert out == "" and not path.exists()
+
+
+def test_plot_suffix(capsys):
+    with pytest.raises(SystemExit) as e:
+        bench.main(["--plot", "bench.jpg"])
+    assert e.value.code == 2
+    assert "argument --plot: 'bench.jpg' should end in one of .png, .svg, .pdf" in \
+        capsys.readouterr().err

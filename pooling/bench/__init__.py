@@ -25,21 +25,40 @@ at 224x224, one thread and all ``--threads``; the longest: minutes), and
 the targets, for what ran.
 
     python -m pooling.bench [--threads N] [--quick] [--json PATH] [--cases TEXT]
-                            [--sections LIST | --skip LIST]
+                            [--sections LIST | --skip LIST] [--plot FILE] [--quiet]
 
-``--quick`` runs the models at a tiny size (batch 2 and 1, 64x64).
-``--sections models`` runs the models alone; ``--skip models`` all but them.
+``--quick`` takes about half a minute: every section runs, with the same
+rows and columns, on smaller inputs (the main table's cases on a smaller
+batch, ``cases.QUICK_CASES``; the other sections' ``QUICK_*`` shapes, a
+17 MB dask volume), 3 repeats of at least 3 ms instead of 7 of 20 ms, and
+the models once each at batch 2 and 1, ResNet-18 at 64x64, VGG-11 at 32x32
+with its hidden layers 256 wide.  Its figures show the shape of the results, not the full run's
+values.  ``--sections models`` runs the models alone; ``--skip models`` all
+but them.
+
+``--plot FILE`` draws the run's measurements with matplotlib (``pip install
+"pooling-kernels[plot]"``; without it the run stops before measuring, with
+status 2): the speedups against PyTorch, the NumPy reference and im2col in
+FILE, the time per element across the linear section's sizes in FILE's stem
++ ``.sizes`` + suffix, in the format of FILE's suffix (.png, .svg, .pdf);
+see ``plot``.  While the run lasts, standard error gets a line per case
+measured (time since the start, section, case) when it is a terminal;
+``--quiet`` turns that off.  The tables go to standard output either way.
 
 Modules: ``timing`` (timers), ``cases`` (what is measured), ``baselines``
 (im2col), ``measure`` (each section's measurements), ``adapters`` (the
 framework layers of ``pooling.layers``), ``chunked`` (the dask section),
-``models`` and ``nets`` (the networks), ``report`` (tables, targets, JSON).
+``models`` and ``nets`` (the networks), ``report`` (tables, targets, JSON),
+``progress`` (the progress lines), ``plot`` (``--plot``).
 """
 from __future__ import annotations
 
 import argparse
 import gc
+import os
 import platform
+import shlex
+import sys
 
 import numpy as np
 
@@ -49,22 +68,27 @@ from pooling import _backend
 from .adapters import adapter_rows
 from .baselines import im2col_backward, im2col_forward
 from .chunked import dask_rows, dask_targets, print_dask
-from .cases import CASES, OPS, TINY_CASES, input_bytes, large_cases, largest, tiny_call_cases
+from .cases import (CASES, OPS, QUICK_CASES, TINY_CASES, input_bytes, large_cases, largest,
+                    main_cases, tiny_call_cases)
 from .measure import (linear_cost, other_ops, preallocated, run_case, thread_scaling,
                       versus_torch)
 from .models import model_rows
 from .report import (print_adapters, print_large, print_linear, print_models, print_other_ops,
                      print_out, print_scaling, print_table, print_targets, print_tiny_calls,
                      summary, write_json)
-from . import timing
+from . import progress, timing
 from .timing import calibrate, copy_bandwidth
 
 # The sections, in the order they run and print (the targets come last).
 SECTIONS = ("main", "scaling", "linear", "other", "large", "tiny", "out", "layers", "dask",
             "models")
 
-__all__ = ["CASES", "OPS", "SECTIONS", "TINY_CASES", "bench", "calibrate", "im2col_backward",
-           "im2col_forward", "main"]
+# How long one timed repeat lasts at least (timing.MIN_SECONDS), in seconds,
+# for --quick: its inputs are 8 to 64 times smaller than the full run's.
+QUICK_MIN_SECONDS = 0.003
+
+__all__ = ["CASES", "OPS", "QUICK_CASES", "SECTIONS", "TINY_CASES", "bench", "calibrate",
+           "im2col_backward", "im2col_forward", "main"]
 
 
 def _torch():
@@ -102,8 +126,9 @@ def _bench(torch, threads, quick, cases, json_path, tiny, on):
     if torch is not None:
         torch.set_num_threads(threads)
     repeats = 3 if quick or tiny else 7
-    timing.MIN_SECONDS = 0.002 if tiny else 0.02
-    selected = [c for c in (TINY_CASES if tiny else CASES) if not cases or cases in c[0]]
+    size = "tiny" if tiny else "quick" if quick else "full"
+    timing.MIN_SECONDS = {"full": 0.02, "quick": QUICK_MIN_SECONDS, "tiny": 0.002}[size]
+    selected = [c for c in main_cases(size) if not cases or cases in c[0]]
     kernels = f", {_backend.cpu_variant()} kernels" if pooling.get_backend() == "cython" else ""
     print(f"pooling {pooling.__version__} ({pooling.get_backend()}{kernels}), "
           f"numpy {np.__version__}, "
@@ -121,20 +146,20 @@ def _bench(torch, threads, quick, cases, json_path, tiny, on):
     scaling = (thread_scaling(max(threads, 2), repeats, largest(selected))
                if "scaling" in on and (threads > 1 or tiny) else [])
     print_scaling(scaling, max(threads, 2))
-    linear = linear_cost(repeats, tiny) if "linear" in on and (tiny or not quick) else []
+    linear = linear_cost(repeats, size) if "linear" in on else []
     print_linear(linear)
     others = []
     if "other" in on:
-        others = other_ops(repeats, torch, tiny)
+        others = other_ops(repeats, torch, size)
         print_other_ops(others)
-    # --quick: the same cases, with its fewer repeats
-    large = versus_torch(large_cases(tiny), repeats, torch) if "large" in on else []
+    large = versus_torch("large", large_cases(size), repeats, torch) if "large" in on else []
     print_large(large)
-    tiny_calls = versus_torch(tiny_call_cases(), repeats, torch) if "tiny" in on else []
+    tiny_calls = (versus_torch("tiny", tiny_call_cases(), repeats, torch) if "tiny" in on
+                  else [])
     print_tiny_calls(tiny_calls)
-    outs = preallocated(repeats, tiny) if "out" in on else []
+    outs = preallocated(repeats, size) if "out" in on else []
     print_out(outs)
-    adapters = adapter_rows(repeats, tiny) if "layers" in on else []
+    adapters = adapter_rows(repeats, size) if "layers" in on else []
     print_adapters(adapters)
     dasks = []
     if "dask" in on:
@@ -146,9 +171,10 @@ def _bench(torch, threads, quick, cases, json_path, tiny, on):
         if torch is None:
             print("\nmodels: skipped (torch is not installed)")
         else:
-            # the tests' --tiny: one repeat, as each VGG-11 step there costs
-            # a tenth of a second (its 25088x4096 classifier)
-            models = model_rows(1 if tiny else repeats, threads, quick or tiny)
+            # --quick and the tests' --tiny: one repeat, as the networks'
+            # steps are the longest calls of the run
+            models = model_rows(repeats if size == "full" else 1, threads, size != "full",
+                                size == "tiny")
             print_models(models)
     lines = summary(rows, scaling, linear, copy_gbps, tiny_calls, large, others, models)
     lines += dask_targets(dasks)
@@ -177,7 +203,8 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=None,
                     help="threads for every implementation (default: pooling's)")
     ap.add_argument("--quick", action="store_true",
-                    help="fewer repeats, skip slow baselines, models at a tiny size")
+                    help="half a minute: every section on smaller inputs, fewer and shorter "
+                         "repeats, the models at a tiny size")
     ap.add_argument("--json", dest="json_path", help="also write the measurements here")
     ap.add_argument("--cases", help="only main-table cases whose name contains this text")
     pick = ap.add_mutually_exclusive_group()
@@ -187,8 +214,35 @@ def main(argv=None):
                            "print, for what ran; models takes minutes)")
     pick.add_argument("--skip", type=_sections, default=[], metavar="LIST",
                       help="run every section but these (e.g. --skip models)")
+    ap.add_argument("--plot", metavar="FILE",
+                    help="also draw the run's speedups into FILE and its time per element "
+                         "into FILE's stem + .sizes + suffix (.png, .svg or .pdf; needs "
+                         "matplotlib)")
+    ap.add_argument("--quiet", action="store_true",
+                    help="no progress lines on standard error (printed only to a terminal)")
     ap.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)  # for the tests
     a = ap.parse_args(argv)
-    bench(a.threads, a.quick, a.cases, a.json_path, a.tiny,
-          [n for n in a.sections if n not in a.skip])
+    if a.plot:
+        from . import plot
+        if os.path.splitext(a.plot)[1].lower() not in plot.SUFFIXES:
+            ap.error(f"argument --plot: {a.plot!r} should end in one of "
+                     f"{', '.join(plot.SUFFIXES)}")
+        # before any measuring: a run of minutes should not end without its plot
+        if not plot.available():
+            print(plot.MISSING, file=sys.stderr)
+            return 2
+    progress.start(sys.stderr if not a.quiet and sys.stderr.isatty() else None)
+    try:
+        result = bench(a.threads, a.quick, a.cases, a.json_path, a.tiny,
+                       [n for n in a.sections if n not in a.skip])
+    finally:
+        progress.stop()
+    if a.plot:
+        torch = _torch()
+        versions = (f"pooling {pooling.__version__}, numpy {np.__version__}, "
+                    f"torch {getattr(torch, '__version__', 'not installed')}")
+        command = "python -m pooling.bench " + shlex.join(
+            sys.argv[1:] if argv is None else argv)
+        for path in plot.write(result, a.plot, command, versions):
+            print(f"wrote {path}", file=sys.stderr)
     return 0

@@ -5,26 +5,34 @@ from __future__ import annotations
 
 import numpy as np
 
-from .timing import floor_ms, median_ms
+from . import progress
+from .timing import floor_ms, median_ms, settle
 
 SHAPES = [((32, 16, 28, 28), 2), ((8, 64, 56, 56), 2)]
+QUICK_SHAPES = [((8, 16, 28, 28), 2), ((2, 64, 56, 56), 2)]
 TINY_SHAPES = [((2, 3, 8, 8), 2), ((2, 4, 16, 16), 2)]
+
+
+def _shapes(size):
+    return {"full": SHAPES, "quick": QUICK_SHAPES, "tiny": TINY_SHAPES}[size]
 
 
 def _row(case, ours, theirs, repeats, x):
     """Ours and theirs, and the floor: x.max() on the NumPy input x."""
     a, b = median_ms(ours, repeats), median_ms(theirs, repeats)
+    progress.step("layers", case)
     return {"case": case, "ours_ms": a, "theirs_ms": b, "speedup": b / a,
             "floor_ms": floor_ms(x, repeats)}
 
 
-def tinyml_rows(repeats, tiny=False):
+def tinyml_rows(repeats, size="full"):
     """pooling.layers.tinyml.MaxPool2D vs tinyml.layers.MaxPool2D."""
     from tinyml.layers import MaxPool2D as Theirs
 
     from ..layers.tinyml import MaxPool2D as Ours
+    settle()
     rows = []
-    for shape, k in TINY_SHAPES if tiny else SHAPES:
+    for shape, k in _shapes(size):
         x = np.random.default_rng(0).standard_normal(shape)
         dim = shape[1:]
         ours, theirs = Ours("p", dim, (k, k), k), Theirs("p", dim, (k, k), k)
@@ -37,13 +45,14 @@ def tinyml_rows(repeats, tiny=False):
     return rows
 
 
-def torch_rows(repeats, tiny=False):
+def torch_rows(repeats, size="full"):
     """pooling.layers.torch.MaxPool2d vs torch.nn.MaxPool2d, forward+backward."""
     import torch
 
     from ..layers.torch import MaxPool2d as Ours
+    settle()
     rows = []
-    for shape, k in TINY_SHAPES if tiny else SHAPES:
+    for shape, k in _shapes(size):
         x = torch.randn(shape, requires_grad=True)
 
         def step(layer):
@@ -57,13 +66,13 @@ def torch_rows(repeats, tiny=False):
     return rows
 
 
-def adapter_rows(repeats, tiny=False):
+def adapter_rows(repeats, size="full"):
     """The rows of every framework that imports; none for one that does not
-    (tiny shapes for the tests' --tiny)."""
+    (size: "full", "quick" or "tiny", the tests' --tiny)."""
     rows = []
     for fn in (tinyml_rows, torch_rows):
         try:
-            rows += fn(repeats, tiny)
+            rows += fn(repeats, size)
         except ImportError:
             continue
     return rows

@@ -8,6 +8,7 @@ import pooling
 from pooling import reference
 
 from .baselines import im2col_backward, im2col_forward
+from .timing import settle
 
 # (name, shape, dtype, pooling arguments)
 CASES = [
@@ -18,6 +19,17 @@ CASES = [
     ("16x512x14x14 2x2/s2", (16, 512, 14, 14), "float32", dict(kernel_size=2, stride=2)),
     ("64x32x32x32 f64 2x2/s2", (64, 32, 32, 32), "float64", dict(kernel_size=2, stride=2)),
     ("8x64x64x64 3x3/s1/p1", (8, 64, 64, 64), "float32",
+     dict(kernel_size=3, stride=1, padding=1)),
+]
+# --quick: the same cases on a smaller batch (the same rows, 1 to 3 MB each)
+QUICK_CASES = [
+    ("1x64x112x112 3x3/s2/p1", (1, 64, 112, 112), "float32",
+     dict(kernel_size=3, stride=2, padding=1)),
+    ("1x64x112x112 2x2/s2", (1, 64, 112, 112), "float32", dict(kernel_size=2, stride=2)),
+    ("1x256x56x56 2x2/s2", (1, 256, 56, 56), "float32", dict(kernel_size=2, stride=2)),
+    ("2x512x14x14 2x2/s2", (2, 512, 14, 14), "float32", dict(kernel_size=2, stride=2)),
+    ("4x32x32x32 f64 2x2/s2", (4, 32, 32, 32), "float64", dict(kernel_size=2, stride=2)),
+    ("1x64x64x64 3x3/s1/p1", (1, 64, 64, 64), "float32",
      dict(kernel_size=3, stride=1, padding=1)),
 ]
 TINY_CASES = [
@@ -37,7 +49,20 @@ QUICK_LIMIT = 50_000_000
 # fresh pages for every output and page faults, not pooling, set the pace.
 LINEAR_SHAPES = [(2, 32, 56, 56), (8, 32, 56, 56), (8, 64, 56, 56), (8, 64, 112, 112),
                  (16, 64, 112, 112), (20, 80, 112, 112)]
+# --quick: 128x in size, the largest 26 MB
+QUICK_LINEAR_SHAPES = [(1, 16, 56, 56), (2, 16, 56, 56), (2, 32, 56, 56), (8, 32, 56, 56),
+                       (8, 64, 56, 56), (8, 64, 112, 112)]
 TINY_LINEAR_SHAPES = [(1, 2, 8, 8), (2, 4, 16, 16), (4, 8, 32, 32)]
+
+
+def main_cases(size):
+    """The main table's cases at size ("full", "quick" or "tiny")."""
+    return {"full": CASES, "quick": QUICK_CASES, "tiny": TINY_CASES}[size]
+
+
+def linear_shapes(size):
+    """The linear-cost section's shapes at size."""
+    return {"full": LINEAR_SHAPES, "quick": QUICK_LINEAR_SHAPES, "tiny": TINY_LINEAR_SHAPES}[size]
 
 
 def input_bytes(case):
@@ -112,20 +137,23 @@ def _nhwc(a):
     return np.ascontiguousarray(np.moveaxis(a, 1, -1))
 
 
-def other_ops_cases(torch, tiny):
+def other_ops_cases(torch, size):
     """Windows without a dedicated loop, 1-D and 3-D pooling, channels-last
     data, unpooling and adaptive pooling, as (name, ours, (theirs, array),
     reads): ours(m) runs the operation with m = pooling or pooling.reference,
     theirs(torch.nn.functional, torch.from_numpy(array)) runs torch's (given
     the same memory layout: channels_last tensors for NHWC), and reads is the
     array the operation reads once: its input, or for a backward the
-    incoming gradient (the floor's array)."""
+    incoming gradient (the floor's array).  size: "full", "quick" (a
+    smaller batch and image, 1 MB inputs; the global average pooling's
+    input stays ResNet's) or "tiny"."""
+    tiny = size == "tiny"
     rng = np.random.default_rng(0)
-    n, c, hw = (2, 3, 12) if tiny else (32, 64, 56)
+    n, c, hw = {"full": (32, 64, 56), "quick": (2, 32, 28), "tiny": (2, 3, 12)}[size]
     x2 = rng.standard_normal((n, c, 2 * hw, 2 * hw)).astype(np.float32)
     x1 = rng.standard_normal((n, c, 4 * hw * hw)).astype(np.float32)
     y2, i2 = pooling.max_pool2d(x2, 2, return_indices=True)
-    d3, c3 = (4, 3) if tiny else (16, 32)
+    d3, c3 = {"full": (16, 32), "quick": (8, 16), "tiny": (4, 3)}[size]
     x3 = rng.standard_normal((n // 4 or 1, c3, d3, hw, hw)).astype(np.float32)
     y3, i3 = pooling.max_pool3d(x3, 2, return_indices=True)
     g3 = rng.standard_normal(y3.shape).astype(np.float32)
@@ -138,7 +166,7 @@ def other_ops_cases(torch, tiny):
     ga = rng.standard_normal(pooling.avg_pool2d(x2, 3, 2, 1).shape).astype(np.float32)
 
     # Fractional max pooling with fixed samples, the same for both sides.
-    fo = 17 if tiny else 80
+    fo = {"full": 80, "quick": 40, "tiny": 17}[size]
     u2 = rng.random((n, c, 2)).astype(np.float32)
     # ResNet's last layer: global average pooling of 7x7 maps
     xg = rng.standard_normal((2, 16, 7, 7) if tiny else (64, 512, 7, 7)).astype(np.float32)
@@ -232,17 +260,18 @@ def other_ops_cases(torch, tiny):
 
 # out=: the main table's large 2x2 case and a mid-sized one.
 OUT_SHAPES = [(32, 64, 112, 112), (8, 64, 56, 56)]
+QUICK_OUT_SHAPES = [(2, 64, 112, 112), (1, 32, 56, 56)]
 TINY_OUT_SHAPES = [(2, 3, 16, 16)]
 
 
-def out_cases(tiny):
+def out_cases(size):
     """max_pool2d and max_pool2d_backward, 2x2/s2 float32, each as (name,
     fresh, preallocated, reads): fresh() allocates its output as usual,
     preallocated() writes into one made beforehand (``out=``), reads is
     what the call reads (the floor's array)."""
     rng = np.random.default_rng(0)
     out = []
-    for shape in TINY_OUT_SHAPES if tiny else OUT_SHAPES:
+    for shape in {"full": OUT_SHAPES, "quick": QUICK_OUT_SHAPES, "tiny": TINY_OUT_SHAPES}[size]:
         x = rng.standard_normal(shape).astype(np.float32)
         y, i = pooling.max_pool2d(x, 2, return_indices=True)
         g = rng.standard_normal(y.shape).astype(np.float32)
@@ -292,6 +321,7 @@ def _torch_tiny_calls(x):
         import pooling.layers.torch as pt
     except ImportError:
         return []
+    settle()
     t, tg = torch.from_numpy(x), torch.from_numpy(x).requires_grad_()
     ours, theirs = pt.MaxPool2d(2), torch.nn.MaxPool2d(2)
     op = torch.ops.pooling.max_pool.default
@@ -306,15 +336,16 @@ def _torch_tiny_calls(x):
     ]
 
 
-def large_cases(tiny):
-    """Inputs of 100 MB and more (tiny ones for the tests' --tiny):
+def large_cases(size):
+    """Inputs of 100 MB and more (13 MB for --quick, tiny ones for the
+    tests' --tiny):
     channels-last pooling without and with int64 indices, and adaptive
     pooling whose windows tile the input (112 / 7 = 16), do not (-> 5) and
     are global (-> 1), as (name, ours, theirs, x): ours() runs our call,
     theirs(torch.nn.functional, torch.from_numpy(x)) torch's, on a
     channels_last tensor for NHWC.  x is what the call reads."""
     rng = np.random.default_rng(0)
-    n, c, hw = (2, 4, 14) if tiny else (32, 64, 112)
+    n, c, hw = {"full": (32, 64, 112), "quick": (4, 64, 112), "tiny": (2, 4, 14)}[size]
     x = rng.standard_normal((n, c, hw, hw)).astype(np.float32)
     xh = _nhwc(x)
 

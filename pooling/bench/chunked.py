@@ -1,5 +1,5 @@
 """The dask section: ``pooling.dask.max_pool3d`` over a chunked volume (2 GB
-float32; ``--quick`` 270 MB, ``--tiny`` a few KB) against the same call on
+float32; ``--quick`` 17 MB, ``--tiny`` a few KB) against the same call on
 the same data in memory, against ``dask.array.coarsen(np.max, ...)`` on the
 same chunks, and against ``skimage.measure.block_reduce(x, (2, 2, 2),
 np.max)`` in memory when scikit-image is installed, all 2x2x2 windows with
@@ -26,9 +26,12 @@ import numpy as np
 
 import pooling
 
+from . import progress
+from .timing import settle
+
 # (shape, chunks) of the volume: 2.1 GB and 64 MB chunks; --quick; --tiny
 FULL = ((512, 1024, 1024), (128, 256, 512))
-QUICK = ((256, 512, 512), (64, 256, 256))
+QUICK = ((64, 256, 256), (16, 128, 128))
 TINY = ((16, 32, 48), (8, 16, 16))
 
 
@@ -50,6 +53,7 @@ def dask_rows(repeats, threads, quick=False, tiny=False):
         import pooling.dask as pdask
     except ImportError:
         return []
+    settle()
     shape, chunks = TINY if tiny else QUICK if quick else FULL
     x = np.random.default_rng(0).standard_normal(shape, dtype=np.float32)
     # The chunked volume as a store hands its chunks over, contiguous (those
@@ -71,6 +75,7 @@ def dask_rows(repeats, threads, quick=False, tiny=False):
 
     fns = {"in memory": in_memory, "chunked": chunked, "coarsen": coarsen}
     block_reduce = _skimage_block_reduce()
+    settle()
     if block_reduce is not None:
         fns["block_reduce"] = lambda: block_reduce(x, (2, 2, 2), np.max)
     before = pooling.get_num_threads()
@@ -85,6 +90,7 @@ def dask_rows(repeats, threads, quick=False, tiny=False):
                 # the baselines are 10-30 times slower: fewer runs
                 ms[name] = _median_ms(fn, repeats if name in ("in memory", "chunked") else
                                       max(1, repeats // 3))
+                progress.step("dask", name)
     finally:
         pooling.set_num_threads(before)
     tasks = len(pdask.max_pool3d(xd[None, None], 2).__dask_graph__())

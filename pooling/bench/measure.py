@@ -9,8 +9,8 @@ import numpy as np
 import pooling
 from pooling import reference
 
-from .cases import (LINEAR_SHAPES, OPS, QUICK_LIMIT, TINY_LINEAR_SHAPES, impls, other_ops_cases,
-                    out_cases)
+from . import progress
+from .cases import OPS, QUICK_LIMIT, impls, linear_shapes, other_ops_cases, out_cases
 from .timing import Floors, floor_ms, median_ms, peak_mb
 
 
@@ -44,6 +44,7 @@ def run_case(name, shape, dtype, kw, repeats, quick, torch):
         row["input_mb"] = x.nbytes / 1e6
         row["out_mb"] = out_bytes / 1e6
         rows.append(row)
+    progress.step("main", name)
     return rows
 
 
@@ -64,32 +65,34 @@ def thread_scaling(threads, repeats, cases):
                     t[n] = median_ms(fns["ours"][op], repeats)
                 out.append({"case": name, "op": op, "ms_1": t[1], "ms_n": t[threads],
                             "speedup": t[1] / t[threads], "floor_ms": floors(reads[op])})
+            progress.step("scaling", name)
     finally:
         pooling.set_num_threads(before)
     return out
 
 
-def linear_cost(repeats, tiny):
-    """ns per element of a 2x2/s2 forward across sizes, and each size's ratio
-    to the median."""
+def linear_cost(repeats, size):
+    """ns per element of a 2x2/s2 forward across sizes (cases.linear_shapes
+    at size), and each size's ratio to the median."""
     out = []
-    for shape in TINY_LINEAR_SHAPES if tiny else LINEAR_SHAPES:
+    for shape in linear_shapes(size):
         x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
         ms = median_ms(lambda: pooling.max_pool2d(x, 2), repeats)
         out.append({"shape": shape, "elements": x.size, "ms": ms,
                     "ns_per_element": 1e6 * ms / x.size, "floor_ms": floor_ms(x, repeats)})
+        progress.step("linear", str(shape))
     med = statistics.median(r["ns_per_element"] for r in out)
     for r in out:
         r["ratio_to_median"] = r["ns_per_element"] / med
     return out
 
 
-def other_ops(repeats, torch, tiny):
-    """Ours vs reference and torch on cases.other_ops_cases, and the floor
-    (x.max() on what the operation reads)."""
+def other_ops(repeats, torch, size):
+    """Ours vs reference and torch on cases.other_ops_cases at size, and the
+    floor (x.max() on what the operation reads)."""
     rows = []
     floors = Floors(repeats)
-    for name, ours, (theirs, arr), reads in other_ops_cases(torch, tiny):
+    for name, ours, (theirs, arr), reads in other_ops_cases(torch, size):
         row = {"case": name, "ours_ms": median_ms(lambda: ours(pooling), repeats),
                "reference_ms": median_ms(lambda: ours(reference), max(3, repeats // 3)),
                "floor_ms": floors(reads), "input_mb": reads.nbytes / 1e6}
@@ -97,16 +100,17 @@ def other_ops(repeats, torch, tiny):
             t = torch.from_numpy(arr)
             row["torch_ms"] = median_ms(lambda: theirs(torch.nn.functional, t), repeats)
         rows.append(row)
+        progress.step("other", name)
     return rows
 
 
-def preallocated(repeats, tiny):
+def preallocated(repeats, size):
     """cases.out_cases: the call with a fresh output and with ``out=``, one
     after the other for each repeat (so that both see the same machine),
     and the floor."""
     rows = []
     floors = Floors(repeats)
-    for name, fresh, into, reads in out_cases(tiny):
+    for name, fresh, into, reads in out_cases(size):
         t_fresh, t_out = [], []
         for _ in range(repeats):
             t_fresh.append(median_ms(fresh, 1))
@@ -115,12 +119,14 @@ def preallocated(repeats, tiny):
                "out_ms": statistics.median(t_out), "floor_ms": floors(reads)}
         row["ratio"] = row["fresh_ms"] / row["out_ms"]
         rows.append(row)
+        progress.step("out", name)
     return rows
 
 
-def versus_torch(cases, repeats, torch):
+def versus_torch(section, cases, repeats, torch):
     """Ours, torch's (when importable) and the floor on each of cases, as
-    given by cases.tiny_call_cases and cases.large_cases."""
+    given by cases.tiny_call_cases and cases.large_cases (section: the
+    name progress lines give)."""
     rows = []
     floors = Floors(repeats)
     for name, ours, theirs, x in cases:
@@ -130,4 +136,5 @@ def versus_torch(cases, repeats, torch):
             t = torch.from_numpy(x)
             row["torch_ms"] = median_ms(lambda: theirs(torch.nn.functional, t), repeats)
         rows.append(row)
+        progress.step(section, name)
     return rows

@@ -25,15 +25,23 @@ import copy
 
 import pooling
 
-from .timing import interleaved_ms, median_ms
+from . import progress
+from .timing import interleaved_ms, median_ms, settle
 
 # (name printed, builder in nets)
 NETS = (("ResNet-18", "resnet18"), ("VGG-11", "vgg11_bn"))
 # (batch, height = width)
 SIZES = ((32, 224), (1, 224))
-# 64 and not less: at 32x32 ResNet-18's last stage is 1x1, and batch norm in
-# train mode refuses a batch of one value per channel.
-TINY_SIZES = ((2, 64), (1, 64))
+# --quick and the tests' --tiny, by network.  ResNet-18 at 64 and not less:
+# at 32x32 its last stage is 1x1, and batch norm in train mode refuses a
+# batch of one value per channel.  VGG-11's last batch norm is before its
+# fifth pooling, 2x2 at 32x32; its convolutions cost 4x more than ResNet's
+# at the same size.
+TINY_SIZES = {"ResNet-18": ((2, 64), (1, 64)), "VGG-11": ((2, 32), (1, 32))}
+# At TINY_SIZES, VGG-11's hidden layers narrowed from 4096 to this: its
+# 25088 x 4096 classifier layer alone would take most of --quick's time
+# (it does not shrink with the image: the average pooling's output is 7x7).
+SMALL_HIDDEN = 256
 MODES = ("forward", "forward+backward")
 
 
@@ -105,28 +113,32 @@ def thread_counts(threads, tiny):
     return (1, most) if most > 1 else (1,)
 
 
-def model_rows(repeats, threads, small):
+def model_rows(repeats, threads, small, tiny=False):
     """A row for each network, size, thread count and mode: the unconverted
     and the converted model's median ms, unconverted / converted, and the
     pooling modules' ms and share of the unconverted model's time.  small:
-    TINY_SIZES (--quick and the tests' --tiny).  Raises ImportError without
-    torch.  The thread counts of torch and pooling are restored."""
+    TINY_SIZES and VGG-11's hidden layers SMALL_HIDDEN wide (--quick and the
+    tests' --tiny); tiny: two threads even when `threads` is one (the
+    tests' --tiny).  Raises ImportError without torch.  The thread counts
+    of torch and pooling are restored."""
     import torch
 
     from ..layers.torch import convert
     from . import nets
+    settle()
     rows = []
     before = pooling.get_num_threads(), torch.get_num_threads()
     try:
         for name, builder in NETS:
             torch.manual_seed(0)
-            model = getattr(nets, builder)()
+            model = (nets.vgg11_bn(hidden=SMALL_HIDDEN) if small and builder == "vgg11_bn"
+                     else getattr(nets, builder)())
             unconverted = copy.deepcopy(model)
             converted = convert(model)
-            for batch, hw in TINY_SIZES if small else SIZES:
+            for batch, hw in TINY_SIZES[name] if small else SIZES:
                 x = torch.randn((batch, 3, hw, hw), generator=torch.Generator().manual_seed(0))
                 calls = pooling_calls(unconverted, x, torch)
-                for n in thread_counts(threads, small):
+                for n in thread_counts(threads, tiny):
                     pooling.set_num_threads(n)
                     torch.set_num_threads(n)
                     for mode in MODES:
@@ -138,7 +150,11 @@ def model_rows(repeats, threads, small):
                                      "mode": mode, "unconverted_ms": theirs,
                                      "converted_ms": ours, "speedup": theirs / ours,
                                      "pooling_ms": pool, "pooling_share": pool / theirs,
-                                     "pooling_modules": len(calls), "repeats": repeats})
+                                     "pooling_modules": len(calls), "repeats": repeats,
+                                     "hidden": SMALL_HIDDEN if small and name == "VGG-11"
+                                     else None})
+                        progress.step("models", f"{name} batch {batch} {hw}x{hw} "
+                                                f"{n} thread(s) {mode}")
             del model, unconverted, converted
     finally:
         pooling.set_num_threads(before[0])

@@ -105,14 +105,16 @@ def resnet18(num_classes=1000):
 CFG_A = [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"]
 
 
-def vgg11_bn(num_classes=1000):
+def vgg11_bn(num_classes=1000, hidden=4096):
     """VGG-11 with batch norm (Simonyan and Zisserman 2014, configuration
     "A") as torchvision's ``vgg11_bn()``: ``features`` (3x3 convolutions with
     padding 1, each followed by batch norm and ReLU, and
     ``MaxPool2d(kernel_size=2, stride=2)`` at each "M" of ``CFG_A``),
     ``avgpool`` (``AdaptiveAvgPool2d((7, 7))``), flatten, and ``classifier``
     (Linear 25088 -> 4096, ReLU, Dropout, Linear 4096 -> 4096, ReLU, Dropout,
-    Linear 4096 -> num_classes).  Convolutions are initialised with
+    Linear 4096 -> num_classes; ``hidden`` other than 4096 narrows the two
+    hidden layers, for the benchmark's --quick, where the 25088 x 4096
+    layer would cost more than everything else).  Convolutions are initialised with
     ``kaiming_normal_(mode="fan_out")`` and bias 0, batch norm with weight 1
     and bias 0, linear layers with ``normal_(0, 0.01)`` and bias 0.
 
@@ -133,9 +135,9 @@ def vgg11_bn(num_classes=1000):
         avgpool=nn.AdaptiveAvgPool2d((7, 7)),
         flatten=nn.Flatten(1),
         classifier=nn.Sequential(
-            nn.Linear(512 * 7 * 7, 4096), nn.ReLU(True), nn.Dropout(p=0.5),
-            nn.Linear(4096, 4096), nn.ReLU(True), nn.Dropout(p=0.5),
-            nn.Linear(4096, num_classes))))
+            nn.Linear(512 * 7 * 7, hidden), nn.ReLU(True), nn.Dropout(p=0.5),
+            nn.Linear(hidden, hidden), nn.ReLU(True), nn.Dropout(p=0.5),
+            nn.Linear(hidden, num_classes))))
     for m in model.modules():
         if isinstance(m, nn.Conv2d):
             _conv_init(m)

@@ -85,6 +85,17 @@ def interleaved_ms(fns, repeats, min_seconds=None):
     return [1e3 * statistics.median(t) for t in times]
 
 
+def settle():
+    """After a lazy import (a framework, dask): its objects move out of the
+    collector's reach, as bench() did with those imported before it started,
+    so that the collection before each timing stays short (the torch
+    adapter's and dask's imports would make it 50 ms).  Nothing when the
+    collector's permanent generation is empty (not inside bench())."""
+    if gc.get_freeze_count():
+        gc.collect()
+        gc.freeze()
+
+
 def floor_ms(a, repeats):
     """The floor of a call that reads array a: the median time of ``a.max()``
     (one pass over a, nothing written), with the same timer as the calls.
