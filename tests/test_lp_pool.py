@@ -13,8 +13,12 @@ Against PyTorch 2.13 (torch.nn.functional.lp_pool*d and torch.autograd):
 - other p, forward: within 2 ulp where PyTorch's ``x.pow(p)`` is exact
   arithmetic (p = 2, 3, -1, -2: products and quotients, the same bits here)
   and only its last ``pow(1/p)`` (a sqrt, a pow) is approximate; else
-  within ``2 + 3 |1/p|`` ulp: PyTorch's first pow is off by up to an ulp per
-  element, and the final ``** (1/p)`` scales that relative error by |1/p|.
+  within ``2 + max(3, n) |1/p|`` ulp for windows of n elements: PyTorch's
+  first pow is off by up to an ulp per element, the float32 sum of the n
+  terms may round each addition differently, and the final ``** (1/p)``
+  scales that relative error by |1/p|.  (Hypothesis found 12 ulp for a
+  3x3x3 window at p = 1/3: PyTorch's result 9.3 ulp from the exact value,
+  pooling's 2.7 ulp.)
 - gradients: within ``8 + 2 |1/p|`` ulp of the gradient's magnitude without
   cancellation (the same chain run on |grad_output|, which has no terms of
   opposite signs); where the terms have one sign, that is within so many ulp
@@ -58,10 +62,11 @@ def ulp_distance(a, b):
     return np.abs(ordered(a) - ordered(b))
 
 
-def forward_ulps(p):
+def forward_ulps(p, n):
+    """The bound for a window of n elements (see the module docstring)."""
     if p in EXACT_FIRST_POW or math.isinf(p):
         return 0 if p in (1.0, -1.0) or math.isinf(p) else 2
-    return 2 + math.ceil(3 * abs(1 / p))
+    return 2 + math.ceil(max(3, n) * abs(1 / p))
 
 
 def backward_ulps(p):
@@ -142,11 +147,11 @@ def test_lp_pool_matches_pytorch_and_reference(c, dtype, kind, seed):
     if nd == 3 and dtype == np.float16 and math.isfinite(p):
         return  # PyTorch 2.13 has no float16 avg_pool3d (pooling: as float32, rounded)
     ty, tgrad = torch_lp(x, nd, p, c["k"], c["s"], c["ceil"], g)
-    if forward_ulps(p) == 0:
+    if forward_ulps(p, 1) == 0:
         assert same_bits(y, ty)
         assert same_bits(gi, tgrad)
         return
-    assert ulp_distance(y, ty).max(initial=0) <= forward_ulps(p)
+    assert ulp_distance(y, ty).max(initial=0) <= forward_ulps(p, math.prod(c["k"]))
     magnitude = getattr(reference, f"lp_pool{nd}d_backward")(g, np.abs(x), **kw)
     if kind == "positive":
         assert ulp_distance(gi, tgrad).max(initial=0) <= backward_ulps(p)
@@ -305,7 +310,8 @@ def test_pytorch_grid(shape, dtype):
                 continue
             assert same_bits(pooling.lp_pool2d(x, p, k, s, ceil), y)
             want = torch.nn.functional.lp_pool2d(torch.from_numpy(x), p, k, s, ceil).numpy()
-            assert (ulp_distance(y, want) <= forward_ulps(p)).all(), (k, s, ceil, p, kind)
+            n = k * k if isinstance(k, int) else math.prod(k)
+            assert (ulp_distance(y, want) <= forward_ulps(p, n)).all(), (k, s, ceil, p, kind)
             checked += 1
     assert checked  # (on (1, 1, 1, 5), only ceil_mode windows fit: fewer cases)
 
