@@ -244,5 +244,5 @@ def main(argv=None):
         command = "python -m pooling.bench " + shlex.join(
             sys.argv[1:] if argv is None else argv)
         for path in plot.write(result, a.plot, command, versions):
-            print(f"wrote {path}", file=sys.stderr)
+            print(f"wrote {os.path.abspath(path)}", file=sys.stderr)
     return 0
