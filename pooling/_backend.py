@@ -140,7 +140,9 @@ def set_backend(name: str) -> None:
     if name not in _CORES:
         raise RuntimeError(
             f"set_backend: the cython backend is unavailable ({_IMPORT_ERROR}); "
-            f"reinstall pooling with a C compiler present (pip install .)"
+            "reinstall pooling-kernels with a C compiler present (pip install "
+            "--force-reinstall --no-binary pooling-kernels pooling-kernels, or pip install . "
+            "in a checkout)"
         )
     _current = name
 
@@ -192,8 +194,9 @@ def _init() -> None:
             f"({_IMPORT_ERROR}); using the pure-NumPy reference backend, which "
             "is exact but much slower. This is expected after an install with "
             "POOLING_PURE_PYTHON=1 or one whose C compiler failed; reinstall "
-            "with a C compiler present (pip install .) to get the Cython "
-            "kernels.", RuntimeWarning, stacklevel=3)
+            "pooling-kernels with a C compiler present (pip install --force-reinstall "
+            "--no-binary pooling-kernels pooling-kernels, or pip install . in a checkout) to "
+            "get the Cython kernels.", RuntimeWarning, stacklevel=3)
         return
     set_backend("cython")
     threads = os.environ.get("POOLING_NUM_THREADS", "").strip()
