@@ -164,7 +164,7 @@ def _bench(torch, threads, quick, cases, json_path, tiny, on):
     dasks = []
     if "dask" in on:
         # --quick and --tiny: a smaller volume
-        dasks = dask_rows(min(repeats, 5), threads, quick, tiny)
+        dasks = dask_rows(min(repeats, 5), threads, size)
         print_dask(dasks, skipped=not dasks)
     models = []
     if "models" in on:

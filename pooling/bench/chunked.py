@@ -43,9 +43,9 @@ def _skimage_block_reduce():
     return block_reduce
 
 
-def dask_rows(repeats, threads, quick=False, tiny=False):
+def dask_rows(repeats, threads, size="full"):
     """The section's one row (a list, as the other sections'), or [] when
-    dask is not installed."""
+    dask is not installed.  size: "full", "quick" or "tiny" (the volume)."""
     try:
         import dask
         import dask.array as da
@@ -54,7 +54,7 @@ def dask_rows(repeats, threads, quick=False, tiny=False):
     except ImportError:
         return []
     settle()
-    shape, chunks = TINY if tiny else QUICK if quick else FULL
+    shape, chunks = {"full": FULL, "quick": QUICK, "tiny": TINY}[size]
     x = np.random.default_rng(0).standard_normal(shape, dtype=np.float32)
     # The chunked volume as a store hands its chunks over, contiguous (those
     # of dask.array.from_array alone are strided views of the one array,
