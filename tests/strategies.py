@@ -1,9 +1,13 @@
 """Hypothesis strategies shared by the property tests: pooling arguments,
-arrays with ties, NaN and infinities, and every memory layout."""
+arrays with ties, NaN and infinities, and every memory layout; and the
+environment of a subprocess that must import the pooling under test."""
+import os
+
 import numpy as np
 from hypothesis import settings
 from hypothesis import strategies as st
 
+import pooling
 from pooling import reference
 from pooling._params import LAYOUTS, adaptive_windows
 
@@ -186,3 +190,13 @@ def axis_and_output(draw, n):
     if kind == "tiles":
         return draw(st.sampled_from([o for o in range(1, n + 1) if n % o == 0]))
     return draw(st.integers(1, min(n, 40)))
+
+
+def subprocess_env():
+    """os.environ with PYTHONPATH putting the pooling under test first, so a
+    ``python -m pooling...`` subprocess imports the same package (the
+    source tree's or the installed one) as these tests."""
+    env = dict(os.environ)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(pooling.__file__)))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
+    return env

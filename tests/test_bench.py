@@ -2,7 +2,6 @@
 import importlib.util
 import io
 import json
-import os
 import re
 import subprocess
 import sys
@@ -14,15 +13,13 @@ import pooling
 from pooling import bench
 from pooling.bench.cases import largest
 from pooling.bench.measure import thread_scaling
+from strategies import subprocess_env
 
 
 def _run(args, cwd):
     """python args in a fresh interpreter that imports this pooling."""
-    env = dict(os.environ)
-    root = os.path.dirname(os.path.dirname(os.path.abspath(pooling.__file__)))
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
-    proc = subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True,
-                          text=True)
+    proc = subprocess.run([sys.executable, *args], cwd=cwd, env=subprocess_env(),
+                          capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     return proc
 

@@ -2,7 +2,6 @@
 previous level, bit for bit (any chunking, numpy or dask input, factors per
 axis, shapes the factors do not divide), and a Zarr store round-trips."""
 import io
-import os
 import re
 import subprocess
 import sys
@@ -13,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import pooling
+from strategies import subprocess_env
 
 da = pytest.importorskip("dask.array")
 pdask = pytest.importorskip("pooling.dask")
@@ -200,13 +200,10 @@ def test_cli(tmp_path):
     z = zarr.create_array(str(tmp_path / "in.zarr"), shape=x.shape, chunks=(8, 8, 8),
                           dtype=x.dtype)
     z[...] = x
-    env = dict(os.environ)
-    root = os.path.dirname(os.path.dirname(os.path.abspath(pooling.__file__)))
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
     proc = subprocess.run([sys.executable, "-m", "pooling.dask", "pyramid",
                            str(tmp_path / "in.zarr"), str(tmp_path / "out.zarr"), "--factors",
                            "1,2,2", "--reduction", "mean", "--levels", "3"],
-                          env=env, capture_output=True, text=True, cwd=tmp_path)
+                          env=subprocess_env(), capture_output=True, text=True, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "pyramid:" not in proc.stderr and "Completed" not in proc.stderr  # not a tty
     assert proc.stdout.splitlines() == ["0: (20, 30, 17) int16 chunks (8, 8, 8)",

@@ -49,6 +49,7 @@ import numpy as np
 import pytest
 
 import pooling
+from strategies import subprocess_env
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC_FILES = ["README.md"] + sorted(f"docs/{p.name}" for p in (ROOT / "docs").glob("*.md"))
@@ -297,10 +298,6 @@ def _shell(block: Block, cwd: Path) -> None:
         joined = block.code.replace("\\\n", " ")
         steps = [[ln, None] for ln in joined.split("\n") if ln.strip()
                  and not ln.lstrip().startswith("#")]
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(
-        [str(Path(pooling.__file__).resolve().parent.parent)]
-        + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
     ran = 0
     for cmd, want in steps:
         reason = _not_run(cmd)
@@ -311,7 +308,7 @@ def _shell(block: Block, cwd: Path) -> None:
             raise _Failed(f"{block.path}:L{block.line}: the doc tests neither run nor "
                           f"list (NOT_RUN) the command {cmd!r}")
         argv = [sys.executable] + shlex.split(words)[1:]
-        proc = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True,
+        proc = subprocess.run(argv, cwd=cwd, env=subprocess_env(), capture_output=True, text=True,
                               timeout=120)
         if proc.returncode != 0:
             raise _Failed(f"{cmd!r} exited with {proc.returncode}:\n{proc.stdout}{proc.stderr}")
