@@ -1,7 +1,7 @@
 """Build the Cython kernels in csrc/ (maxpool.pyx and the .pxi files it
-includes, one compilation unit) into pooling._maxpool, and the same kernels
-again into one extension per CPU variant (pooling._maxpool_avx2), which
-pooling._backend picks from at import by the CPU's features.
+includes, one compilation unit) into pooling._core._maxpool, and the same
+kernels again into one extension per CPU variant (pooling._core._maxpool_avx2), which
+pooling._core.backend picks from at import by the CPU's features.
 
 The baseline module is compiled for the compiler's default target (SSE2 on
 x86-64), never with -march=native: wheels must run on any x86-64.  A variant
@@ -145,15 +145,15 @@ class BuildExt(build_ext):
             # import although it holds older kernels than the baseline.
             built = {ext.name for ext in self.extensions}
             for name in VARIANTS:
-                if f"pooling._maxpool_{name}" not in built:
-                    for old in glob.glob(os.path.join("pooling", f"_maxpool_{name}.*")):
+                if f"{MODULE}_{name}" not in built:
+                    for old in glob.glob(os.path.join("pooling", "_core", f"_maxpool_{name}.*")):
                         if not old.endswith((".py", ".pyi")):
                             os.remove(old)
 
     def build_extensions(self):
         kept = []
         for ext in self.extensions:
-            flags = VARIANTS.get(ext.name[len("pooling._maxpool_"):], [])
+            flags = VARIANTS.get(ext.name[len(MODULE) + 1:], [])
             if flags and not _accepts(self.compiler, flags):
                 print(f"pooling: the compiler does not build x86-64 code with "
                       f"{' '.join(flags)}; not building {ext.name}", file=sys.stderr)
@@ -186,15 +186,18 @@ directives = {
     "embedsignature": True,
 }
 
+# The cores' package (pooling._core): the compiled kernels sit beside the
+# NumPy core, below the call sequence.
+MODULE = "pooling._core._maxpool"
 extensions = [
     Extension(
-        "pooling._maxpool",
+        MODULE,
         ["csrc/maxpool.pyx"],
         include_dirs=["csrc"],
     )
 ]
 if sys.platform != "win32" and not _flag("POOLING_BASELINE_ONLY"):
-    extensions += [Extension(f"pooling._maxpool_{name}", [f"csrc/maxpool_{name}.pyx"],
+    extensions += [Extension(f"{MODULE}_{name}", [f"csrc/maxpool_{name}.pyx"],
                              include_dirs=["csrc"])
                    for name in VARIANTS]
 

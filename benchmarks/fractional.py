@@ -31,7 +31,8 @@ def main() -> None:
     import torch.nn.functional as F
 
     import pooling
-    from pooling import _backend, _fractional
+    from pooling import _fractional
+    from pooling._core import backend as _backend
 
     pooling.set_num_threads(args.threads)
     torch.set_num_threads(args.threads)

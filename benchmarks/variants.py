@@ -2,7 +2,7 @@
 
     python benchmarks/variants.py [--threads N] [--repeats R] [--cases TEXT]
 
-Every built variant module (pooling._maxpool, pooling._maxpool_avx2, ...)
+Every built variant module (pooling._core._maxpool, pooling._core._maxpool_avx2, ...)
 that this CPU runs is a core: each case makes the same calls through
 pooling._api (functions and layers) with each core in turn, alternating
 within every repeat so that the shared machine's drift hits all alike.
@@ -10,7 +10,7 @@ Prints the median ms per variant and baseline / variant ratios (above 1:
 the variant is faster).  Run from the checkout after an in-place build.
 
 ``--extra NAME=PATH`` adds another build of a variant module (for example
-pooling/_maxpool_avx2*.so from a scratch copy of the tree built with other
+pooling/_core/_maxpool_avx2*.so from a scratch copy of the tree built with other
 flags in setup.py's VARIANTS) as one more column, to try flags side by side.
 """
 from __future__ import annotations
@@ -27,7 +27,8 @@ sys.path.insert(0, os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 
 import pooling  # noqa: E402
-from pooling import _backend, numpy_layers  # noqa: E402
+from pooling import numpy_layers  # noqa: E402
+from pooling._core import backend as _backend  # noqa: E402
 from pooling.bench.cases import CASES  # noqa: E402
 
 from compare_builds import side_by_side  # noqa: E402

@@ -224,7 +224,7 @@ _adaptive_average.pxi  adaptive average pooling (O): lanes of sums, a gather
 half.h          binary16 <-> binary32 for float16 sums
 _openmp.pxd     OpenMP when the compiler has it, a serial stand-in when not
 maxpool_avx2.pyx  includes this file: the same kernels built with AVX2 as
-                pooling._maxpool_avx2, a CPU variant that pooling._backend
+                pooling._core._maxpool_avx2, a CPU variant that pooling._core.backend
                 chooses at import (cpu_features, compiled_for; setup.py)
 
 Call tree
@@ -458,10 +458,10 @@ def avg3d(x5, params, out_dhw, bint channels_last=False, out=None):
 def avg_backward3d(g5, params, spatial, bint channels_last=False, out=None):
     """Input gradient of avg3d for a validated, non-empty (N, C, OD, OH, OW)
     gradient.  float32 and float64 here; float16 (each addition rounded to
-    half, the divisor a half first) and int64 take the reference's loops."""
+    half, the divisor a half first) and int64 take the NumPy core's loops."""
     if g5.dtype not in (np.float32, np.float64):
-        from pooling.reference import _Core
-        return _Core.avg_backward3d(g5, params, spatial, channels_last, out)
+        from pooling._core.numpy_avg import AvgCore
+        return AvgCore.avg_backward3d(g5, params, spatial, channels_last, out)
     shape = g5.shape[:2] + tuple(spatial)
     gi = _target(out, g5.dtype, False)
     if gi is None:
@@ -564,7 +564,7 @@ def openmp_enabled():
 cdef extern from *:
     """
     /* What this CPU runs (GCC and Clang on x86; elsewhere nothing beyond the
-       baseline), for pooling._backend's choice of a CPU variant.  The
+       baseline), for pooling._core.backend's choice of a CPU variant.  The
        builtins also check that the OS saves the wider registers. */
     #if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
     static int pooling_cpu_avx2(void) {

@@ -8,7 +8,7 @@ the tests' oracle.  Power-average (Lp) pooling is composed of average
 pooling (or max pooling of |x|) and NumPy element-wise steps.
 """
 from ._version import __version__
-from ._backend import get_backend, get_num_threads, set_backend, set_num_threads
+from ._core.backend import get_backend, get_num_threads, set_backend, set_num_threads
 from .functional import (adaptive_avg_pool1d, adaptive_avg_pool1d_backward,
                          adaptive_avg_pool2d, adaptive_avg_pool2d_backward,
                          adaptive_avg_pool3d, adaptive_avg_pool3d_backward,

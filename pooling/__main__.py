@@ -6,7 +6,8 @@ import sys
 import numpy as np
 
 import pooling
-from pooling import _backend, reference
+from pooling import reference
+from pooling._core import backend as _backend
 
 
 def self_check(seed: int = 0) -> list[str]:

@@ -1,49 +1,9 @@
-"""The public call sequence shared by every backend.
+"""The call sequence shared by every backend and front end.
 
-A backend ("core") only sees validated, non-empty 5-D (N, C, D, H, W) arrays
-and (D, H, W) triples:
-
-- ``forward3d(x5, params, out_dhw, indices, channels_last, out) -> (y5, idx5 | None)`` with
-  ``indices`` None, "flat" (PyTorch's int64 indices) or "compact" (whatever
-  compact argmax the core's ``backward3d_compact`` reads back);
-- ``backward3d(g5, idx5, spatial, channels_last) -> (grad5, n_bad_indices)``;
-- ``backward3d_compact(g5, cache5, params, spatial, channels_last) -> grad5``;
-- ``unpool3d(x5, idx5, spatial, channels_last) -> (out5, n_bad_indices)``:
-  zeros, then each value written at its index in output raster order (the
-  last write wins);
-- ``adaptive3d(x5, windows, want_indices, channels_last) -> (y5, idx5 | None)``:
-  per axis a (start, end) pair of arrays, window i spanning [start[i], end[i]);
-- ``avg3d(x5, params, out_dhw, channels_last, out) -> y5``: average pooling,
-  ``params`` an AvgPoolParams lifted to 3-D; ``y5`` has x5's dtype;
-- ``avg_backward3d(g5, params, spatial, channels_last, out) -> grad5``;
-- ``adaptive_avg3d(x5, windows, nd, channels_last, out) -> y5`` (windows as
-  for adaptive3d; ``nd`` the caller's dimensionality: PyTorch's 3-D kernel
-  computes float16 in float16, its 1-D and 2-D kernel in float32);
-- ``adaptive_avg_backward3d(g5, windows, spatial, channels_last, out) -> grad5``.
-
-lp_pool needs no core function of its own: it is ``avg3d`` of ``x ** p``
-(element-wise steps in NumPy, pooling._torch_math) or, for p = +-inf,
-``forward3d`` of ``|x|``; its backward ``avg_backward3d`` or ``backward3d``.
-
-A core may lack the four average-pooling functions: ``core_op`` then takes
-the reference core's, so kernels slot in by defining them (the compiled core
-defines all four).
-
-``channels_last`` is the caller's layout: a hint for the outputs' memory
-order where the input's strides leave it open.
-
-Every one of them also takes ``out``: None, or the caller's preallocated
-output(s) as (N, C, D, H, W) views, already checked (``check_out``): a pair
-``(y5 | None, idx5 | None)`` for forward3d and adaptive3d, one array (or
-None) for the others.  A core writes into them (straight from its loops
-where they are laid out as it would allocate its own, through a copy
-otherwise) and returns them in place of its own.
-
-A core may also plan forward calls (the compiled one does; the reference
-does not): ``plan_forward`` (same arguments as ``forward3d``) returns a
-plan whose ``run(x)`` pools, ``remember_forward_plan(plan, x, call)`` keeps
-it for the call, and ``find_forward_plan(x, call)`` finds it again, so a
-repeated call skips everything below (csrc/_plans.pxi, Design L).
+Below it, the cores (pooling._core: the compiled kernels and the NumPy
+core, with the protocol they implement); above it, the front ends
+(pooling.functional, pooling.reference, pooling.numpy_layers, pooling.dask,
+the framework adapters), which pass it a core and the user's arguments.
 
 Everything else (argument parsing, unbatched inputs, empty batches, data
 layouts, error messages) happens here, once.  1-D and 2-D pooling are 3-D
@@ -56,11 +16,12 @@ core, which sees the layout in the strides and keeps it in its outputs.
 from __future__ import annotations
 
 import functools
-import sys
 
 import numpy as np
 
 from . import _torch_math as tm
+from ._core.backend import get_num_threads
+from ._core.numpy_core import NumpyCore
 from ._params import (AvgPoolParams, PoolParams, adaptive_output_size, adaptive_windows,
                       channels_last, check_adaptive_avg_backward, check_adaptive_avg_input,
                       check_avg_backward, check_avg_input, check_backward, check_input,
@@ -128,30 +89,12 @@ def _as_3d(params: PoolParams) -> PoolParams:
                       params.ceil_mode)
 
 
-def lazy_form(name: str, *arrays):
-    """pooling.dask's ``name`` when one of ``arrays`` is a dask array, else
-    None.  Dask is looked at only once something has imported dask.array
-    (no dask array can exist before), so ``import pooling`` and calls on
-    ndarrays never import it."""
-    mod = sys.modules.get("dask.array")
-    if mod is None or not any(isinstance(a, mod.Array) for a in arrays):
-        return None
-    from . import dask as lazy
-    return getattr(lazy, name)
-
-
 def max_pool(core, nd, x, kernel_size, stride=None, padding=0, dilation=1,
              ceil_mode=False, return_indices=False, data_format=None, out=None):
     call = (nd, kernel_size, stride, padding, dilation, ceil_mode,
             "flat" if return_indices else None, data_format)
     plan = find_plan(core, x, call)
     if plan is None:
-        # (Kept plans serve ndarrays only: a dask array always comes here.)
-        if type(x) is not np.ndarray:
-            lazy = lazy_form(f"max_pool{nd}d", x)
-            if lazy is not None:
-                return lazy(x, kernel_size, stride, padding, dilation, ceil_mode,
-                            return_indices, data_format, out=out)
         fn = f"max_pool{nd}d"
         params = normalize_pool_args(fn, nd, kernel_size, stride, padding, dilation,
                                      ceil_mode)
@@ -216,10 +159,6 @@ def _user(out, i, a5, lift):
 def max_pool_backward(core, nd, grad_output, indices, input_shape, data_format=None,
                       out=None):
     fn = f"max_pool{nd}d_backward"
-    if type(grad_output) is not np.ndarray or type(indices) is not np.ndarray:
-        lazy = lazy_form(fn, grad_output, indices)
-        if lazy is not None:
-            return lazy(grad_output, indices, input_shape, data_format, out=out)
     last = channels_last(fn, nd, data_format)
     g, idx, shape = check_backward(grad_output, indices, input_shape, nd, fn, last)
     if out is not None:
@@ -347,8 +286,7 @@ def core_op(core, name: str):
     avg_backward3d, adaptive_avg3d and adaptive_avg_backward3d)."""
     op = getattr(core, name, None)
     if op is None:
-        from . import reference  # here, not above: reference imports this module
-        op = getattr(reference._Core, name)
+        op = getattr(NumpyCore, name)
     return op
 
 
@@ -361,11 +299,6 @@ def _avg_as_3d(params: AvgPoolParams) -> AvgPoolParams:
 def avg_pool(core, nd, x, kernel_size, stride=None, padding=0, ceil_mode=False,
              count_include_pad=True, divisor_override=None, data_format=None, out=None):
     fn = f"avg_pool{nd}d"
-    if type(x) is not np.ndarray:
-        lazy = lazy_form(fn, x)
-        if lazy is not None:
-            return lazy(x, kernel_size, stride, padding, ceil_mode, count_include_pad,
-                        divisor_override, data_format, out=out)
     params = normalize_avg_args(fn, nd, kernel_size, stride, padding, ceil_mode,
                                 count_include_pad, divisor_override)
     last = channels_last(fn, nd, data_format)
@@ -385,11 +318,6 @@ def avg_pool_backward(core, nd, grad_output, input_shape, kernel_size, stride=No
                       ceil_mode=False, count_include_pad=True, divisor_override=None,
                       data_format=None, out=None):
     fn = f"avg_pool{nd}d_backward"
-    if type(grad_output) is not np.ndarray:
-        lazy = lazy_form(fn, grad_output)
-        if lazy is not None:
-            return lazy(grad_output, input_shape, kernel_size, stride, padding, ceil_mode,
-                        count_include_pad, divisor_override, data_format, out=out)
     params = normalize_avg_args(fn, nd, kernel_size, stride, padding, ceil_mode,
                                 count_include_pad, divisor_override)
     last = channels_last(fn, nd, data_format)
@@ -469,10 +397,6 @@ def lp_pool(core, nd, x, norm_type, kernel_size, stride=None, ceil_mode=False,
     ceil_mode)``, then ``(sign(s) * relu(abs(s))).mul(kernel_numel).pow(1/p)``;
     for p = +-inf, ``max_pool(|x|)`` and ``-max_pool(-|x|)``."""
     fn = f"lp_pool{nd}d"
-    if type(x) is not np.ndarray:
-        lazy = lazy_form(fn, x)
-        if lazy is not None:
-            return lazy(x, norm_type, kernel_size, stride, ceil_mode, data_format, out=out)
     params = normalize_lp_args(fn, nd, norm_type, kernel_size, stride, ceil_mode)
     last = channels_last(fn, nd, data_format)
     given = x
@@ -499,7 +423,6 @@ def lp_pool(core, nd, x, norm_type, kernel_size, stride=None, ceil_mode=False,
     # With threads, one block: each threaded kernel call pays a fork and
     # join, which on a loaded machine costs a scheduler time slice
     # (docs/performance.md), so many small calls would be ruinous.
-    from ._backend import get_num_threads
     block = _LP_BLOCK_BYTES if get_num_threads() <= 1 else 1 << 62
     buf = None
     for sl in _blocks(x5, block):

@@ -1,6 +1,5 @@
-"""Fractional max pooling: argument checks, the random samples, PyTorch's
-interval starts, the call sequence, and the NumPy reference of the core
-function.
+"""Fractional max pooling's call sequence: argument checks, the random
+samples, PyTorch's interval starts.
 
 A core's ``fractional3d(x5, starts, kernel, want_indices, channels_last,
 out) -> (y5, idx5 | None)`` pools a validated, non-empty floating (N, C, D,
@@ -27,12 +26,6 @@ def fractional_max_pool(core, nd, x, kernel_size, output_size=None, output_ratio
                         return_indices=False, random_samples=None, data_format=None,
                         rng=None, out=None):
     fn = f"fractional_max_pool{nd}d"
-    if type(x) is not np.ndarray:
-        from ._api import lazy_form
-        lazy = lazy_form(fn, x)
-        if lazy is not None:
-            return lazy(x, kernel_size, output_size, output_ratio, return_indices,
-                        random_samples, data_format, rng=rng, out=out)
     given = x
     x, lift, k, sizes, shape, u = prepare(fn, nd, x, kernel_size, output_size, output_ratio,
                                           random_samples, data_format, rng)
@@ -220,42 +213,6 @@ def interval_starts(u, n, out, k):
     if out > 0:
         seq[:, -1] = n - k
     return seq
-
-
-def fractional3d(x5, starts, kernel, want_indices, channels_last=False, out=None):
-    """The reference core function (see the module docstring): PyTorch's
-    scan, one window offset at a time over all outputs: a candidate
-    replaces the running max when it is larger or NaN, which starts at -inf
-    and the window's first position."""
-    n, c, d, h, w = x5.shape
-    planes = n * c
-    sd, sh, sw = starts
-    sizes = (sd.shape[1], sh.shape[1], sw.shape[1])
-    flat = x5.reshape(planes, d * h * w)
-    pos0 = ((sd[:, :, None, None] * h + sh[:, None, :, None]) * w + sw[:, None, None, :])
-    best = np.full(pos0.shape, -np.inf, dtype=x5.dtype)
-    idx = pos0.copy()
-    kd, kh, kw = kernel
-    for a in range(kd):
-        for r in range(kh):
-            for t in range(kw):
-                pos = pos0 + ((a * h + r) * w + t)
-                v = np.take_along_axis(flat, pos.reshape(planes, -1), axis=1)
-                v = v.reshape(pos.shape)
-                take = (v > best) | np.isnan(v)
-                np.copyto(best, v, where=take)
-                np.copyto(idx, pos, where=take)
-    shape = (n, c) + sizes
-    yo, io = (None, None) if out is None else out
-    y = best.reshape(shape)
-    if yo is not None:
-        yo[...] = y
-        y = yo
-    i5 = idx.reshape(shape) if want_indices else None
-    if want_indices and io is not None:
-        io[...] = i5
-        i5 = io
-    return y, i5
 
 
 __all__ = ["all_starts", "check_args", "fractional_max_pool", "fractional_output_size", "generator",

@@ -23,7 +23,13 @@ The docstrings' examples assume ``import numpy as np`` and ``import pooling``.
 """
 from __future__ import annotations
 
-from . import _api, _backend, _fractional
+import functools
+import sys
+
+import numpy as np
+
+from . import _api, _fractional
+from ._core import backend as _backend
 
 __all__ = ["adaptive_avg_pool1d", "adaptive_avg_pool1d_backward", "adaptive_avg_pool2d",
            "adaptive_avg_pool2d_backward", "adaptive_avg_pool3d",
@@ -37,6 +43,33 @@ __all__ = ["adaptive_avg_pool1d", "adaptive_avg_pool1d_backward", "adaptive_avg_
            "max_unpool3d"]
 
 
+def _dask_form(n_arrays=1):
+    """The function, or pooling.dask's function of the same name when one of
+    its first ``n_arrays`` arguments is a dask array.  This front end is the
+    one place that dispatches on the array type: the call sequence below it
+    (pooling._api) sees ndarrays only.  Dask is looked for only once
+    something has imported dask.array (no dask array can exist before), so
+    ``import pooling`` and calls on ndarrays never import it."""
+    def wrap(fn):
+        name = fn.__name__
+        names = fn.__code__.co_varnames[:n_arrays]
+
+        @functools.wraps(fn)
+        def call(*args, **kwargs):
+            arrays = args[:n_arrays] if len(args) >= n_arrays else \
+                args + tuple(kwargs.get(k) for k in names[len(args):])
+            if type(arrays[0]) is not np.ndarray or type(arrays[-1]) is not np.ndarray:
+                dask_array = sys.modules.get("dask.array")
+                if dask_array is not None and any(isinstance(a, dask_array.Array)
+                                                  for a in arrays):
+                    from . import dask
+                    return getattr(dask, name)(*args, **kwargs)
+            return fn(*args, **kwargs)
+        return call
+    return wrap
+
+
+@_dask_form()
 def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1,
                ceil_mode=False, return_indices=False, data_format="NCHW", *, out=None):
     """2-D max pooling over an (N, C, H, W) or (C, H, W) array.
@@ -70,6 +103,7 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1,
                          dilation, ceil_mode, return_indices, data_format, out=out)
 
 
+@_dask_form(2)
 def max_pool2d_backward(grad_output, indices, input_shape, data_format="NCHW", *, out=None):
     """Gradient of max_pool2d with respect to its input.
 
@@ -90,6 +124,7 @@ def max_pool2d_backward(grad_output, indices, input_shape, data_format="NCHW", *
                                   data_format, out=out)
 
 
+@_dask_form()
 def max_pool1d(x, kernel_size, stride=None, padding=0, dilation=1,
                ceil_mode=False, return_indices=False, data_format="NCL", *, out=None):
     """1-D max pooling over an (N, C, L) or (C, L) array ("NLC": (N, L, C)).
@@ -108,6 +143,7 @@ def max_pool1d(x, kernel_size, stride=None, padding=0, dilation=1,
                          dilation, ceil_mode, return_indices, data_format, out=out)
 
 
+@_dask_form(2)
 def max_pool1d_backward(grad_output, indices, input_shape, data_format="NCL", *, out=None):
     """Gradient of max_pool1d with respect to its input (see max_pool2d_backward).
 
@@ -122,6 +158,7 @@ def max_pool1d_backward(grad_output, indices, input_shape, data_format="NCL", *,
                                   data_format, out=out)
 
 
+@_dask_form()
 def max_pool3d(x, kernel_size, stride=None, padding=0, dilation=1,
                ceil_mode=False, return_indices=False, data_format="NCDHW", *, out=None):
     """3-D max pooling over an (N, C, D, H, W) or (C, D, H, W) array
@@ -142,6 +179,7 @@ def max_pool3d(x, kernel_size, stride=None, padding=0, dilation=1,
                          dilation, ceil_mode, return_indices, data_format, out=out)
 
 
+@_dask_form(2)
 def max_pool3d_backward(grad_output, indices, input_shape, data_format="NCDHW", *, out=None):
     """Gradient of max_pool3d with respect to its input (see max_pool2d_backward).
 
@@ -252,6 +290,7 @@ def adaptive_max_pool3d(x, output_size, return_indices=False, data_format="NCDHW
                                   data_format, out=out)
 
 
+@_dask_form()
 def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False,
                count_include_pad=True, divisor_override=None, data_format="NCHW", *, out=None):
     """2-D average pooling over an (N, C, H, W) or (C, H, W) array, as
@@ -280,6 +319,7 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False,
                          count_include_pad, divisor_override, data_format, out=out)
 
 
+@_dask_form()
 def avg_pool2d_backward(grad_output, input_shape, kernel_size, stride=None, padding=0,
                         ceil_mode=False, count_include_pad=True, divisor_override=None,
                         data_format="NCHW", *, out=None):
@@ -300,6 +340,7 @@ def avg_pool2d_backward(grad_output, input_shape, kernel_size, stride=None, padd
                                   divisor_override, data_format, out=out)
 
 
+@_dask_form()
 def avg_pool1d(x, kernel_size, stride=None, padding=0, ceil_mode=False,
                count_include_pad=True, divisor_override=None, data_format="NCL", *, out=None):
     """1-D average pooling over an (N, C, L) or (C, L) array ("NLC": (N, L, C)),
@@ -320,6 +361,7 @@ def avg_pool1d(x, kernel_size, stride=None, padding=0, ceil_mode=False,
                          count_include_pad, divisor_override, data_format, out=out)
 
 
+@_dask_form()
 def avg_pool1d_backward(grad_output, input_shape, kernel_size, stride=None, padding=0,
                         ceil_mode=False, count_include_pad=True, divisor_override=None,
                         data_format="NCL", *, out=None):
@@ -335,6 +377,7 @@ def avg_pool1d_backward(grad_output, input_shape, kernel_size, stride=None, padd
                                   divisor_override, data_format, out=out)
 
 
+@_dask_form()
 def avg_pool3d(x, kernel_size, stride=None, padding=0, ceil_mode=False,
                count_include_pad=True, divisor_override=None, data_format="NCDHW", *, out=None):
     """3-D average pooling over an (N, C, D, H, W) or (C, D, H, W) array
@@ -351,6 +394,7 @@ def avg_pool3d(x, kernel_size, stride=None, padding=0, ceil_mode=False,
                          count_include_pad, divisor_override, data_format, out=out)
 
 
+@_dask_form()
 def avg_pool3d_backward(grad_output, input_shape, kernel_size, stride=None, padding=0,
                         ceil_mode=False, count_include_pad=True, divisor_override=None,
                         data_format="NCDHW", *, out=None):
@@ -451,6 +495,7 @@ def adaptive_avg_pool3d_backward(grad_output, input_shape, data_format="NCDHW", 
                                            data_format, out=out)
 
 
+@_dask_form()
 def lp_pool2d(x, norm_type, kernel_size, stride=None, ceil_mode=False, data_format="NCHW", *,
               out=None):
     """2-D power-average pooling, as ``torch.nn.functional.lp_pool2d``:
@@ -503,6 +548,7 @@ def lp_pool2d_backward(grad_output, x, norm_type, kernel_size, stride=None, ceil
                                  stride, ceil_mode, data_format, out=out)
 
 
+@_dask_form()
 def lp_pool1d(x, norm_type, kernel_size, stride=None, ceil_mode=False, data_format="NCL", *,
               out=None):
     """1-D power-average pooling, as ``torch.nn.functional.lp_pool1d``
@@ -531,6 +577,7 @@ def lp_pool1d_backward(grad_output, x, norm_type, kernel_size, stride=None, ceil
                                  stride, ceil_mode, data_format, out=out)
 
 
+@_dask_form()
 def lp_pool3d(x, norm_type, kernel_size, stride=None, ceil_mode=False, data_format="NCDHW", *,
               out=None):
     """3-D power-average pooling, as ``torch.nn.functional.lp_pool3d``
@@ -560,6 +607,7 @@ def lp_pool3d_backward(grad_output, x, norm_type, kernel_size, stride=None, ceil
                                  stride, ceil_mode, data_format, out=out)
 
 
+@_dask_form()
 def fractional_max_pool2d(x, kernel_size, output_size=None, output_ratio=None,
                           return_indices=False, random_samples=None, data_format="NCHW", *,
                           rng=None, out=None):
@@ -601,6 +649,7 @@ def fractional_max_pool2d(x, kernel_size, output_size=None, output_ratio=None,
                                            data_format, rng, out=out)
 
 
+@_dask_form()
 def fractional_max_pool3d(x, kernel_size, output_size=None, output_ratio=None,
                           return_indices=False, random_samples=None, data_format="NCDHW", *,
                           rng=None, out=None):

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _api, _backend, _fractional
+from . import _api, _fractional
+from ._core import backend as _backend
 from ._params import (LAYOUTS, adaptive_output_size, as_array, channels_last,
                       check_adaptive_avg_input, check_average_dtype, check_avg_input,
                       check_dtype, check_lp_input, normalize_avg_args, normalize_lp_args,

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 import pooling
-from pooling import _backend
+from pooling._core import backend as _backend
 
 # Hypothesis settings for every property test, in one place.  Tests use plain
 # @given (or strategies.more_examples for a multiple of the profile's count).
@@ -27,7 +27,7 @@ if os.environ.get("POOLING_REQUIRE_CYTHON", "") not in ("", "0"):
             f"POOLING_REQUIRE_CYTHON is set but the compiled kernels did not import "
             f"({_backend._IMPORT_ERROR}); pooling was imported from {pooling.__file__}")
 
-# POOLING_CPU (read by pooling._backend) picks the CPU variant of the
+# POOLING_CPU (read by pooling._core.backend) picks the CPU variant of the
 # compiled kernels the whole suite runs on: `POOLING_CPU=baseline pytest`
 # tests the baseline build on a CPU where a wider variant would be chosen.
 BACKENDS = [name for name in ("cython", "numpy") if name in _backend._CORES]

@@ -34,7 +34,7 @@ tar tzf "$sdist" > "$work/sdist.txt"
 for f in setup.py pyproject.toml MANIFEST.in README.md csrc/maxpool.pyx csrc/maxpool_avx2.pyx \
          csrc/_openmp.pxd \
          csrc/half.h $(cd "$src" && git ls-files 'csrc/*.pxi') docs/api.md \
-         pooling/py.typed pooling/_maxpool.pyi pooling/layers/torch/_ops.py pooling/bench/__main__.py \
+         pooling/py.typed pooling/_core/_maxpool.pyi pooling/layers/torch/_ops.py pooling/bench/__main__.py \
          pooling/dask/__init__.py pooling/dask/__main__.py pooling/layers/autograd.py \
          tests/conftest.py CHANGELOG.md; do
     grep -q "/$f\$" "$work/sdist.txt" || { echo "sdist lacks $f"; exit 1; }
@@ -53,7 +53,7 @@ for f in pooling/layers/torch/_ops.py pooling/dask/__init__.py pooling/layers/au
     grep -q "$f" "$work/wheel.txt" || { echo "wheel lacks $f"; exit 1; }
 done
 if [ "$(uname -m)" = x86_64 ]; then
-    grep -q "pooling/_maxpool_avx2" "$work/wheel.txt" || { echo "wheel lacks the AVX2 kernels"; exit 1; }
+    grep -q "pooling/_core/_maxpool_avx2" "$work/wheel.txt" || { echo "wheel lacks the AVX2 kernels"; exit 1; }
 fi
 
 run_suite() {  # $1: name, $2: what to pip install, $3: backend expected

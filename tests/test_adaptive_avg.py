@@ -15,7 +15,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import pooling
-from pooling import _api, _backend, reference
+from pooling import _api, reference
+from pooling._core import backend as _backend
 
 from strategies import axis_and_output, more_examples, with_layout
 from test_avg_pool import LAST, same_bits, to_channels_first, to_channels_last

@@ -28,7 +28,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import pooling
-from pooling import _api, _backend, reference
+from pooling import _api, reference
+from pooling._core import backend as _backend
 
 from strategies import (conformance_values, axis_and_output, more_examples, outcome,
                         with_layout)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import pooling
-from pooling import _backend
+from pooling._core import backend as _backend
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(pooling.__file__)))
 
@@ -35,7 +35,7 @@ def _blocking(module):
             warnings.simplefilter("always")
             import pooling
             import pooling.functional
-            from pooling import _backend
+            from pooling._core import backend as _backend
         msgs = [str(m.message) for m in w if m.category is RuntimeWarning]
         assert len(msgs) == 1, msgs"""
 
@@ -67,7 +67,7 @@ def test_env_selects_numpy_backend_and_results_match(tmp_path):
 
 def test_missing_extension_falls_back_with_one_warning():
     # Make the extension unimportable: a meta-path finder that refuses it.
-    code = _blocking("pooling._maxpool") + """
+    code = _blocking("pooling._core._maxpool") + """
         assert "pip install" in msgs[0] and "blocked for the test" in msgs[0], msgs[0]
         assert pooling.get_backend() == "numpy"
         assert pooling.max_pool2d([[[1, 2], [3, 4]]], 2).tolist() == [[[4]]]
@@ -171,13 +171,13 @@ def test_env_forces_the_baseline_variant():
         import json, warnings
         warnings.simplefilter("error")
         import pooling
-        from pooling import _backend
+        from pooling._core import backend as _backend
         print(json.dumps([_backend.cpu_variant(), _backend._maxpool.__name__,
                           _backend._maxpool.get_num_threads()]))
     """
     out = _run(code, POOLING_CPU="baseline", POOLING_NUM_THREADS="3")
     variant, module, threads = json.loads(out.stdout)
-    assert (variant, module) == ("baseline", "pooling._maxpool")
+    assert (variant, module) == ("baseline", "pooling._core._maxpool")
     if _backend._maxpool.openmp_enabled():
         assert threads == 3
 
@@ -185,7 +185,7 @@ def test_env_forces_the_baseline_variant():
 def test_env_with_an_unknown_cpu_variant_warns_and_chooses():
     if "cython" not in _backend._CORES:
         pytest.skip("compiled kernels not built")
-    out = _run("from pooling import _backend; print(_backend.cpu_variant())",
+    out = _run("from pooling._core import backend; print(backend.cpu_variant())",
                POOLING_CPU="avx9")
     assert "POOLING_CPU='avx9' is not one of auto, " in out.stderr
     assert "RuntimeWarning" in out.stderr
@@ -195,7 +195,7 @@ def test_env_with_an_unknown_cpu_variant_warns_and_chooses():
 def test_env_with_a_variant_not_built_warns_and_falls_back():
     if "cython" not in _backend._CORES:
         pytest.skip("compiled kernels not built")
-    code = _blocking("pooling._maxpool_avx2") + """
+    code = _blocking("pooling._core._maxpool_avx2") + """
         assert "POOLING_CPU='avx2'" in msgs[0] and "cannot be used here" in msgs[0], msgs[0]
         assert _backend.cpu_variant() == "baseline"
         assert _backend.available_cpu_variants() == ("baseline",)

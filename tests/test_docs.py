@@ -403,7 +403,7 @@ def test_public_names_have_examples():
 
 
 DOCTEST_MODULES = {
-    "pooling.functional": None, "pooling.numpy_layers": None, "pooling._backend": None,
+    "pooling.functional": None, "pooling.numpy_layers": None, "pooling._core.backend": None,
     "pooling.layers.torch.modules": "torch",
     "pooling.dask": "dask", "pooling.dask.pyramid": "dask",
 }

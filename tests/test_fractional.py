@@ -16,7 +16,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import pooling
-from pooling import _api, _backend, _fractional, reference
+from pooling import _api, _fractional, reference
+from pooling._core import backend as _backend
 
 from strategies import (MEMORY_LAYOUTS, assert_same_bits, make_values, more_examples,
                         with_bits, with_layout)

@@ -65,7 +65,7 @@ def arrays(draw):
        ri=st.booleans(), backend_name=st.sampled_from(["cython", "numpy"]))
 def test_forward_fuzz(use_backend, x, kernel, stride, padding, dilation, ceil, ri,
                       backend_name):
-    if backend_name not in pooling._backend._CORES:
+    if backend_name not in pooling._core.backend._CORES:
         return
     use_backend(backend_name)
     before = x.copy()
@@ -87,7 +87,7 @@ def test_forward_fuzz(use_backend, x, kernel, stride, padding, dilation, ceil, r
                                                                    max_size=5).map(tuple)),
        backend_name=st.sampled_from(["cython", "numpy"]))
 def test_backward_fuzz(use_backend, g, idx, shape, backend_name):
-    if backend_name not in pooling._backend._CORES:
+    if backend_name not in pooling._core.backend._CORES:
         return
     use_backend(backend_name)
     got, err = outcome(pooling.max_pool2d_backward, g, idx, shape)

@@ -14,14 +14,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import pooling
-from pooling import _backend, reference
+from pooling import reference
+from pooling._core import backend as _backend
 from pooling._params import LAYOUTS
 
 from strategies import (ALL_DTYPES, MEMORY_LAYOUTS, make_values, outcome, pool_args,
                         with_layout)
 
-pytest.importorskip("pooling._maxpool")
-# The CPU variant in use (pooling._maxpool or a wider build): plans are kept
+pytest.importorskip("pooling._core._maxpool")
+# The CPU variant in use (pooling._core._maxpool or a wider build): plans are kept
 # by the module that made them.
 _maxpool = _backend._maxpool
 

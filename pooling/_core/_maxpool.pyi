@@ -1,4 +1,4 @@
-# Stubs for the compiled kernels (pooling._maxpool), written by hand: Cython
+# Stubs for the compiled kernels (pooling._core._maxpool), written by hand: Cython
 # emits none.  Internal API: called by pooling._api with validated arguments.
 from typing import Any, Literal, Optional, Sequence, Tuple
 

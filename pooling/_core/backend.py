@@ -6,8 +6,8 @@ switches at run time.  If the extension cannot be imported the package still
 works on the reference and says so, once, with a RuntimeWarning.
 
 The compiled kernels come in CPU variants, the same source built for several
-instruction sets (setup.py): ``pooling._maxpool`` (the baseline, any x86-64
-or other CPU) and ``pooling._maxpool_avx2``.  At import the best variant
+instruction sets (setup.py): ``pooling._core._maxpool`` (the baseline, any
+x86-64 or other CPU) and ``pooling._core._maxpool_avx2``.  At import the best variant
 that this CPU runs (asked of the baseline module, which compiles
 ``__builtin_cpu_supports``) and that was built is chosen; a variant is never
 imported on a CPU without its instructions.  ``POOLING_CPU=baseline`` (or
@@ -21,7 +21,7 @@ import warnings
 from types import ModuleType
 from typing import Any, Dict, Optional, Tuple
 
-from . import reference
+from .numpy_core import NumpyCore
 
 # Best first: variant name -> the CPU features it needs (the names the
 # baseline module's cpu_features() reports).
@@ -34,7 +34,7 @@ try:
 except ImportError as exc:  # not compiled, or compiled for another Python
     _baseline = None
     _IMPORT_ERROR = f"{type(exc).__name__}: {exc}"
-    _root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    _root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     if os.path.isfile(os.path.join(_root, "setup.py")) and os.path.isdir(
             os.path.join(_root, "csrc")):
         # `python -m ...` or `python -c ...` run in a checkout imports the
@@ -98,8 +98,8 @@ _maxpool: Optional[ModuleType] = None
 if _baseline is not None:
     _variant, _maxpool = _choose(os.environ.get("POOLING_CPU", "").strip().lower())
 
-# A core is anything with the five functions pooling._api describes.
-_CORES: Dict[str, Any] = {"numpy": reference._Core}
+# A core is anything with the functions pooling._core describes.
+_CORES: Dict[str, Any] = {"numpy": NumpyCore}
 if _maxpool is not None:
     _CORES["cython"] = _maxpool
 

@@ -63,7 +63,7 @@ import sys
 import numpy as np
 
 import pooling
-from pooling import _backend
+from pooling._core import backend as _backend
 
 from .adapters import adapter_rows
 from .baselines import im2col_backward, im2col_forward

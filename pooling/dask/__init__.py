@@ -20,12 +20,13 @@ from __future__ import annotations
 from ._backward import avg_pool_backward, max_pool_backward
 from ._forward import avg_pool, lp_pool, max_pool
 from ._fractional import fractional_max_pool
+from .pyramid import pyramid
 
 __all__ = ["avg_pool1d", "avg_pool1d_backward", "avg_pool2d", "avg_pool2d_backward",
            "avg_pool3d", "avg_pool3d_backward", "fractional_max_pool2d",
            "fractional_max_pool3d", "lp_pool1d", "lp_pool2d", "lp_pool3d",
            "max_pool1d", "max_pool1d_backward", "max_pool2d", "max_pool2d_backward",
-           "max_pool3d", "max_pool3d_backward"]
+           "max_pool3d", "max_pool3d_backward", "pyramid"]
 
 
 def max_pool1d(x, kernel_size, stride=None, padding=0, dilation=1,
@@ -285,8 +286,3 @@ def fractional_max_pool3d(x, kernel_size, output_size=None, output_ratio=None,
     return fractional_max_pool(3, x, kernel_size, output_size, output_ratio, return_indices,
                                random_samples, data_format, rng, out)
 
-
-# Last: pyramid builds on the functions above.
-from .pyramid import pyramid  # noqa: E402
-
-__all__ += ["pyramid"]

@@ -21,14 +21,13 @@ import dask.array as da
 from dask.base import tokenize
 from dask.highlevelgraph import HighLevelGraph
 
-from .. import functional as F
 from .._params import (channels_last, check_avg_backward, check_backward, normalize_avg_args,
                        normalize_pool_args, output_length, spatial_of)
 from . import _plan
+from ._chunk import in_memory
 from ._graph import check_dask, gc_paused, no_out, spatial_axes, stand_in
 
-_MAXB = {1: F.max_pool1d_backward, 2: F.max_pool2d_backward, 3: F.max_pool3d_backward}
-_AVGB = {1: F.avg_pool1d_backward, 2: F.avg_pool2d_backward, 3: F.avg_pool3d_backward}
+_MAXB, _AVGB = in_memory("max_pool_backward"), in_memory("avg_pool_backward")
 
 
 def _place(arrays, where, shape, dtype):

@@ -5,16 +5,14 @@ from functools import partial
 
 import numpy as np
 
-from .. import functional as F
 from .._params import (channels_last, check_avg_input, check_input, check_lp_input,
                        normalize_avg_args, normalize_lp_args, normalize_pool_args,
                        spatial_of)
+from ._chunk import in_memory
 from ._graph import build_forward, check_dask, identity, no_out, stand_in
 from ._plan import Axis
 
-_MAX = {1: F.max_pool1d, 2: F.max_pool2d, 3: F.max_pool3d}
-_AVG = {1: F.avg_pool1d, 2: F.avg_pool2d, 3: F.avg_pool3d}
-_LP = {1: F.lp_pool1d, 2: F.lp_pool2d, 3: F.lp_pool3d}
+_MAX, _AVG, _LP = in_memory("max_pool"), in_memory("avg_pool"), in_memory("lp_pool")
 
 
 def _axes(spatial, k, s, p, d, ceil):

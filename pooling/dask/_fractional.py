@@ -19,8 +19,7 @@ import numpy as np
 import dask.array as da
 from dask.base import tokenize
 from dask.highlevelgraph import HighLevelGraph
-
-from .. import _backend
+from .._core import backend as _backend
 from .._api import _lift, core_op
 from .._fractional import all_starts, prepare
 from . import _plan

@@ -195,20 +195,18 @@ def _steps(shape, f, levels) -> List[Tuple[int, ...]]:
 def _reduce(x, k, reduction):
     import dask.array as da
 
-    import pooling.dask as pdask
+    from ._forward import avg_pool, max_pool
 
     nd = x.ndim
     dtype = x.dtype
     x = x[(None, None)]
     if reduction == "max":
-        pool = pdask.max_pool3d if nd == 3 else pdask.max_pool2d
         if dtype == np.bool_:
-            return pool(x.astype(np.uint8), k, k, ceil_mode=True)[0, 0].astype(np.bool_)
-        return pool(x, k, k, ceil_mode=True)[0, 0]
-    avg = pdask.avg_pool3d if nd == 3 else pdask.avg_pool2d
+            return max_pool(nd, x.astype(np.uint8), k, k, ceil_mode=True)[0, 0].astype(np.bool_)
+        return max_pool(nd, x, k, k, ceil_mode=True)[0, 0]
     if dtype.kind == "f":
-        return avg(x, k, k, ceil_mode=True, count_include_pad=False)[0, 0]
-    y = avg(x.astype(np.float64), k, k, ceil_mode=True, count_include_pad=False)[0, 0]
+        return avg_pool(nd, x, k, k, ceil_mode=True, count_include_pad=False)[0, 0]
+    y = avg_pool(nd, x.astype(np.float64), k, k, ceil_mode=True, count_include_pad=False)[0, 0]
     return da.map_blocks(_round_to, y, dtype=dtype, target=dtype)
 
 

@@ -29,7 +29,8 @@ from typing import Optional
 import torch
 from torch import Tensor
 
-from ... import _api, _backend, _fractional
+from ... import _api, _fractional
+from ..._core import backend as _backend
 from ..._params import LAYOUTS, normalize_pool_args, output_length
 
 __all__ = ["OPS", "keeps_last"]

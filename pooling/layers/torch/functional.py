@@ -19,7 +19,8 @@ from __future__ import annotations
 import torch
 from torch.nn import functional as _tf
 
-from ... import _api, _backend
+from ... import _api
+from ..._core import backend as _backend
 from ..._params import (LAYOUTS, _ntuple, adaptive_output_size, normalize_unpool_args,
                         stride_or_kernel, unpool_output_size)
 from . import _ops
