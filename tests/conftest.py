@@ -32,6 +32,22 @@ if os.environ.get("POOLING_REQUIRE_CYTHON", "") not in ("", "0"):
 # tests the baseline build on a CPU where a wider variant would be chosen.
 BACKENDS = [name for name in ("cython", "numpy") if name in _backend._CORES]
 
+# The files whose tests drive the compiled kernels over their paths (against
+# the reference or PyTorch), marked ``kernels``: CI runs ``-m kernels`` once
+# more under each CPU variant other than the one import chooses.  The rest
+# (adapters, dask, docs, the benchmark, refusals, packaging) reach the kernels
+# only through paths these files cover, or not at all.
+KERNEL_TESTS = {"test_adaptive.py", "test_adaptive_avg.py", "test_avg_pool.py",
+                "test_backend.py", "test_fractional.py", "test_fuzz.py", "test_layout.py",
+                "test_lp_pool.py", "test_max_pool.py", "test_numpy_layers.py", "test_out.py",
+                "test_plans.py", "test_safety.py", "test_unpool.py"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if os.path.basename(str(item.fspath)) in KERNEL_TESTS:
+            item.add_marker(pytest.mark.kernels)
+
 
 @pytest.fixture
 def use_backend():

@@ -2,7 +2,8 @@
 # Release checks: build an sdist and a wheel (the wheel from the sdist, as
 # `python -m build` does), check them (twine, check-wheel-contents, auditwheel),
 # then install each into a fresh virtual environment outside the source tree
-# and run the test suite against the installed package.  Also installs with
+# and run a smoke subset of the suite against the installed package
+# (RELEASE_TESTS=all: the whole suite).  Also installs with
 # POOLING_PURE_PYTHON=1 and with a compiler that fails: both must end in a
 # working package on the NumPy reference.
 #
@@ -75,9 +76,23 @@ run_suite() {  # $1: name, $2: what to pip install, $3: backend expected
         && [ "$backend" = "$3" ] || { echo "$1: backend is '$backend', expected '$3'"; exit 1; }
      cd "$work/run-$1" && "$env/bin/python" -c "import pooling, sys; assert '$src' not in pooling.__file__, pooling.__file__"
      require=""; [ "$3" = cython ] && require=1
-     cd "$work/run-$1" && POOLING_REQUIRE_CYTHON=$require "$env/bin/pytest" -q -p no:cacheprovider \
-         -m "not slow" "$src/tests")
+     cd "$work/run-$1" && POOLING_REQUIRE_CYTHON=$require POOLING_HYPOTHESIS_PROFILE=$profile \
+         "$env/bin/pytest" -q -p no:cacheprovider -m "not slow" $tests)
 }
+
+# Each install path runs a smoke subset from outside the source tree (its
+# code is the main one's: the whole suite runs on it in .ci/run): backend
+# selection, CPU variants, threads (the wheel's vendored libgomp), the
+# version metadata, max pooling against the reference, thread safety.
+# RELEASE_TESTS=all runs the whole suite on each instead.
+if [ "${RELEASE_TESTS:-smoke}" = all ]; then
+    tests="$src/tests" profile=standard
+else
+    tests="" profile=quick
+    for f in test_backend.py test_version.py test_max_pool.py test_safety.py; do
+        tests="$tests $src/tests/$f"
+    done
+fi
 
 case "$(basename "$repaired")" in
     pooling_kernels-*) ;;

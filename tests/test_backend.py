@@ -204,3 +204,12 @@ def test_env_with_a_variant_not_built_warns_and_falls_back():
         print("ok")
     """
     assert _run(code, POOLING_CPU="avx2").stdout.strip() == "ok"
+
+
+def test_the_kernels_marker_names_test_files_that_exist():
+    """CI reruns ``-m kernels`` under every other CPU variant: a renamed file
+    must not drop out of that run silently."""
+    import conftest
+    here = os.path.dirname(os.path.abspath(__file__))
+    assert conftest.KERNEL_TESTS <= set(os.listdir(here))
+    assert "test_max_pool.py" in conftest.KERNEL_TESTS
