@@ -83,13 +83,14 @@ run_suite() {  # $1: name, $2: what to pip install, $3: backend expected
 # Each install path runs a smoke subset from outside the source tree (its
 # code is the main one's: the whole suite runs on it in .ci/run): backend
 # selection, CPU variants, threads (the wheel's vendored libgomp), the
-# version metadata, max pooling against the reference, thread safety.
+# version metadata, max pooling against the reference, the layers on the
+# backend the install ended with, thread safety.
 # RELEASE_TESTS=all runs the whole suite on each instead.
 if [ "${RELEASE_TESTS:-smoke}" = all ]; then
     tests="$src/tests" profile=standard
 else
     tests="" profile=quick
-    for f in test_backend.py test_version.py test_max_pool.py test_safety.py; do
+    for f in test_backend.py test_version.py test_max_pool.py test_numpy_layers.py test_safety.py; do
         tests="$tests $src/tests/$f"
     done
 fi
