@@ -46,14 +46,19 @@ cdef void _adaptive(const Job* j, pool_t* y) noexcept nogil:
     # Channels-first: one (D, H, W) volume per task, outputs contiguous.
     cdef const Geom* g = j.g
     cdef Py_ssize_t P = j.N * j.C, p, n, c, o
-    cdef bint parallel = P * g.D * g.H * g.W >= _PARALLEL_MIN_WORK and P > 1
-    for p in prange(P, nogil=True, schedule="static", num_threads=_threads(),
-                    use_threads_if=parallel):
-        n = p // j.C
-        c = p - n * j.C
-        o = n * j.ys_n + c * j.ys_c
-        _adaptive_plane(j, j.x + n * j.xs_n + c * j.xs_c, y + o,
-                        j.flat + o if j.flat != NULL else NULL)
+    cdef bint threaded = P * g.D * g.H * g.W >= _PARALLEL_MIN_WORK and P > 1
+    cdef Region rg
+    rg = _region_begin(threaded)
+    with parallel(num_threads=_threads(), use_threads_if=rg.on):
+        _arrive(&rg)
+        for p in prange(P, schedule="static"):
+            n = p // j.C
+            c = p - n * j.C
+            o = n * j.ys_n + c * j.ys_c
+            _adaptive_plane(j, j.x + n * j.xs_n + c * j.xs_c, y + o,
+                            j.flat + o if j.flat != NULL else NULL)
+        _leave(&rg)
+    _settle(&rg)
 
 
 cdef void _adaptive_plane(const Job* j, const char* xp, pool_t* yp,
@@ -285,10 +290,15 @@ cdef void _adaptive_cl(const Job* j, pool_t* y) noexcept nogil:
     # window element is one contiguous vector folded into the output pixel's.
     cdef const Geom* g = j.g
     cdef Py_ssize_t R = j.N * g.OD * g.OH, r
-    cdef bint parallel = j.N * j.C * g.D * g.H * g.W >= _PARALLEL_MIN_WORK and R > 1
-    for r in prange(R, nogil=True, schedule="static", num_threads=_threads(),
-                    use_threads_if=parallel):
-        _adaptive_cl_row(j, y, r)
+    cdef bint threaded = j.N * j.C * g.D * g.H * g.W >= _PARALLEL_MIN_WORK and R > 1
+    cdef Region rg
+    rg = _region_begin(threaded)
+    with parallel(num_threads=_threads(), use_threads_if=rg.on):
+        _arrive(&rg)
+        for r in prange(R, schedule="static"):
+            _adaptive_cl_row(j, y, r)
+        _leave(&rg)
+    _settle(&rg)
 
 
 cdef void _adaptive_cl_row(const Job* j, pool_t* y, Py_ssize_t r) noexcept nogil:

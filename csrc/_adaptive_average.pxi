@@ -169,33 +169,50 @@ cdef inline avg_t _over(avg_t v, int64_t n, round_t* r) noexcept nogil:
 cdef void _aavg_run(const Job* j, avg_t* y, bint cl, round_t* r) noexcept nogil:
     cdef const Geom* g = j.g
     cdef Py_ssize_t P = j.N * j.C, tasks, t, chunks
-    cdef bint parallel = P * g.D * g.H * g.W >= _PARALLEL_MIN_WORK
+    cdef bint threaded = P * g.D * g.H * g.W >= _PARALLEL_MIN_WORK
+    cdef Region rg
     if cl:  # one task per output row of each batch item
         tasks = j.N * g.OD * g.OH
-        for t in prange(tasks, nogil=True, schedule="static", num_threads=_threads(),
-                        use_threads_if=parallel and tasks > 1):
-            _aavg_cl_row(j, y, t, r)
+        rg = _region_begin(threaded and tasks > 1)
+        with parallel(num_threads=_threads(), use_threads_if=rg.on):
+            _arrive(&rg)
+            for t in prange(tasks, schedule="static"):
+                _aavg_cl_row(j, y, t, r)
+            _leave(&rg)
+        _settle(&rg)
     elif (round_t is Wide and g.OD == 1 and g.OH == 1 and g.OW == 1
           and g.xs_w == sizeof(avg_t) and g.xs_h == g.W * g.xs_w
           and (g.D == 1 or g.xs_d == g.H * g.xs_h)):
         # Global pooling of contiguous planes: _CHUNK planes of an item a task.
         chunks = (j.C + _CHUNK - 1) // _CHUNK
         tasks = j.N * chunks
-        for t in prange(tasks, nogil=True, schedule="static", num_threads=_threads(),
-                        use_threads_if=parallel and tasks > 1):
-            _aavg_global(j, y, t // chunks, t % chunks * _CHUNK)
+        rg = _region_begin(threaded and tasks > 1)
+        with parallel(num_threads=_threads(), use_threads_if=rg.on):
+            _arrive(&rg)
+            for t in prange(tasks, schedule="static"):
+                _aavg_global(j, y, t // chunks, t % chunks * _CHUNK)
+            _leave(&rg)
+        _settle(&rg)
     elif avg_t is float and round_t is Wide and _band16_fits(j):
         # One task per output row band of 16 planes, in vector lanes.
         tasks = (P + 15) // 16 * g.OD * g.OH
-        for t in prange(tasks, nogil=True, schedule="static", num_threads=_threads(),
-                        use_threads_if=parallel and tasks > 1):
-            _aavg_band16(j, y, t)
+        rg = _region_begin(threaded and tasks > 1)
+        with parallel(num_threads=_threads(), use_threads_if=rg.on):
+            _arrive(&rg)
+            for t in prange(tasks, schedule="static"):
+                _aavg_band16(j, y, t)
+            _leave(&rg)
+        _settle(&rg)
     else:   # one task per output row band of _AAVG_PLANES planes
         tasks = (P + _AAVG_PLANES - 1) // _AAVG_PLANES * g.OD * g.OH
-        for t in prange(tasks, nogil=True, schedule="static", num_threads=_threads(),
-                        use_threads_if=parallel and tasks > 1):
-            _aavg_band(j, y, t // (g.OD * g.OH) * _AAVG_PLANES, _AAVG_PLANES,
-                       t % (g.OD * g.OH), r)
+        rg = _region_begin(threaded and tasks > 1)
+        with parallel(num_threads=_threads(), use_threads_if=rg.on):
+            _arrive(&rg)
+            for t in prange(tasks, schedule="static"):
+                _aavg_band(j, y, t // (g.OD * g.OH) * _AAVG_PLANES, _AAVG_PLANES,
+                           t % (g.OD * g.OH), r)
+            _leave(&rg)
+        _settle(&rg)
 
 
 cdef void _aavg_global(const Job* j, avg_t* y, Py_ssize_t n, Py_ssize_t c0) noexcept nogil:
@@ -701,14 +718,23 @@ cdef void _aavg_backward_run(const Job* j, const Runs* u, const avg_t* go, avg_t
     cdef Py_ssize_t P = j.N * j.C, tasks, t, p
     cdef Py_ssize_t outer = j.N if cl else P, C = j.C if cl else 1
     cdef Py_ssize_t step = g.OD * g.OH * g.OW * C
-    cdef bint parallel = P * g.D * g.H * g.W >= _PARALLEL_MIN_WORK
-    for p in prange(outer, nogil=True, schedule="static", num_threads=_threads(),
-                    use_threads_if=parallel and outer > 1):
-        _aavg_shares(j, go + p * step, share + p * step, C, r)
+    cdef bint threaded = P * g.D * g.H * g.W >= _PARALLEL_MIN_WORK
+    cdef Region rg
+    rg = _region_begin(threaded and outer > 1)
+    with parallel(num_threads=_threads(), use_threads_if=rg.on):
+        _arrive(&rg)
+        for p in prange(outer, schedule="static"):
+            _aavg_shares(j, go + p * step, share + p * step, C, r)
+        _leave(&rg)
+    _settle(&rg)
     tasks = outer * u.n[0] * u.n[1]
-    for t in prange(tasks, nogil=True, schedule="static", num_threads=_threads(),
-                    use_threads_if=parallel and tasks > 1):
-        _aavg_gather(j, u, share, gi, t, cl, r)
+    rg = _region_begin(threaded and tasks > 1)
+    with parallel(num_threads=_threads(), use_threads_if=rg.on):
+        _arrive(&rg)
+        for t in prange(tasks, schedule="static"):
+            _aavg_gather(j, u, share, gi, t, cl, r)
+        _leave(&rg)
+    _settle(&rg)
 
 
 cdef void _aavg_shares(const Job* j, const avg_t* go, avg_t* share, Py_ssize_t C,

@@ -48,14 +48,19 @@ cdef inline pool_t _quot(pool_t s, pool_t dv) noexcept nogil:
 cdef void _average(const Job* j, pool_t* y) noexcept nogil:
     cdef const Geom* g = j.g
     cdef Py_ssize_t P = j.N * j.C, p, n, c
-    cdef bint parallel = P * g.D * g.H * g.W >= _PARALLEL_MIN_WORK and P > 1
+    cdef bint threaded = P * g.D * g.H * g.W >= _PARALLEL_MIN_WORK and P > 1
+    cdef Region rg
     if not (pool_t is float or pool_t is double or pool_t is int64_t):
         return  # refused in pooling._params: no average of other dtypes
-    for p in prange(P, nogil=True, schedule="static", num_threads=_threads(),
-                    use_threads_if=parallel):
-        n = p // j.C
-        c = p - n * j.C
-        _average_plane(j.x + n * j.xs_n + c * j.xs_c, y + n * j.ys_n + c * j.ys_c, j, g)
+    rg = _region_begin(threaded)
+    with parallel(num_threads=_threads(), use_threads_if=rg.on):
+        _arrive(&rg)
+        for p in prange(P, schedule="static"):
+            n = p // j.C
+            c = p - n * j.C
+            _average_plane(j.x + n * j.xs_n + c * j.xs_c, y + n * j.ys_n + c * j.ys_c, j, g)
+        _leave(&rg)
+    _settle(&rg)
 
 
 cdef void _average_plane(const char* xp, pool_t* yp, const Job* j,
@@ -299,12 +304,17 @@ cdef void _average_cl(const Job* j, pool_t* y) noexcept nogil:
     # (n, od, oh) per task.
     cdef const Geom* g = j.g
     cdef Py_ssize_t R = j.N * g.OD * g.OH, r
-    cdef bint parallel = j.N * j.C * g.D * g.H * g.W >= _PARALLEL_MIN_WORK and R > 1
+    cdef bint threaded = j.N * j.C * g.D * g.H * g.W >= _PARALLEL_MIN_WORK and R > 1
+    cdef Region rg
     if not (pool_t is float or pool_t is double or pool_t is int64_t):
         return
-    for r in prange(R, nogil=True, schedule="static", num_threads=_threads(),
-                    use_threads_if=parallel):
-        _average_cl_row(j, y, r)
+    rg = _region_begin(threaded)
+    with parallel(num_threads=_threads(), use_threads_if=rg.on):
+        _arrive(&rg)
+        for r in prange(R, schedule="static"):
+            _average_cl_row(j, y, r)
+        _leave(&rg)
+    _settle(&rg)
 
 
 cdef void _average_cl_row(const Job* j, pool_t* y, Py_ssize_t r) noexcept nogil:
@@ -428,12 +438,17 @@ cdef void _average_backward(const grad_t[:, ::1] go, grad_t[:, ::1] gi, const Jo
     # (PyTorch's), so each input element's additions are PyTorch's, in its
     # order, bit for bit.
     cdef Py_ssize_t P = go.shape[0], p
-    cdef bint parallel = P * g.D * g.H * g.W >= _PARALLEL_MIN_WORK and P > 1
+    cdef bint threaded = P * g.D * g.H * g.W >= _PARALLEL_MIN_WORK and P > 1
+    cdef Region rg
     if grad_t is uint16_t:
         return  # float16 takes the reference (avg_backward3d)
-    for p in prange(P, nogil=True, schedule="static", num_threads=_threads(),
-                    use_threads_if=parallel):
-        _average_backward_plane(&go[p, 0], &gi[p, 0], j, g)
+    rg = _region_begin(threaded)
+    with parallel(num_threads=_threads(), use_threads_if=rg.on):
+        _arrive(&rg)
+        for p in prange(P, schedule="static"):
+            _average_backward_plane(&go[p, 0], &gi[p, 0], j, g)
+        _leave(&rg)
+    _settle(&rg)
 
 
 cdef enum:

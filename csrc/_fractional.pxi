@@ -42,17 +42,22 @@ cdef void _fractional(const Job* j, frac_t* y, pos_t* scratch_pos, char* scratch
     # values then one of positions; scratch_pos only carries pos_t.
     cdef const Geom* g = j.g
     cdef Py_ssize_t P = j.N * j.C, p, n, c, o
-    cdef bint parallel = P * g.D * g.H * g.W >= _PARALLEL_MIN_WORK and P > 1
-    for p in prange(P, nogil=True, schedule="static", num_threads=_threads(),
-                    use_threads_if=parallel):
-        n = p // j.C
-        c = p - n * j.C
-        o = n * j.ys_n + c * j.ys_c
-        _fractional_plane(j.x + n * j.xs_n + c * j.xs_c, y + o,
-                          j.flat + o if j.flat != NULL else NULL,
-                          j.a0[0] + p * g.OD, j.a0[1] + p * g.OH, j.a0[2] + p * g.OW,
-                          j.ys_s, g, scratch_pos,
-                          scratch + threadid() * per_thread)
+    cdef bint threaded = P * g.D * g.H * g.W >= _PARALLEL_MIN_WORK and P > 1
+    cdef Region rg
+    rg = _region_begin(threaded)
+    with parallel(num_threads=_threads(), use_threads_if=rg.on):
+        _arrive(&rg)
+        for p in prange(P, schedule="static"):
+            n = p // j.C
+            c = p - n * j.C
+            o = n * j.ys_n + c * j.ys_c
+            _fractional_plane(j.x + n * j.xs_n + c * j.xs_c, y + o,
+                              j.flat + o if j.flat != NULL else NULL,
+                              j.a0[0] + p * g.OD, j.a0[1] + p * g.OH, j.a0[2] + p * g.OW,
+                              j.ys_s, g, scratch_pos,
+                              scratch + threadid() * per_thread)
+        _leave(&rg)
+    _settle(&rg)
 
 
 cdef void _fractional_cl(const Job* j, frac_t* y, pos_t* pt, char* scratch,
@@ -64,32 +69,37 @@ cdef void _fractional_cl(const Job* j, frac_t* y, pos_t* pt, char* scratch,
     cdef const Geom* g = j.g
     cdef Py_ssize_t nb = (j.C + B - 1) // B, V = g.D * g.H * g.W
     cdef Py_ssize_t T = j.N * nb, task, n, c0, c1, c, s, d, h, w, o, p
-    cdef bint parallel = T * B * V >= _PARALLEL_MIN_WORK and T > 1
+    cdef bint threaded = T * B * V >= _PARALLEL_MIN_WORK and T > 1
     cdef char* mine
     cdef frac_t* planes
     cdef const char* px
-    for task in prange(T, nogil=True, schedule="static", num_threads=_threads(),
-                       use_threads_if=parallel):
-        n = task // nb
-        c0 = (task - n * nb) * B
-        c1 = min(c0 + B, j.C)
-        mine = scratch + threadid() * per_thread
-        planes = <frac_t*>mine
-        s = 0
-        for d in range(g.D):
-            for h in range(g.H):
-                for w in range(g.W):
-                    px = j.x + n * j.xs_n + d * g.xs_d + h * g.xs_h + w * g.xs_w
-                    for c in range(c0, c1):
-                        planes[(c - c0) * V + s] = (<const frac_t*>(px + c * j.xs_c))[0]
-                    s = s + 1
-        for c in range(c0, c1):
-            o = n * j.ys_n + c * j.ys_c
-            p = n * j.C + c
-            _fractional_plane(<const char*>(planes + (c - c0) * V), y + o,
-                              j.flat + o if j.flat != NULL else NULL,
-                              j.a0[0] + p * g.OD, j.a0[1] + p * g.OH, j.a0[2] + p * g.OW,
-                              j.ys_s, gc, pt, mine + B * V * sizeof(frac_t))
+    cdef Region rg
+    rg = _region_begin(threaded)
+    with parallel(num_threads=_threads(), use_threads_if=rg.on):
+        _arrive(&rg)
+        for task in prange(T, schedule="static"):
+            n = task // nb
+            c0 = (task - n * nb) * B
+            c1 = min(c0 + B, j.C)
+            mine = scratch + threadid() * per_thread
+            planes = <frac_t*>mine
+            s = 0
+            for d in range(g.D):
+                for h in range(g.H):
+                    for w in range(g.W):
+                        px = j.x + n * j.xs_n + d * g.xs_d + h * g.xs_h + w * g.xs_w
+                        for c in range(c0, c1):
+                            planes[(c - c0) * V + s] = (<const frac_t*>(px + c * j.xs_c))[0]
+                        s = s + 1
+            for c in range(c0, c1):
+                o = n * j.ys_n + c * j.ys_c
+                p = n * j.C + c
+                _fractional_plane(<const char*>(planes + (c - c0) * V), y + o,
+                                  j.flat + o if j.flat != NULL else NULL,
+                                  j.a0[0] + p * g.OD, j.a0[1] + p * g.OH, j.a0[2] + p * g.OW,
+                                  j.ys_s, gc, pt, mine + B * V * sizeof(frac_t))
+        _leave(&rg)
+    _settle(&rg)
 
 
 cdef void _fractional_plane(const char* xp, frac_t* yp, int64_t* ip, const int64_t* sd,

@@ -19,16 +19,21 @@ cdef Py_ssize_t _scatter(const scat_t* src, const int64_t* idx, scat_t* dst,
     # Channels-first: P planes, OS sources and S destinations each.
     cdef Py_ssize_t p, o, bad = 0
     cdef int64_t j
-    cdef bint parallel = P * (S + OS) >= _PARALLEL_MIN_WORK and P > 1
-    for p in prange(P, nogil=True, schedule="static", num_threads=_threads(),
-                    use_threads_if=parallel):
-        memset(dst + p * S, 0, S * sizeof(scat_t))
-        for o in range(p * OS, (p + 1) * OS):
-            j = idx[o]
-            if j < 0 or j >= S:
-                bad += 1
-            else:
-                _move(dst + p * S + j, src[o], how)
+    cdef bint threaded = P * (S + OS) >= _PARALLEL_MIN_WORK and P > 1
+    cdef Region rg
+    rg = _region_begin(threaded)
+    with parallel(num_threads=_threads(), use_threads_if=rg.on):
+        _arrive(&rg)
+        for p in prange(P, schedule="static"):
+            memset(dst + p * S, 0, S * sizeof(scat_t))
+            for o in range(p * OS, (p + 1) * OS):
+                j = idx[o]
+                if j < 0 or j >= S:
+                    bad += 1
+                else:
+                    _move(dst + p * S + j, src[o], how)
+        _leave(&rg)
+    _settle(&rg)
     return bad
 
 
@@ -43,19 +48,24 @@ cdef Py_ssize_t _scatter_cl(const scat_t* src, const int64_t* idx, scat_t* dst,
     cdef Py_ssize_t B = _channel_blocks(N, C), cb = (C + B - 1) // B
     cdef Py_ssize_t task, n, c0, c1, o, c, bad = 0
     cdef int64_t s
-    cdef bint parallel = N * C * (S + OS) >= _PARALLEL_MIN_WORK and N * B > 1
-    for task in prange(N * B, nogil=True, schedule="static", num_threads=_threads(),
-                       use_threads_if=parallel):
-        n = task // B
-        c0 = (task - n * B) * cb
-        c1 = min(C, c0 + cb)
-        for o in range(n * OS, (n + 1) * OS):
-            for c in range(c0, c1):
-                s = idx[o * C + c]
-                if s < 0 or s >= S:
-                    bad += 1
-                else:
-                    _move(dst + (n * S + s) * C + c, src[o * C + c], how)
+    cdef bint threaded = N * C * (S + OS) >= _PARALLEL_MIN_WORK and N * B > 1
+    cdef Region rg
+    rg = _region_begin(threaded)
+    with parallel(num_threads=_threads(), use_threads_if=rg.on):
+        _arrive(&rg)
+        for task in prange(N * B, schedule="static"):
+            n = task // B
+            c0 = (task - n * B) * cb
+            c1 = min(C, c0 + cb)
+            for o in range(n * OS, (n + 1) * OS):
+                for c in range(c0, c1):
+                    s = idx[o * C + c]
+                    if s < 0 or s >= S:
+                        bad += 1
+                    else:
+                        _move(dst + (n * S + s) * C + c, src[o * C + c], how)
+        _leave(&rg)
+    _settle(&rg)
     return bad
 
 
@@ -64,7 +74,7 @@ cdef Py_ssize_t _scatter_cl(const scat_t* src, const int64_t* idx, scat_t* dst,
 cdef void _backward_compact(const grad_t[:, ::1] go, const uint8_t[:, ::1] loc,
                             grad_t[:, ::1] gi, const Geom* g) noexcept nogil:
     cdef Py_ssize_t P = go.shape[0], p
-    cdef bint parallel = P * g.D * g.H * g.W >= _PARALLEL_MIN_WORK and P > 1
+    cdef bint threaded = P * g.D * g.H * g.W >= _PARALLEL_MIN_WORK and P > 1
     cdef bint overlap = _overlap(g)
     # Short rows leave the vectorised write-once loop mostly scalar (and
     # branchy); a zero fill plus scatter is branch-free and faster there.
@@ -76,9 +86,14 @@ cdef void _backward_compact(const grad_t[:, ::1] go, const uint8_t[:, ::1] loc,
                        and g.kd == g.sd and g.kh == g.sh and g.kw == g.sw
                        and g.OD * g.sd == g.D and g.OH * g.sh == g.H
                        and g.OW * g.sw == g.W)
-    for p in prange(P, nogil=True, schedule="static", num_threads=_threads(),
-                    use_threads_if=parallel):
-        _backward_compact_plane(&go[p, 0], &loc[p, 0], &gi[p, 0], g, scatter, tiled)
+    cdef Region rg
+    rg = _region_begin(threaded)
+    with parallel(num_threads=_threads(), use_threads_if=rg.on):
+        _arrive(&rg)
+        for p in prange(P, schedule="static"):
+            _backward_compact_plane(&go[p, 0], &loc[p, 0], &gi[p, 0], g, scatter, tiled)
+        _leave(&rg)
+    _settle(&rg)
 
 
 cdef inline bint _overlap(const Geom* g) noexcept nogil:
@@ -171,21 +186,26 @@ cdef void _backward_compact_cl(const grad_t[:, :, ::1] go, const uint8_t[:, :, :
     cdef Py_ssize_t B = _channel_blocks(N, C), cb = (C + B - 1) // B
     cdef Py_ssize_t task, n, c0, c1, r, ow, od, oh, o, c
     cdef int64_t base, s
-    cdef bint parallel = N * C * g.D * g.H * g.W >= _PARALLEL_MIN_WORK and N * B > 1
-    for task in prange(N * B, nogil=True, schedule="static", num_threads=_threads(),
-                       use_threads_if=parallel):
-        n = task // B
-        c0 = (task - n * B) * cb
-        c1 = min(C, c0 + cb)
-        for r in range(g.OD * g.OH):
-            od = r // g.OH
-            oh = r - od * g.OH
-            for ow in range(g.OW):
-                o = r * g.OW + ow
-                base = ((od * g.sd - g.pd) * g.H + oh * g.sh - g.ph) * g.W + ow * g.sw - g.pw
-                for c in range(c0, c1):
-                    s = base + g.delta[loc[n, o, c]]
-                    gi[n, s, c] = _add(gi[n, s, c], go[n, o, c])
+    cdef bint threaded = N * C * g.D * g.H * g.W >= _PARALLEL_MIN_WORK and N * B > 1
+    cdef Region rg
+    rg = _region_begin(threaded)
+    with parallel(num_threads=_threads(), use_threads_if=rg.on):
+        _arrive(&rg)
+        for task in prange(N * B, schedule="static"):
+            n = task // B
+            c0 = (task - n * B) * cb
+            c1 = min(C, c0 + cb)
+            for r in range(g.OD * g.OH):
+                od = r // g.OH
+                oh = r - od * g.OH
+                for ow in range(g.OW):
+                    o = r * g.OW + ow
+                    base = ((od * g.sd - g.pd) * g.H + oh * g.sh - g.ph) * g.W + ow * g.sw - g.pw
+                    for c in range(c0, c1):
+                        s = base + g.delta[loc[n, o, c]]
+                        gi[n, s, c] = _add(gi[n, s, c], go[n, o, c])
+        _leave(&rg)
+    _settle(&rg)
 
 
 # ----------------------------------------------------------------- shared

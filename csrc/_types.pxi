@@ -153,10 +153,39 @@ cdef struct Job:
 
 # ---------------------------------------------------------------- threads
 
+# Design T (threads.h): every parallel region is opened through
+# _region_begin and watched (_arrive, _leave, _settle): late workers mean contended
+# cores, and the kernels then stay on the caller's thread for a while; a
+# forked child stays on it for good; a host framework limits the calls made
+# from its threads (_tls_limit).
+cdef extern from "threads.h":
+    ctypedef struct Region "pooling_region":
+        bint on
+    Region _region_begin "pooling_region_begin"(bint threaded) noexcept nogil
+    void _arrive "pooling_arrive"(Region* r) noexcept nogil
+    void _leave "pooling_leave"(Region* r) noexcept nogil
+    void _settle "pooling_settle"(const Region* r) noexcept nogil
+    void _threads_init "pooling_threads_init"() noexcept nogil
+    int _tls_limit "pooling_tls_limit"
+    double _serial_until "pooling_serial_until"
+    double _backoff_s "pooling_backoff_s"
+    bint _forked "pooling_forked"
+    long _contended_calls "pooling_contended_calls"
+    double _late_bias "pooling_late_bias"
+    double _now "pooling_now"() noexcept nogil
+
+_threads_init()
+
 cdef int _num_threads = 0   # 0: OpenMP's own default (OMP_NUM_THREADS, threadpoolctl)
 
 
 cdef inline int _threads() noexcept nogil:
+    # The same all through one call (per-thread scratch is sized by it): the
+    # settings change between calls only.
+    cdef int n
     if not _openmp.POOLING_OPENMP:
         return 1
-    return _num_threads if _num_threads > 0 else _openmp.omp_get_max_threads()
+    n = _num_threads if _num_threads > 0 else _openmp.omp_get_max_threads()
+    if 0 < _tls_limit < n:
+        n = _tls_limit
+    return n

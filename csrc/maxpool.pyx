@@ -71,7 +71,8 @@ I. Threads: OpenMP over planes (channels-first), output rows (channels-last
    scatters, so that no two tasks write one element).  Below
    _PARALLEL_MIN_WORK elements a call stays on one thread.  The loops run
    without the GIL; a compiler without OpenMP builds the same C serially
-   (_openmp.pxd).
+   (_openmp.pxd).  Every parallel region is opened through threads.h
+   (Design T below): it may decide the call stays on the caller's thread.
 J. Memory.  A call allocates its outputs, unless the caller gives them
    (``out``) laid out as the loops write (_target: C order, or channels-last
    memory for channels-last data; then they write there, and no other
@@ -202,6 +203,21 @@ O. Adaptive average pooling (_adaptive_average.pxi): PyTorch's channels-
    positions that the same outputs cover (Runs, per axis) get equal
    gradients, so one element (or channel vector, or row) is computed and
    copied.
+T. Threads that never hurt (threads.h).  An OpenMP region ends in a
+   barrier that waits for every team thread to arrive, so with the cores
+   busy elsewhere a worker the scheduler has not run yet held 0.1 ms calls
+   for whole time slices.  Each region notes how late its workers start and
+   when the caller's own share is done (_region_begin, _arrive, _leave,
+   _settle); a worker more than 1 ms late, or a caller left waiting for its
+   workers longer than 50 us and half its own share, means contended cores,
+   and the kernels then stay on the caller's thread for a back-off period (0.25 s, doubling while it lasts, at most 4 s) before
+   they try threads again.  The decision is made per region and never
+   changes _threads() within a call (per-thread scratch is sized by it).
+   A fork child stays on one thread (GNU OpenMP's pool does not survive
+   fork: a region there would wait forever).  A host framework limits the
+   calls made from its threads (set_thread_limit, thread-local: the torch
+   adapter passes torch.get_num_threads(), dask tasks one), capped by
+   set_num_threads and OpenMP's own limit (threadpoolctl).
 
 Files
 -----
@@ -222,6 +238,7 @@ _average.pxi    average pooling (K): row folds that sum, a divisor per output
 _fractional.pxi fractional max pooling (N): a pass per window element
 _adaptive_average.pxi  adaptive average pooling (O): lanes of sums, a gather
 half.h          binary16 <-> binary32 for float16 sums
+threads.h       Design T: watched parallel regions, the fork and host limits
 _openmp.pxd     OpenMP when the compiler has it, a serial stand-in when not
 maxpool_avx2.pyx  includes this file: the same kernels built with AVX2 as
                 pooling._core._maxpool_avx2, a CPU variant that pooling._core.backend
@@ -302,7 +319,7 @@ adaptive_avg_backward3d -> _adaptive_avg_backward -> _planes | _pixels, _runs,
 import numpy as np
 
 cimport cython
-from cython.parallel cimport prange
+from cython.parallel cimport parallel, prange
 from libc.stdint cimport (int8_t, int16_t, int32_t, int64_t,
                           uint8_t, uint16_t, uint32_t, uint64_t)
 from libc.string cimport memset
@@ -602,8 +619,38 @@ def set_num_threads(int n):
 
 
 def get_num_threads():
-    """Threads a large call will use."""
+    """Threads a large call made from this thread will use (when the cores
+    are not contended)."""
     return _threads()
+
+
+def set_thread_limit(int n):
+    """Limit the calls made from the calling thread to ``n`` threads (0: no
+    limit); returns the previous limit.  For host frameworks (Design T)."""
+    global _tls_limit
+    cdef int before = _tls_limit
+    _tls_limit = n if n > 0 else 0
+    return before
+
+
+def thread_state():
+    """What Design T has seen: {"contended_calls": calls that found a late
+    worker, "serial_for": seconds left on one thread, "forked": whether this
+    process is a fork child (one thread for good)}."""
+    return {"contended_calls": _contended_calls,
+            "serial_for": max(0.0, _serial_until - _now()),
+            "forked": bool(_forked)}
+
+
+def _reset_thread_state(double late_bias=0.0):
+    """Forget any contention seen; ``late_bias`` seconds are added to every
+    worker's lateness from now on (the tests' stand-in for a contended
+    machine)."""
+    global _serial_until, _backoff_s, _contended_calls, _late_bias
+    _serial_until = 0.0
+    _backoff_s = 0.25
+    _contended_calls = 0
+    _late_bias = late_bias
 
 
 # What the entry points call, in call order.

@@ -34,7 +34,7 @@ echo "== sdist holds what a build needs"
 tar tzf "$sdist" > "$work/sdist.txt"
 for f in setup.py pyproject.toml MANIFEST.in README.md csrc/maxpool.pyx csrc/maxpool_avx2.pyx \
          csrc/_openmp.pxd \
-         csrc/half.h $(cd "$src" && git ls-files 'csrc/*.pxi') docs/api.md \
+         csrc/half.h csrc/threads.h $(cd "$src" && git ls-files 'csrc/*.pxi') docs/api.md \
          pooling/py.typed pooling/_core/_maxpool.pyi pooling/layers/torch/_ops.py pooling/bench/__main__.py \
          pooling/dask/__init__.py pooling/dask/__main__.py pooling/layers/autograd.py \
          tests/conftest.py CHANGELOG.md; do

@@ -162,6 +162,25 @@ def get_num_threads() -> int:
     return _maxpool.get_num_threads() if _maxpool is not None else 1
 
 
+def _no_limit(n: int) -> int:
+    return 0
+
+
+# Design T (csrc/threads.h): a limit on the threads of the calls made from
+# the calling thread, for host frameworks (the torch adapter passes
+# torch.get_num_threads(), dask tasks one); returns the previous limit.
+set_thread_limit = _maxpool.set_thread_limit if _maxpool is not None else _no_limit
+
+
+def thread_state() -> Dict[str, Any]:
+    """What the kernels' threads have met (csrc/threads.h): calls that found
+    the cores contended, seconds left on one thread, whether this process is
+    a fork child (one thread for good)."""
+    if _maxpool is None:
+        return {"contended_calls": 0, "serial_for": 0.0, "forked": False}
+    return _maxpool.thread_state()
+
+
 def set_num_threads(n: int) -> None:
     """Use ``n`` threads in the compiled kernels; 0 restores OpenMP's default
     (``OMP_NUM_THREADS``, or what threadpoolctl sets).

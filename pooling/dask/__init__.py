@@ -18,6 +18,7 @@ dask.array as da`` and ``import pooling.dask``.
 from __future__ import annotations
 
 from ._backward import avg_pool_backward, max_pool_backward
+from ._chunk import set_task_threads
 from ._forward import avg_pool, lp_pool, max_pool
 from ._fractional import fractional_max_pool
 from .pyramid import pyramid
@@ -26,7 +27,7 @@ __all__ = ["avg_pool1d", "avg_pool1d_backward", "avg_pool2d", "avg_pool2d_backwa
            "avg_pool3d", "avg_pool3d_backward", "fractional_max_pool2d",
            "fractional_max_pool3d", "lp_pool1d", "lp_pool2d", "lp_pool3d",
            "max_pool1d", "max_pool1d_backward", "max_pool2d", "max_pool2d_backward",
-           "max_pool3d", "max_pool3d_backward", "pyramid"]
+           "max_pool3d", "max_pool3d_backward", "pyramid", "set_task_threads"]
 
 
 def max_pool1d(x, kernel_size, stride=None, padding=0, dilation=1,

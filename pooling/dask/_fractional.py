@@ -23,6 +23,7 @@ from .._core import backend as _backend
 from .._api import _lift, core_op
 from .._fractional import all_starts, prepare
 from . import _plan
+from ._chunk import with_task_threads
 from ._graph import (_assemble, _gather, _globalize, check_dask, gc_paused, no_out,
                      spatial_axes, stand_in)
 
@@ -30,8 +31,8 @@ from ._graph import (_assemble, _gather, _globalize, check_dask, gc_paused, no_o
 def _task(arrays, *, where, shape, dtype, starts, k3, want_idx, nd, last, local, lo, whole):
     box = _assemble(arrays, where, shape, dtype, None)
     lift = _lift(box, nd, last)
-    y5, i5 = core_op(_backend.core(), "fractional3d")(lift.to_core(box), starts, k3,
-                                                      want_idx, last)
+    y5, i5 = with_task_threads(core_op(_backend.core(), "fractional3d"), lift.to_core(box),
+                               starts, k3, want_idx, last)
     y = lift.from_core(y5)
     if not want_idx:
         return y

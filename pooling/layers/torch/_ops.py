@@ -24,6 +24,7 @@ Design:
 """
 from __future__ import annotations
 
+import functools
 from typing import Optional
 
 import torch
@@ -38,9 +39,29 @@ __all__ = ["OPS", "keeps_last"]
 OPS: dict = {}  # name -> the registered operator (torch.ops.pooling.<name>)
 
 
+def torch_threads(fn):
+    """``fn`` with the kernels at PyTorch's thread count: a call runs with
+    ``torch.get_num_threads()`` of the calling thread (capped by
+    pooling.set_num_threads), so that torch.set_num_threads governs both,
+    in a DataLoader worker too (Design T in csrc/maxpool.pyx)."""
+    limit = _backend.set_thread_limit
+    threads = torch.get_num_threads
+
+    @functools.wraps(fn)
+    def call(*args, **kwargs):
+        before = limit(threads())
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            limit(before)
+    return call
+
+
 def _op(fn):
-    """Register ``fn`` as ``pooling::<its name>`` and return ``fn`` itself:
-    the functionals call it directly on their eager path without autograd."""
+    """Register ``fn`` (at PyTorch's thread count) as ``pooling::<its
+    name>`` and return it: the functionals call it directly on their eager
+    path without autograd."""
+    fn = torch_threads(fn)
     OPS[fn.__name__] = torch.library.custom_op(f"pooling::{fn.__name__}", fn, mutates_args=(),
                                                device_types="cpu")
     return fn
@@ -120,6 +141,7 @@ def _core():
 
 # ------------------------------------------------------------------ max pooling
 
+@torch_threads
 def max_pool_eager(x, nd, kernel_size, stride, padding, dilation, ceil_mode, indices):
     """Max pooling with the arguments as the user gave them (ints or
     tuples, stride None): pooling's kept plan for the call then skips their
