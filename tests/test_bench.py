@@ -2,6 +2,8 @@
 import importlib.util
 import io
 import json
+import multiprocessing
+import os
 import re
 import subprocess
 import sys
@@ -145,7 +147,7 @@ def test_bench_prints_every_section(tiny_run):
     frameworks = [m for m in ("tinyml", "torch") if importlib.util.find_spec(m)]
     heads = ["pooling ", "case ", "copy bandwidth", "thread scaling (ours):",
              "linear cost (ours", "other operations", "large inputs", "tiny calls",
-             "out= (", "framework layers", "dask", "models (", "targets:"]
+             "out= (", "framework layers", "dask", "models (", "contention (", "targets:"]
     if not frameworks:
         heads.remove("framework layers")
     if "torch" not in frameworks:
@@ -155,7 +157,7 @@ def test_bench_prints_every_section(tiny_run):
     assert None not in found and found == sorted(found), dict(zip(heads, found))
     assert set(data) == {"version", "threads", "copy_gbps", "rows", "thread_scaling",
                          "linear_cost", "other_ops", "large_inputs", "tiny_calls", "out",
-                         "adapters", "dask", "models", "summary"}
+                         "adapters", "dask", "models", "contention", "load", "summary"}
     assert data["threads"] == 1
     assert ({a["case"].split()[0] for a in data["adapters"]} == set(frameworks)
             and all(a["ours_ms"] > 0 and a["theirs_ms"] > 0 for a in data["adapters"]))
@@ -252,17 +254,23 @@ def test_sections_bad_names(capsys):
 
 
 def test_interleaved_ms_takes_turns():
-    """One warm-up call each, then every repeat calls each once, the order
-    reversed every other repeat; a call shorter than min_seconds is looped."""
+    """Three warm-up calls each (the fastest sets the loop count), then every
+    repeat calls each once, the order reversed every other repeat; a call
+    shorter than min_seconds is looped."""
     from pooling.bench.timing import interleaved_ms
     calls = []
     ms = interleaved_ms([lambda: calls.append("a"), lambda: calls.append("b")], 3,
                         min_seconds=0)
-    assert "".join(calls) == "ab" + "ab" + "ba" + "ab"
+    assert "".join(calls) == "aaa" + "bbb" + "ab" + "ba" + "ab"
     assert len(ms) == 2 and all(v >= 0 for v in ms)
     calls.clear()
     interleaved_ms([lambda: calls.append("a")], 2, min_seconds=0.01)
     assert len(calls) > 3
+    # before: each fn's own, untimed, before its warm-up and each of its repeats
+    calls.clear()
+    interleaved_ms([lambda: calls.append("a"), lambda: calls.append("b")], 2, min_seconds=0,
+                   before=[lambda: calls.append("1"), lambda: calls.append("2")])
+    assert "".join(calls) == "1aaa2bbb" + "1a2b" + "2b1a"
 
 
 def test_nets_are_torchvisions():
@@ -611,3 +619,177 @@ def test_plot_suffix(capsys):
     assert e.value.code == 2
     assert "argument --plot: 'bench.jpg' should end in one of .png, .svg, .pdf" in \
         capsys.readouterr().err
+
+
+def test_bench_contention_section(tiny_run):
+    """The contention section at --tiny (at 2 threads, even at --threads 1):
+    every kind of operation, channels first and last, busy and idle, each
+    row printed, the worst ratio, and issue #24's target line (met or
+    missed: no timing is asserted)."""
+    from pooling.bench import contention
+    out, data = tiny_run
+    rows = data["contention"]
+    assert [(r["case"], r["op"], r["data_format"]) for r in rows] == [
+        (name, op, fmt) for name, op, fmt, _ in contention.cases("tiny")]
+    assert len(rows) == 8 * 2 * len(contention.TINY_SHAPES)
+    assert {r["op"] for r in rows} == {
+        "max_pool1d", "max_pool2d", "max_pool3d", "avg_pool2d", "adaptive_max_pool2d",
+        "adaptive_avg_pool2d", "max_pool2d_backward", "MaxPool2D.backward"}
+    assert {r["data_format"] for r in rows} == {"NCL", "NLC", "NCHW", "NHWC", "NCDHW", "NDHWC"}
+    for r in rows:
+        assert r["threads"] == 2 and r["busy"] == contention.cores() and r["repeats"] == 3
+        assert min(r["ms_n"], r["ms_1"], r["idle_ms_n"], r["idle_ms_1"]) > 0
+        assert r["ratio"] == r["ms_n"] / r["ms_1"]
+        assert r["idle_ratio"] == r["idle_ms_n"] / r["idle_ms_1"]
+        assert isinstance(r["busy_throughout"], bool)
+    section = out.split("\ncontention (")[1].split("\ntargets:")[0]
+    assert "a deliberate load, which the load notice does not count" in section
+    for r in rows:
+        assert f"\n  {r['case']} " in section
+    worst = max(rows, key=lambda r: r["ratio"])
+    idle = max(rows, key=lambda r: r["idle_ratio"])
+    assert (f"\n  worst ratio: busy x{worst['ratio']:.2f} ({worst['case']}); idle "
+            f"x{idle['idle_ratio']:.2f} ({idle['case']})") in section
+    met = "met" if worst["ratio"] <= 1.5 else "missed"
+    line = (f"contention: worst 2 threads / 1 thread with {contention.cores()} busy processes: "
+            f"{worst['ratio']:.2f}x, {worst['case']} (target <= 1.5x: {met})")
+    assert [x for x in data["summary"] if x.startswith("contention")] == [line]
+    assert f"\n  {line}\n" in out.split("\ntargets:")[1]
+
+
+def test_contention_target_line():
+    """Issue #24's line: the worst ratio's row, met at 1.5x or below."""
+    from pooling.bench.report import summary
+
+    def row(case, ratio):
+        return {"case": case, "op": "max_pool2d", "threads": 2, "busy": 2, "ratio": ratio}
+    assert summary([], [], [], 1.0, contention=[row("a", 1.2), row("b", 1.5)]) == [
+        "contention: worst 2 threads / 1 thread with 2 busy processes: 1.50x, b "
+        "(target <= 1.5x: met)"]
+    assert summary([], [], [], 1.0, contention=[row("a", 4.0), row("b", 1.5)]) == [
+        "contention: worst 2 threads / 1 thread with 2 busy processes: 4.00x, a "
+        "(target <= 1.5x: missed)"]
+    assert summary([], [], [], 1.0, contention=[]) == []
+
+
+def _spawned_children():
+    """Our child processes that multiprocessing's "spawn" started (its
+    resource tracker, which lives as long as this process, aside), from
+    /proc; None without /proc."""
+    if not os.path.isdir("/proc/self"):
+        return None
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmdline = f.read()
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == os.getpid() and b"spawn_main" in cmdline:
+            found.append(int(pid))
+    return found
+
+
+def test_busy_processes_end():
+    """Busy: its processes spin while the with block lasts and are gone
+    after it; one stops by itself after its seconds."""
+    from pooling.bench.contention import Busy
+    with Busy(2, seconds=60) as busy:
+        pids = busy.pids
+        assert len(pids) == 2 and busy.alive()
+        children = _spawned_children()
+        assert children is None or set(pids) <= set(children)
+    assert multiprocessing.active_children() == []
+    assert _spawned_children() in (None, [])
+    with Busy(1, seconds=0.2) as busy:
+        (p,) = busy.procs
+        p.join(60)
+        assert p.exitcode == 0      # it ended by itself, not terminated
+
+
+def test_contention_run_checks_the_load_first(monkeypatch, capsys, keep_threads, tmp_path):
+    """`--sections contention` in this process: the load is checked once,
+    before the busy processes start (their load is not counted), and no
+    busy process is left when the run ends."""
+    from pooling.bench import contention, load
+    events = []
+    start = contention.Busy.start
+    monkeypatch.setattr(load, "busy_share", lambda *a: events.append("check") or 0.0)
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.0, 0.0, 0.0))
+    monkeypatch.setattr(contention.Busy, "start",
+                        lambda self: events.append("busy") or start(self))
+    path = tmp_path / "b.json"
+    assert bench.main(["--tiny", "--threads", "1", "--sections", "contention", "--json",
+                       str(path)]) == 0
+    out = capsys.readouterr().out
+    assert events[0] == "check" and events.count("check") == 1 and "busy" in events
+    assert "machine loaded" not in out and "\ncontention (" in out
+    data = json.loads(path.read_text())
+    assert data["contention"] and data["load"]["loaded"] is False
+    assert multiprocessing.active_children() == []
+    assert _spawned_children() in (None, [])
+
+
+@pytest.mark.parametrize("loaded", [True, False])
+def test_load_notice(monkeypatch, capsys, keep_threads, tmp_path, loaded):
+    """A fake high load average: the header says the machine is loaded and
+    the JSON records it; a quiet machine: neither."""
+    from pooling.bench import load
+    fake = (64.0, 32.0, 16.0) if loaded else (0.0, 0.0, 0.0)
+    monkeypatch.setattr(os, "getloadavg", lambda: fake)
+    monkeypatch.setattr(load, "busy_share", lambda *a: 0.0)
+    path = tmp_path / "b.json"
+    assert bench.main(["--tiny", "--threads", "1", "--sections", "linear", "--json",
+                       str(path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    head = next(i for i, line in enumerate(lines) if line.startswith("pooling "))
+    notice = (f"machine loaded: load average 64.00 on {os.cpu_count()} cores, 0% of the CPU "
+              "time busy over 0.2 s before the run: figures unreliable")
+    assert (lines[head + 1] == notice) == loaded
+    assert any("machine loaded" in line for line in lines) == loaded
+    data = json.loads(path.read_text())
+    assert data["load"] == {"load_average": fake[0], "cores": os.cpu_count(), "busy_share": 0.0,
+                            "loaded": loaded, "notice": notice if loaded else None}
+
+
+def test_load_check(monkeypatch):
+    """Either figure can say the machine is loaded; without either, it is
+    not."""
+    from pooling.bench import load
+    cores = os.cpu_count()
+    for avg, share, loaded in ((0.0, 0.9, True), (cores - 0.5, 0.2, False),
+                               (float(cores), None, True), (None, None, False)):
+        def getloadavg(avg=avg):
+            if avg is None:
+                raise OSError("no load average")
+            return (avg, avg, avg)
+        monkeypatch.setattr(os, "getloadavg", getloadavg)
+        monkeypatch.setattr(load, "busy_share", lambda *a, share=share: share)
+        got = load.check()
+        assert got["loaded"] is loaded and (got["notice"] is not None) == loaded
+    assert load.check()["notice"] is None
+    assert load.notice(None, 2, 0.75) == ("machine loaded: 2 cores, 75% of the CPU time busy "
+                                          "over 0.2 s before the run: figures unreliable")
+    share = load.busy_share(0.05)
+    assert share is None or 0 <= share <= 1
+
+
+def test_plot_title_says_the_machine_was_loaded(tmp_path):
+    """The run's load notice goes into the figures' titles; none without it
+    (or from a JSON written before it was recorded)."""
+    pytest.importorskip("matplotlib")
+    from pooling.bench import plot
+    empty = {"threads": 2, "rows": [], "other_ops": [], "large_inputs": [], "tiny_calls": [],
+             "linear_cost": []}
+    notice = "machine loaded: load average 5.00 on 2 cores: figures unreliable"
+    assert notice in plot.provenance(dict(empty, load={"loaded": True, "notice": notice}),
+                                     "python -m pooling.bench", "versions", "today")
+    for result in (empty, dict(empty, load={"loaded": False, "notice": None})):
+        assert "machine loaded" not in plot.provenance(result, "python -m pooling.bench",
+                                                       "versions", "today")
+    path = tmp_path / "l.svg"
+    plot.write(dict(empty, load={"loaded": True, "notice": notice}), path,
+               "python -m pooling.bench", "versions")
+    assert notice in path.read_text()

@@ -21,8 +21,18 @@ framework layers), ``dask`` (``pooling.dask.max_pool3d`` over a chunked 2 GB
 volume against the same data in memory, ``dask.array.coarsen`` and
 scikit-image's ``block_reduce``; when dask is installed), ``models`` (ResNet-18 and VGG-11 end to end, converted by
 ``pooling.layers.torch.convert`` against unconverted, batch 32 and batch 1
-at 224x224, one thread and all ``--threads``; the longest: minutes), and
-the targets, for what ran.
+at 224x224, one thread and all ``--threads``; the longest: minutes),
+``contention`` (every kind of operation, tiny inputs to large, channels
+first and last, at ``--threads`` and at one thread, interleaved, while one
+busy process per core, started by the section and ended with it, competes
+for the cores, and the same calls without them), and the targets, for
+what ran.
+
+Before measuring, the run checks whether the machine is loaded (the load
+average against the cores, the CPUs' busy share over 0.2 s: ``load``); if
+it is, the header says so ("machine loaded: ...: figures unreliable"), as
+do the JSON and the plots' titles.  The contention section's load, which
+comes later and on purpose, does not count.
 
     python -m pooling.bench [--threads N] [--quick] [--json PATH] [--cases TEXT]
                             [--sections LIST | --skip LIST] [--plot FILE] [--quiet]
@@ -48,8 +58,10 @@ measured (time since the start, section, case) when it is a terminal;
 Modules: ``timing`` (timers), ``cases`` (what is measured), ``baselines``
 (im2col), ``measure`` (each section's measurements), ``adapters`` (the
 framework layers of ``pooling.layers``), ``chunked`` (the dask section),
-``models`` and ``nets`` (the networks), ``report`` (tables, targets, JSON),
-``progress`` (the progress lines), ``plot`` (``--plot``).
+``models`` and ``nets`` (the networks), ``contention`` (the busy
+processes and the contention section), ``load`` (the load notice),
+``report`` (tables, targets, JSON), ``progress`` (the progress lines),
+``plot`` (``--plot``).
 """
 from __future__ import annotations
 
@@ -70,18 +82,19 @@ from .baselines import im2col_backward, im2col_forward
 from .chunked import dask_rows, dask_targets, print_dask
 from .cases import (CASES, OPS, QUICK_CASES, TINY_CASES, input_bytes, large_cases, largest,
                     main_cases, tiny_call_cases)
+from .contention import contention_rows
 from .measure import (linear_cost, other_ops, preallocated, run_case, thread_scaling,
                       versus_torch)
 from .models import model_rows
-from .report import (print_adapters, print_large, print_linear, print_models, print_other_ops,
-                     print_out, print_scaling, print_table, print_targets, print_tiny_calls,
-                     summary, write_json)
-from . import progress, timing
+from .report import (print_adapters, print_contention, print_large, print_linear, print_models,
+                     print_other_ops, print_out, print_scaling, print_table, print_targets,
+                     print_tiny_calls, summary, write_json)
+from . import load as _load, progress, timing
 from .timing import calibrate, copy_bandwidth
 
 # The sections, in the order they run and print (the targets come last).
 SECTIONS = ("main", "scaling", "linear", "other", "large", "tiny", "out", "layers", "dask",
-            "models")
+            "models", "contention")
 
 # How long one timed repeat lasts at least (timing.MIN_SECONDS), in seconds,
 # for --quick: its inputs are 8 to 64 times smaller than the full run's.
@@ -119,6 +132,8 @@ def bench(threads=None, quick=False, cases=None, json_path=None, tiny=False, sec
 
 
 def _bench(torch, threads, quick, cases, json_path, tiny, on):
+    # before anything runs: the contention section's busy processes come later
+    load = _load.check()
     if pooling.get_backend() != "cython":
         print("warning: the compiled kernels are not in use; 'ours' is the NumPy reference")
     threads = threads or pooling.get_num_threads()
@@ -134,6 +149,8 @@ def _bench(torch, threads, quick, cases, json_path, tiny, on):
           f"numpy {np.__version__}, "
           f"torch {getattr(torch, '__version__', 'not installed')}, threads {threads}, "
           f"{platform.machine()}, median of {repeats} runs")
+    if load["loaded"]:
+        print(load["notice"])
     copy_gbps = copy_bandwidth(max(map(input_bytes, selected), default=1 << 20), repeats)
     rows = []
     if "main" in on:
@@ -176,14 +193,29 @@ def _bench(torch, threads, quick, cases, json_path, tiny, on):
             models = model_rows(repeats if size == "full" else 1, threads, size != "full",
                                 size == "tiny")
             print_models(models)
-    lines = summary(rows, scaling, linear, copy_gbps, tiny_calls, large, others, models)
+    contention = []
+    if "contention" in on:
+        # at 2 threads for --tiny, as the scaling section, so that the tests
+        # see the section at --threads 1
+        n = max(threads, 2) if tiny else threads
+        if n > 1:
+            try:
+                contention = contention_rows(n, repeats, size)
+            except (OSError, RuntimeError) as e:   # the busy processes did not start
+                print(f"\ncontention: skipped ({e})")
+            else:
+                print_contention(contention)
+        else:
+            print("\ncontention: skipped (one thread: nothing to compare with one thread)")
+    lines = summary(rows, scaling, linear, copy_gbps, tiny_calls, large, others, models,
+                    contention)
     lines += dask_targets(dasks)
     print_targets(lines)
     result = {"version": pooling.__version__, "threads": threads, "copy_gbps": copy_gbps,
               "rows": rows, "thread_scaling": scaling, "linear_cost": linear,
               "other_ops": others, "large_inputs": large, "tiny_calls": tiny_calls,
               "out": outs, "adapters": adapters, "dask": dasks, "models": models,
-              "summary": lines}
+              "contention": contention, "load": load, "summary": lines}
     if json_path:
         write_json(result, json_path)
     return result

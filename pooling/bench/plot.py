@@ -14,7 +14,8 @@ Two files, the format following FILE's suffix (.png, .svg or .pdf):
 
 Each figure's title names the command, the machine (CPU model, cores,
 threads), the versions and the date, so that a plot carries where it came
-from.  A panel without data says so.  matplotlib is imported only here, and
+from, and the run's load notice when the machine was loaded as it started
+("machine loaded: ...: figures unreliable").  A panel without data says so.  matplotlib is imported only here, and
 only when ``--plot`` is given; the figures are drawn with the Agg canvas, not
 pyplot, so no display is needed and no global state is touched.  SVG keeps
 its text as text (``svg.fonttype: none``) and has no date in its metadata,
@@ -63,12 +64,18 @@ def cpu_model():
 
 
 def provenance(result, command, versions, date=None):
-    """The lines that say where the figures come from (date: now)."""
+    """The lines that say where the figures come from (date: now), and the
+    run's load notice when its machine was loaded."""
     date = date or datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     # wrapped to fit the narrower figure's title
-    return "\n".join(textwrap.wrap(command, 100, break_on_hyphens=False) + [
+    lines = textwrap.wrap(command, 100, break_on_hyphens=False) + [
         f"{cpu_model()}, {os.cpu_count()} cores, {result['threads']} "
-        f"thread{'s' if result['threads'] != 1 else ''}; {versions}; {date}"])
+        f"thread{'s' if result['threads'] != 1 else ''}; {versions}; {date}"]
+    # the load notice of the run (load.check), when the machine was loaded
+    load = result.get("load") or {}
+    if load.get("loaded"):
+        lines += textwrap.wrap(load["notice"], 100)
+    return "\n".join(lines)
 
 
 def speedups(result):

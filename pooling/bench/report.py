@@ -153,6 +153,45 @@ def print_models(models):
                   "time).")
 
 
+def print_contention(rows):
+    if not rows:
+        return
+    n, busy = rows[0]["threads"], rows[0]["busy"]
+    print(f"\ncontention (ours at {n} threads and at 1 thread, ms, median of "
+          f"{rows[0]['repeats']} interleaved runs; x = {n} threads / 1 thread, above 1 the "
+          f"threads cost time;\n  busy: {busy} processes that this section started spin on "
+          f"the cores, a deliberate load, which the load notice does not count;\n  idle: the "
+          "same calls before they started):")
+    print(f"  {'case':56} {'busy: ' + _threads(n).strip():>17} {'1 thread':>9} {'x':>6}   "
+          f"{'idle: ' + _threads(n).strip():>17} {'1 thread':>9} {'x':>6}")
+    for r in rows:
+        print(f"  {r['case']:56} {_fmt_ms(r['ms_n']):>17} {_fmt_ms(r['ms_1']):>9} "
+              f"{r['ratio']:6.2f}   {_fmt_ms(r['idle_ms_n']):>17} {_fmt_ms(r['idle_ms_1']):>9} "
+              f"{r['idle_ratio']:6.2f}" + ("" if r["busy_throughout"] else "  *"))
+    if not all(r["busy_throughout"] for r in rows):
+        print("  *: the busy processes ended during the row's measurement, twice (the row "
+              "was timed again once): partly idle")
+    worst, idle = (max(rows, key=lambda r: r[k]) for k in ("ratio", "idle_ratio"))
+    print(f"  worst ratio: busy x{worst['ratio']:.2f} ({worst['case']}); idle "
+          f"x{idle['idle_ratio']:.2f} ({idle['case']})")
+
+
+# Issue #24: at the run's thread count, at most this many times the time at
+# one thread, with every core busy.
+CONTENTION_TARGET = 1.5
+
+
+def _contention_target(rows):
+    """Issue #24's target: the worst ratio of the contention section."""
+    if not rows:
+        return []
+    r = max(rows, key=lambda r: r["ratio"])
+    met = "met" if r["ratio"] <= CONTENTION_TARGET else "missed"
+    return [f"contention: worst {_threads(r['threads']).strip()} / 1 thread with {r['busy']} "
+            f"busy processes: {r['ratio']:.2f}x, {r['case']} (target <= "
+            f"{CONTENTION_TARGET:g}x: {met})"]
+
+
 def _bound(row):
     share = row["pooling_share"]
     return 1 / (1 - share) if share < 1 else math.inf
@@ -253,7 +292,8 @@ def _average_family(others):
     return lines
 
 
-def summary(rows, scaling, linear, copy_gbps, tiny=(), large=(), others=(), models=()):
+def summary(rows, scaling, linear, copy_gbps, tiny=(), large=(), others=(), models=(),
+            contention=()):
     """The project's performance targets, with the measured values: a line
     for each target whose measurement ran."""
     lines = (_fast_everywhere(rows, tiny, large, others) + _average_family(others)
@@ -291,7 +331,7 @@ def summary(rows, scaling, linear, copy_gbps, tiny=(), large=(), others=(), mode
         lines.append(f"linear cost: ns/element within +-{100 * spread:.0f}% of the median across "
                      f"{linear[-1]['elements'] / linear[0]['elements']:.0f}x sizes "
                      f"(target +-25%)")
-    return lines
+    return lines + _contention_target(contention)
 
 
 def print_targets(lines):

@@ -53,20 +53,30 @@ def median_ms(fn, repeats, min_seconds=None):
     return 1e3 * statistics.median(times)
 
 
-def interleaved_ms(fns, repeats, min_seconds=None):
+def interleaved_ms(fns, repeats, min_seconds=None, before=None):
     """Median time of one call of each of fns, in ms, the calls taking turns:
     each repeat times every fn once, in turn, the order reversed on every
     other repeat, so that all of them see the same machine (other processes,
-    clock speed) in the same proportion.  One warm-up call each; calls
-    shorter than min_seconds (default MIN_SECONDS) are looped as in
-    median_ms, calls longer (a network's forward and backward) are not.  The
-    garbage collector is off while timing."""
+    clock speed) in the same proportion.  Three warm-up calls each, the
+    fastest setting the loop count: calls shorter than min_seconds (default
+    MIN_SECONDS) are looped as in median_ms, calls longer (a network's forward and backward) are not.  The
+    garbage collector is off while timing.  before: callables, one per fn,
+    each called untimed before its fn's warm-up and before each of its
+    timed repeats (the contention section sets the thread count so)."""
     min_seconds = MIN_SECONDS if min_seconds is None else min_seconds
+    before = before or [None] * len(fns)
     loops = []
-    for fn in fns:
-        t0 = time.perf_counter()
-        fn()
-        loops.append(max(1, math.ceil(min_seconds / max(time.perf_counter() - t0, 1e-9))))
+    for fn, setup in zip(fns, before):
+        if setup:
+            setup()
+        # The fastest of three warm-up calls sets the loop count: on a busy
+        # machine one slow call would leave a repeat a call or two long.
+        one = math.inf
+        for _ in range(3):
+            t0 = time.perf_counter()
+            fn()
+            one = min(one, time.perf_counter() - t0)
+        loops.append(max(1, math.ceil(min_seconds / max(one, 1e-9))))
     times: list[list[float]] = [[] for _ in fns]
     enabled = gc.isenabled()
     gc.collect()
@@ -75,6 +85,8 @@ def interleaved_ms(fns, repeats, min_seconds=None):
         for r in range(repeats):
             order = list(range(len(fns)))
             for i in order[::-1] if r % 2 else order:
+                if before[i]:
+                    before[i]()
                 t0 = time.perf_counter()
                 for _ in range(loops[i]):
                     fns[i]()
