@@ -33,12 +33,15 @@ if [ "$which" = all ] || [ "$which" = asan ]; then
     echo "== AddressSanitizer build"
     fresh_copy
     asan=$(gcc -print-file-name=libasan.so)
-    # PyTorch is hidden here: with libasan preloaded into an uninstrumented
-    # interpreter, ASan's __cxa_throw interceptor is unresolved and the first
-    # C++ exception torch throws aborts the process ("CHECK failed:
-    # asan_interceptors.cpp:320").  Its tests skip; ours all run.
+    # PyTorch and matplotlib are hidden here: with libasan preloaded into an
+    # uninstrumented interpreter, ASan's __cxa_throw interceptor is
+    # unresolved and the first C++ exception either throws (torch, and
+    # matplotlib's ft2font at import) aborts the process ("CHECK failed:
+    # asan_interceptors.cpp:320").  Their tests skip; ours all run.
     mkdir -p "$work/notorch"
-    echo 'raise ModuleNotFoundError("torch is hidden in the ASan run")' > "$work/notorch/torch.py"
+    for m in torch matplotlib; do
+        echo "raise ModuleNotFoundError('$m is hidden in the ASan run')" > "$work/notorch/$m.py"
+    done
     (cd "$work/tree" \
         && CFLAGS="-fsanitize=address -fno-omit-frame-pointer -O1 -g" \
            LDFLAGS="-fsanitize=address" "$PYTHON" setup.py -q build_ext --inplace >/dev/null \
