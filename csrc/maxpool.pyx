@@ -67,8 +67,9 @@ H. Backward is a scatter in output raster order, PyTorch's order, so that
    written once instead (no zero fill where they tile the input); float16
    always scatters.
 I. Threads: OpenMP over planes (channels-first), output rows (channels-last
-   forward) or pairs of batch item and channel block (channels-last
-   scatters, so that no two tasks write one element).  Below
+   forward) or batch items (channels-last scatters, so that no two tasks
+   write one element; not channel blocks of one item, whose threads slowed
+   each other down, see _scatter.pxi).  Below
    _PARALLEL_MIN_WORK elements a call stays on one thread.  The loops run
    without the GIL; a compiler without OpenMP builds the same C serially
    (_openmp.pxd).  Every parallel region is opened through threads.h
@@ -262,7 +263,7 @@ _ForwardPlan.run -> _dispatch_typed (pool_t) -> _run
     every fold -> _put -> _takes; _cl_lanes -> _takes
 backward3d, unpool3d -> _scatter3d -> _planes | _pixels
   _scatter_into (scat_t) -> _scatter_as
-    _scatter (prange: planes) | _scatter_cl (prange: item, channel block)
+    _scatter (prange: planes) | _scatter_cl (prange: batch items)
       -> _move -> _add
 backward3d_compact -> backward3d (windows over 256 positions)
                     | _planes | _pixels
@@ -270,7 +271,7 @@ backward3d_compact -> backward3d (windows over 256 positions)
     _backward_compact (prange: planes) -> _backward_compact_plane
       -> _unfold_row -> _unfold_k2 | _unfold_col   (disjoint windows, long rows)
       -> _add                                      (otherwise: a scatter)
-    _backward_compact_cl (prange: item, channel block) -> _add
+    _backward_compact_cl (prange: batch items) -> _add
 adaptive3d -> _kernel_input, _channels_last, _output, _job, _result
   _dispatch (pool_t) -> _run
     _adaptive (prange: planes) -> _adaptive_plane -> _adaptive_rows
@@ -370,9 +371,7 @@ def backward3d_compact(g5, cache5, params, spatial, bint channels_last=False, ou
     if _channels_last(g5, channels_last) and _channels_last(cache5, channels_last):
         gi = _target(out, g5.dtype, True)
         if gi is None:
-            gi = _alloc(shape, g5.dtype, True, zeros=True)
-        else:
-            gi.fill(0)
+            gi = _alloc(shape, g5.dtype, True)
         go, loc = _pixels(g5), _pixels(cache5)
         _compact_into(go, loc, _pixels(gi), True, &g)
         return _into(out, gi)
@@ -399,9 +398,7 @@ def _scatter3d(x5, idx5, spatial, bint channels_last, bint add, out):
     if _channels_last(x5, channels_last) and _channels_last(idx5, channels_last):
         dst = _target(out, x5.dtype, True)
         if dst is None:
-            dst = _alloc(shape, x5.dtype, True, zeros=True)
-        else:
-            dst.fill(0)
+            dst = _alloc(shape, x5.dtype, True)
         bad = _scatter_into(_pixels(x5), _pixels(idx5, np.int64), _pixels(dst), True, add)
         return _into(out, dst), bad
     dst = _target(out, x5.dtype, False)

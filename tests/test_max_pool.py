@@ -183,6 +183,40 @@ def test_parallel_path_matches_reference(cython_backend, threads, dtype, kw):
     assert np.array_equal(gi, reference.max_pool2d_backward(g, ri, x.shape))
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
+@pytest.mark.parametrize("batch", [1, 3])
+@pytest.mark.parametrize("kw", [dict(kernel_size=2), dict(kernel_size=3, stride=2, padding=1)])
+def test_channels_last_scatters_match_reference(cython_backend, threads, dtype, batch, kw):
+    """The channels-last scatters (backward from indices, the layer's
+    backward, unpooling) split by batch item: a batch of 3 opens the
+    threaded loop, a batch of 1 stays on one thread; each item is zero-filled
+    inside the loop, so `out=` with stale contents comes back exact."""
+    rng = np.random.default_rng(11)
+    x = make_values(rng, (batch, 48, 41, 17), dtype)   # NHWC, > 2**15 elements
+    gdt = np.float16 if dtype == np.float16 else dtype
+    pooling.set_num_threads(threads)
+    try:
+        y, i = pooling.max_pool2d(x, return_indices=True, data_format="NHWC", **kw)
+        g = rng.standard_normal(y.shape).astype(gdt)
+        gi = pooling.max_pool2d_backward(g, i, x.shape, data_format="NHWC")
+        stale = np.full(x.shape, 7, gdt)
+        gi_out = pooling.max_pool2d_backward(g, i, x.shape, data_format="NHWC", out=stale)
+        layer = pooling.MaxPool2D(data_format="NHWC", **kw)
+        layer.forward(x)
+        gl = layer.backward(g)
+        up = pooling.max_unpool2d(y, i, output_size=x.shape[1:3], data_format="NHWC", **kw)
+    finally:
+        pooling.set_num_threads(0)
+    _, ri = reference.max_pool2d(x, return_indices=True, data_format="NHWC", **kw)
+    want = reference.max_pool2d_backward(g, ri, x.shape, data_format="NHWC")
+    assert gi_out is stale
+    for got in (gi, gi_out, gl):
+        assert got.dtype == want.dtype and np.array_equal(got, want)
+    assert np.array_equal(up, reference.max_unpool2d(y, ri, output_size=x.shape[1:3],
+                                                     data_format="NHWC", **kw), equal_nan=True)
+
+
 def test_float16_gradient_rounds_per_addition(cython_backend):
     # 2048 + 1 + 1 in float16: per-step rounding gives 2048 (ties to even),
     # a float32 accumulator would give 2050.
