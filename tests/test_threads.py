@@ -205,3 +205,25 @@ def test_the_thread_limit_is_per_thread(two_threads):
     finally:
         assert _backend.set_thread_limit(0) == 1
     assert pooling.get_num_threads() == 2
+
+
+@needs_threads
+def test_with_thread_limit_restores_the_limit_even_on_error(two_threads):
+    seen = []
+    assert _backend.with_thread_limit(1, lambda a, b=0: seen.append(
+        (a, b, pooling.get_num_threads())) or "done", "a", b=3) == "done"
+    assert seen == [("a", 3, 1)] and pooling.get_num_threads() == 2
+    _backend.set_thread_limit(2)
+    try:
+        with pytest.raises(KeyError):
+            _backend.with_thread_limit(1, {}.__getitem__, "x")
+        assert _backend.set_thread_limit(2) == 2   # the outer limit, restored
+    finally:
+        _backend.set_thread_limit(0)
+
+
+def test_thread_state_keys_without_the_kernels(cython_backend, monkeypatch):
+    """The stand-in state (no compiled kernels) has the kernels' keys."""
+    compiled = _backend.thread_state()
+    monkeypatch.setattr(_backend, "_maxpool", None)
+    assert _backend.thread_state().keys() == compiled.keys()

@@ -19,7 +19,7 @@ import importlib
 import os
 import warnings
 from types import ModuleType
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple
 
 from .numpy_core import NumpyCore
 
@@ -170,6 +170,18 @@ def _no_limit(n: int) -> int:
 # the calling thread, for host frameworks (the torch adapter passes
 # torch.get_num_threads(), dask tasks one); returns the previous limit.
 set_thread_limit = _maxpool.set_thread_limit if _maxpool is not None else _no_limit
+
+
+def with_thread_limit(n: int, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``fn(*args, **kwargs)`` with the calls made from this thread limited
+    to ``n`` threads (set_thread_limit; 0: no limit), the previous limit
+    restored afterwards: how a host framework's thread count reaches the
+    kernels (the torch adapter, dask tasks)."""
+    before = set_thread_limit(n)
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        set_thread_limit(before)
 
 
 def thread_state() -> Dict[str, Any]:

@@ -200,7 +200,7 @@ def _bench(torch, threads, quick, cases, json_path, tiny, on):
         n = max(threads, 2) if tiny else threads
         if n > 1:
             try:
-                contention = contention_rows(n, repeats, size)
+                contention = contention_rows(n, size)
             except (OSError, RuntimeError) as e:   # the busy processes did not start
                 print(f"\ncontention: skipped ({e})")
             else:

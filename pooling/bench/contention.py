@@ -15,7 +15,7 @@ import numpy as np
 import pooling
 
 from . import progress
-from .timing import interleaved_ms
+from .timing import alternating_ms
 
 # The longest a set of busy processes spins, in seconds: each one stops by
 # itself then (or when the benchmark's process is gone), even if the
@@ -174,10 +174,15 @@ def _cases(x2, k, s, p, last, rng):
     ]
 
 
-def _time(calls, phase, threads, repeats, busy=None, idle_s=None):
-    """[(ms at threads, ms at one thread, seconds taken, busy throughout)]
-    of each of calls [(name, call)], the two thread counts interleaved
-    (timing.interleaved_ms).  With busy: its processes are started anew
+# Seconds each row's two thread counts take turns, per phase (busy, idle).
+SECONDS = {"full": 0.5, "quick": 0.2, "tiny": 0.0}
+
+
+def _time(calls, phase, threads, seconds, busy=None, idle_s=None):
+    """[((median, mean, runs) at threads, (median, mean, runs) at one
+    thread, seconds taken, busy throughout)] of each of calls [(name,
+    call)], the two thread counts taking turns in short runs
+    (timing.alternating_ms).  With busy: its processes are started anew
     before a call when few seconds are left on them (a few times the call's
     idle_s), and a call during which they ended is timed again, once."""
     setters = [lambda: pooling.set_num_threads(threads), lambda: pooling.set_num_threads(1)]
@@ -187,41 +192,39 @@ def _time(calls, phase, threads, repeats, busy=None, idle_s=None):
             if busy is not None:
                 busy.renew(min(busy.seconds / 2, 2 + 10 * idle_s[i]))
             t0 = time.perf_counter()
-            ms_n, ms_1 = interleaved_ms([fn, fn], repeats, before=setters)
+            n, one = alternating_ms([fn, fn], seconds, min_runs=3, before=setters)
             throughout = busy is None or busy.alive()
             if throughout:
                 break
-        out.append((ms_n, ms_1, time.perf_counter() - t0, throughout))
+        out.append((n, one, time.perf_counter() - t0, throughout))
         progress.step("contention", f"{phase} {name}")
     return out
 
 
-def contention_rows(threads, repeats, size):
-    """One row per case (see cases): its ms at `threads` (ms_n) and at one
-    thread (ms_1) and their ratio, with one busy process per core (cores())
+def contention_rows(threads, size):
+    """One row per case (see cases): its ms at `threads` and at one thread,
+    median (ms_n, ms_1) and mean (mean_ms_n, mean_ms_1) of runs of about
+    2 ms, and their ratios, with one busy process per core (cores())
     started for the section and ended before it returns, and the same
     without them (idle_*), measured first.  Pooling's thread count is
     restored afterwards."""
     found = cases(size)
     calls = [(name, fn) for name, _, _, fn in found]
-    # Under a deliberate load both columns swing by half from run to run
-    # (calls that never use a second thread included): the full run takes
-    # more runs, so that the median measures the threads and not the
-    # scheduler's dice.
-    if size == "full":
-        repeats = max(repeats, 15)
+    seconds = SECONDS[size]
     before = pooling.get_num_threads()
     try:
         t0 = time.perf_counter()
-        idle = _time(calls, "idle", threads, repeats)
+        idle = _time(calls, "idle", threads, seconds)
         # the processes' time: the idle phase's several times over, and a margin
-        seconds = min(BUSY_SECONDS, 10 + 5 * (time.perf_counter() - t0))
-        with Busy(cores(), seconds) as busy:
-            loaded = _time(calls, "busy", threads, repeats, busy, [t[2] for t in idle])
+        spin_s = min(BUSY_SECONDS, 10 + 5 * (time.perf_counter() - t0))
+        with Busy(cores(), spin_s) as busy:
+            loaded = _time(calls, "busy", threads, seconds, busy, [t[2] for t in idle])
     finally:
         pooling.set_num_threads(before)
     return [{"case": name, "op": op, "data_format": fmt, "threads": threads, "busy": busy.n,
-             "repeats": repeats,
-             "ms_n": b[0], "ms_1": b[1], "ratio": b[0] / b[1], "busy_throughout": b[3],
-             "idle_ms_n": i[0], "idle_ms_1": i[1], "idle_ratio": i[0] / i[1]}
+             "seconds": seconds, "runs": min(b[0][2], b[1][2]),
+             "ms_n": b[0][0], "ms_1": b[1][0], "ratio": b[0][0] / b[1][0],
+             "mean_ms_n": b[0][1], "mean_ms_1": b[1][1], "mean_ratio": b[0][1] / b[1][1],
+             "busy_throughout": b[3],
+             "idle_ms_n": i[0][0], "idle_ms_1": i[1][0], "idle_ratio": i[0][0] / i[1][0]}
             for (name, op, fmt, _), b, i in zip(found, loaded, idle)]

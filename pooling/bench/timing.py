@@ -62,27 +62,63 @@ def interleaved_ms(fns, repeats, min_seconds=None, before=None):
     MIN_SECONDS) are looped as in median_ms, calls longer (a network's forward and backward) are not.  The
     garbage collector is off while timing.  before: callables, one per fn,
     each called untimed before its fn's warm-up and before each of its
-    timed repeats (the contention section sets the thread count so)."""
-    min_seconds = MIN_SECONDS if min_seconds is None else min_seconds
+    timed repeats."""
     before = before or [None] * len(fns)
+    loops = _loop_counts(fns, before, MIN_SECONDS if min_seconds is None else min_seconds)
+    times = _take_turns(fns, before, loops, lambda r: r < repeats)
+    return [1e3 * statistics.median(t) for t in times]
+
+
+# How long one run of alternating_ms lasts: short beside the scheduler's
+# time slice (4 ms here), so that most runs are not preempted at all.
+RUN_SECONDS = 0.002
+
+
+def alternating_ms(fns, seconds, run_seconds=RUN_SECONDS, min_runs=5, before=None):
+    """[(median ms, mean ms, runs)] of one call of each of fns, in runs of
+    about run_seconds that take turns as in interleaved_ms, for `seconds`
+    in all (at least min_runs each).  For a loaded machine: with runs of
+    20 ms, each run of both fns took a few of the caller's own 4 ms
+    preemptions, and the medians of 15 swung by half between two
+    measurements of the same call; with 2 ms runs most runs see none, the
+    median is the call's time and the mean (the runs' total) what the
+    preemptions and anything rarer add."""
+    before = before or [None] * len(fns)
+    loops = _loop_counts(fns, before, run_seconds)
+    end = time.perf_counter() + seconds
+    times = _take_turns(fns, before, loops,
+                        lambda r: r < min_runs or time.perf_counter() < end)
+    return [(1e3 * statistics.median(t), 1e3 * statistics.fmean(t), len(t)) for t in times]
+
+
+def _loop_counts(fns, before, min_seconds):
+    """Calls of each fn per timed run: the fastest of three warm-up calls
+    sets it (on a busy machine one slow call would leave a run a call or
+    two long); calls longer than min_seconds are not looped."""
     loops = []
     for fn, setup in zip(fns, before):
         if setup:
             setup()
-        # The fastest of three warm-up calls sets the loop count: on a busy
-        # machine one slow call would leave a repeat a call or two long.
         one = math.inf
         for _ in range(3):
             t0 = time.perf_counter()
             fn()
             one = min(one, time.perf_counter() - t0)
         loops.append(max(1, math.ceil(min_seconds / max(one, 1e-9))))
+    return loops
+
+
+def _take_turns(fns, before, loops, more):
+    """Per fn, the time of one call in each timed run, the fns taking turns
+    (the order reversed every other round) while more(round) holds; the
+    garbage collector off meanwhile."""
     times: list[list[float]] = [[] for _ in fns]
     enabled = gc.isenabled()
     gc.collect()
     gc.disable()
     try:
-        for r in range(repeats):
+        r = 0
+        while more(r):
             order = list(range(len(fns)))
             for i in order[::-1] if r % 2 else order:
                 if before[i]:
@@ -91,10 +127,11 @@ def interleaved_ms(fns, repeats, min_seconds=None, before=None):
                 for _ in range(loops[i]):
                     fns[i]()
                 times[i].append((time.perf_counter() - t0) / loops[i])
+            r += 1
     finally:
         if enabled:
             gc.enable()
-    return [1e3 * statistics.median(t) for t in times]
+    return times
 
 
 def settle():

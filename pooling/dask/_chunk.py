@@ -37,11 +37,7 @@ def set_task_threads(n: int) -> None:
 
 def with_task_threads(fn, *args, **kwargs):
     """``fn(*args, **kwargs)`` with the kernels at the task's thread count."""
-    before = backend.set_thread_limit(_task_threads)
-    try:
-        return fn(*args, **kwargs)
-    finally:
-        backend.set_thread_limit(before)
+    return backend.with_thread_limit(_task_threads, fn, *args, **kwargs)
 
 
 def _run(op, nd, *args, **kwargs):

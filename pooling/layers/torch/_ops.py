@@ -44,16 +44,11 @@ def torch_threads(fn):
     ``torch.get_num_threads()`` of the calling thread (capped by
     pooling.set_num_threads), so that torch.set_num_threads governs both,
     in a DataLoader worker too (Design T in csrc/maxpool.pyx)."""
-    limit = _backend.set_thread_limit
-    threads = torch.get_num_threads
+    limited, threads = _backend.with_thread_limit, torch.get_num_threads
 
     @functools.wraps(fn)
     def call(*args, **kwargs):
-        before = limit(threads())
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            limit(before)
+        return limited(threads(), fn, *args, **kwargs)
     return call
 
 

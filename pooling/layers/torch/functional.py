@@ -61,7 +61,7 @@ def _window(fn, nd, kernel_size, stride, padding):
 
 _is_compiling = torch.compiler.is_compiling
 _core = _backend.core
-_limit, _threads = _backend.set_thread_limit, torch.get_num_threads  # see _ops.torch_threads
+_limited, _threads = _backend.with_thread_limit, torch.get_num_threads  # see _ops.torch_threads
 
 
 def _max_pool(nd, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
@@ -73,15 +73,11 @@ def _max_pool(nd, input, kernel_size, stride, padding, dilation, ceil_mode, retu
             and input.layout == torch.strided and input.dtype in _NUMBERS
             and input.is_contiguous() and not _is_compiling()):
         a = input.numpy()
-        before = _limit(_threads())
-        try:
-            plan = _api.find_plan(_core(), a, (nd, kernel_size, stride, padding, dilation,
-                                               ceil_mode, "flat" if return_indices else None,
-                                               LAYOUTS[nd][0]))
-            y, i = plan.run(a, None) if plan is not None else (None, None)
-        finally:
-            _limit(before)
+        plan = _api.find_plan(_core(), a, (nd, kernel_size, stride, padding, dilation,
+                                           ceil_mode, "flat" if return_indices else None,
+                                           LAYOUTS[nd][0]))
         if plan is not None:
+            y, i = _limited(_threads(), plan.run, a, None)
             return (torch.from_numpy(y), torch.from_numpy(i)) if return_indices else \
                 torch.from_numpy(y)
     if not _served(input, _NUMBERS):
