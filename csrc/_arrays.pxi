@@ -39,6 +39,7 @@ cdef Geom _geom(spatial, strides, Py_ssize_t itemsize, params, out):
     pw, sw, last = <object>g.pw, <object>g.sw, <object>(g.W - 1 - (g.kw - 1) * g.dw)
     g.jlo = min(-(-pw // sw), g.OW)
     g.jhi = max(g.jlo, min(g.OW, (last + pw) // sw + 1))
+    g.hend = g.H + g.ph
     cdef Py_ssize_t o, rows = g.kh * g.kw
     for o in range(min(g.kd * rows, _MAX_LOCAL)):
         g.delta[o] = ((o // rows) * g.dd * g.H + (o % rows) // g.kw * g.dh) * g.W \

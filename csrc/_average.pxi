@@ -47,20 +47,28 @@ cdef inline pool_t _quot(pool_t s, pool_t dv) noexcept nogil:
 
 cdef void _average(const Job* j, pool_t* y) noexcept nogil:
     cdef const Geom* g = j.g
-    cdef Py_ssize_t P = j.N * j.C, p, n, c
+    cdef Py_ssize_t P = j.N * j.C, p
     cdef bint threaded = P * g.D * g.H * g.W >= _PARALLEL_MIN_WORK and P > 1
     cdef Region rg
     if not (pool_t is float or pool_t is double or pool_t is int64_t):
         return  # refused in pooling._params: no average of other dtypes
+    if _tiles_pay(j, y, True):   # small planes in channels-last tiles
+        _forward_tiles(j, y, True)
+        return
     rg = _region_begin(threaded)
     with parallel(num_threads=_threads(), use_threads_if=rg.on):
         _arrive(&rg)
         for p in prange(P, schedule="static"):
-            n = p // j.C
-            c = p - n * j.C
-            _average_plane(j.x + n * j.xs_n + c * j.xs_c, y + n * j.ys_n + c * j.ys_c, j, g)
+            _average_one(j, y, p)
         _leave(&rg)
     _settle(&rg)
+
+
+cdef inline void _average_one(const Job* j, pool_t* y, Py_ssize_t p) noexcept nogil:
+    # Plane p = (n, c).
+    cdef Py_ssize_t n = p // j.C
+    cdef Py_ssize_t c = p - n * j.C
+    _average_plane(j.x + n * j.xs_n + c * j.xs_c, y + n * j.ys_n + c * j.ys_c, j, j.g)
 
 
 cdef void _average_plane(const char* xp, pool_t* yp, const Job* j,
@@ -92,7 +100,7 @@ cdef void _average_plane(const char* xp, pool_t* yp, const Job* j,
         dreal = min(ds + g.kd, g.D) - max(ds, 0)
         for oh in range(g.OH):
             hs = oh * g.sh - g.ph
-            hpad = min(hs + g.kh, g.H + g.ph) - hs
+            hpad = min(hs + g.kh, g.hend) - hs
             hreal = min(hs + g.kh, g.H) - max(hs, 0)
             total = dreal * hreal   # the window rows inside the input
             yrow = yp + (od * g.OH + oh) * g.OW
@@ -334,7 +342,7 @@ cdef void _average_cl_row(const Job* j, pool_t* y, Py_ssize_t r) noexcept nogil:
     cdef Py_ssize_t a0 = _first_in(ds, 1), a1 = _end_in(ds, 1, g.D, g.kd)
     cdef Py_ssize_t r0 = _first_in(hs, 1), r1 = _end_in(hs, 1, g.H, g.kh)
     cdef Py_ssize_t t0, t1, ow, c0, a, rr, t, ne, o
-    cdef int64_t dpad = min(ds + g.kd, g.D + g.pd) - ds, hpad = min(hs + g.kh, g.H + g.ph) - hs
+    cdef int64_t dpad = min(ds + g.kd, g.D + g.pd) - ds, hpad = min(hs + g.kh, g.hend) - hs
     cdef int64_t rows_in = (a1 - a0) * (r1 - r0)
     cdef Py_ssize_t off[_MAX_LOCAL]
     cdef const char* xn = j.x + n * j.xs_n
@@ -487,7 +495,7 @@ cdef void _average_backward_plane(const grad_t* go, grad_t* gi, const Job* j,
         dreal = min(ds + g.kd, g.D) - max(ds, 0)
         for oh in range(g.OH):
             hs = oh * g.sh - g.ph
-            hpad = min(hs + g.kh, g.H + g.ph) - hs
+            hpad = min(hs + g.kh, g.hend) - hs
             hreal = min(hs + g.kh, g.H) - max(hs, 0)
             dv = <grad_t>_divisor(j, g, g.jlo * g.sw - g.pw, dpad * hpad, dreal * hreal)
             c0 = 0

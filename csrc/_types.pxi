@@ -127,6 +127,8 @@ cdef struct Geom:
     Py_ssize_t kd, kh, kw, sd, sh, sw, pd, ph, pw, dd, dh, dw
     Py_ssize_t xs_d, xs_h, xs_w    # byte strides of the input within a plane
     Py_ssize_t jlo, jhi            # output columns whose window lies inside [0, W)
+    Py_ssize_t hend                # where the padded input ends along H: H + ph
+                                   # (a band of rows in a tile: from its first row)
     int hkind
     int64_t delta[_MAX_LOCAL]      # window-local offset -> offset in the plane
 

@@ -964,3 +964,58 @@ def test_avg_kernel_windows_and_layouts(cython_backend, case, layout, dtype):
         assert same_bits(gi, gwant)
     finally:
         pooling.set_num_threads(0)
+
+
+# ---- channels-first planes in channels-last tiles (Design F2) ----------------
+# 32 planes at a time (float32, float64), whole or in bands of rows (whose
+# divisors count the plane's padding, not the band's), and the planes left
+# over through the plane loops: the same bits as the reference.
+
+@more_examples(1.5)
+@given(c=avg_case(nd=2), planes=st.sampled_from([(1, 32), (2, 33), (1, 70), (3, 16)]),
+       dtype=st.sampled_from([np.float32, np.float64]), kind=st.sampled_from(["ints", "spread"]),
+       threads=st.sampled_from([1, 2]), seed=st.integers(0, 2**32 - 1))
+def test_avg_tiles_match_reference(cython_backend, c, planes, dtype, kind, threads, seed):
+    rng = np.random.default_rng(seed)
+    x = values(rng, planes + c["shape"][-2:], dtype, kind)
+    kw = pool_kwargs(c)
+    want, err = outcome(reference.avg_pool2d, x, **kw)
+    if err:
+        return
+    pooling.set_num_threads(threads)
+    try:
+        assert same_bits(pooling.avg_pool2d(x, **kw), want)
+    finally:
+        pooling.set_num_threads(0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape,kw", [
+    ((1, 40, 50, 47), dict(kernel_size=3, stride=1, padding=1)),                 # bands
+    ((1, 33, 64, 64), dict(kernel_size=3, stride=1, padding=1, ceil_mode=True,
+                           count_include_pad=False)),
+    ((2, 32, 61, 40), dict(kernel_size=(3, 2), stride=(1, 2), padding=(1, 1), ceil_mode=True)),
+    ((1, 32, 70, 33), dict(kernel_size=2, stride=1, divisor_override=3)),
+    ((1, 64, 14, 14), dict(kernel_size=2)),
+    ((1, 48, 7, 7), dict(kernel_size=7)),
+])
+def test_avg_tiles_in_bands_match_reference(cython_backend, dtype, shape, kw):
+    rng = np.random.default_rng(3)
+    for kind in ("ints", "spread"):
+        x = values(rng, shape, dtype, kind)
+        for threads in (1, 2):
+            pooling.set_num_threads(threads)
+            try:
+                assert same_bits(pooling.avg_pool2d(x, **kw), reference.avg_pool2d(x, **kw))
+            finally:
+                pooling.set_num_threads(0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_avg_tiles_of_volumes_match_reference(cython_backend, dtype):
+    rng = np.random.default_rng(4)
+    for shape, kw in [((2, 20, 4, 6, 6), dict(kernel_size=2, stride=1, padding=1)),
+                      ((1, 40, 3, 9, 5), dict(kernel_size=(3, 2, 2), stride=2, ceil_mode=True,
+                                              count_include_pad=False))]:
+        x = values(rng, shape, dtype, "spread")
+        assert same_bits(pooling.avg_pool3d(x, **kw), reference.avg_pool3d(x, **kw))

@@ -19,7 +19,7 @@ import pooling
 from pooling import reference
 
 from strategies import (ALL_DTYPES, FLOAT_DTYPES, MEMORY_LAYOUTS, conformance_values,
-                        make_values, more_examples, outcome, pool_args, with_layout)
+                        make_values, more_examples, outcome, pool_args, with_bits, with_layout)
 
 
 
@@ -502,3 +502,73 @@ def test_matches_pytorch_3d(backend, kw, dtype):
         u = pooling.max_unpool3d(y, i, output_size=x.shape[-3:], **ukw)
         assert np.array_equal(u, want, equal_nan=True)
 
+
+
+# ---- channels-first planes in channels-last tiles (Design F2) ----------------
+# 32 planes (float32, float64) at a time, in whole tiles or bands of rows,
+# NaN-free tiles through max instructions and the others through the
+# channels-last loops, leftover planes through the plane loops.  The oracle
+# is the element PyTorch's indices name (the reference's indices), so the
+# values are compared bit for bit: which zero of a tie, which NaN.
+
+def _picked(x, indices):
+    """The elements of x (N, C, *spatial) at flat per-plane indices."""
+    flat = x.reshape(x.shape[:2] + (-1,))
+    return np.take_along_axis(flat, indices.reshape(indices.shape[:2] + (-1,)),
+                              axis=2).reshape(indices.shape)
+
+
+def _assert_tiles_exact(nd, x, kw, threads=1):
+    pooling.set_num_threads(threads)
+    try:
+        y = getattr(pooling, f"max_pool{nd}d")(x, **kw)
+    finally:
+        pooling.set_num_threads(0)
+    _, ri = getattr(reference, f"max_pool{nd}d")(x, return_indices=True, **kw)
+    want = _picked(x, ri)
+    assert y.dtype == x.dtype and y.shape == want.shape
+    if x.dtype.kind == "f":
+        assert np.array_equal(y.view(f"u{x.itemsize}"), want.view(f"u{x.itemsize}"))
+    else:
+        assert np.array_equal(y, want)
+
+
+@more_examples(1.5)
+@given(args=pool_args(), n=st.integers(1, 2), c=st.integers(16, 70),
+       hw=st.tuples(st.integers(1, 24), st.integers(1, 24)),
+       dtype=st.sampled_from([np.float32, np.float64, np.int32, np.int64]),
+       special=st.booleans(), threads=st.sampled_from([1, 2]),
+       seed=st.integers(0, 2**32 - 1))
+def test_tiles_bit_for_bit(cython_backend, args, n, c, hw, dtype, special, threads, seed):
+    rng = np.random.default_rng(seed)
+    x = with_bits(rng, make_values(rng, (n, c) + hw, dtype, special=special))
+    if outcome(reference.max_pool2d, x, **args)[1]:
+        return
+    _assert_tiles_exact(2, x, args, threads)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape,kw", [
+    ((1, 33, 70, 67), dict(kernel_size=3, stride=1, padding=1)),        # bands, stride 1
+    ((2, 40, 64, 64), dict(kernel_size=3, stride=2, padding=1)),        # bands, planes 16 KB apart
+    ((1, 64, 75, 61), dict(kernel_size=(3, 2), stride=(2, 1), dilation=(2, 3), ceil_mode=True)),
+    ((1, 32, 28, 28), dict(kernel_size=2)),                             # 2x2/s2, short rows: tiles
+    ((1, 32, 56, 56), dict(kernel_size=2)),                             # 2x2/s2, long rows: planes
+    ((3, 50, 7, 7), dict(kernel_size=7)),                               # a global window
+])
+def test_tiles_in_bands_bit_for_bit(cython_backend, threads, dtype, shape, kw):
+    rng = np.random.default_rng(5)
+    for special in (False, True):   # NaN-free tiles, and tiles with NaNs
+        x = with_bits(rng, make_values(rng, shape, dtype, special=special))
+        _assert_tiles_exact(2, x, kw, threads)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_tiles_of_volumes_bit_for_bit(cython_backend, dtype):
+    rng = np.random.default_rng(6)
+    for shape, kw in [((2, 20, 4, 6, 6), dict(kernel_size=2, stride=1, padding=1)),
+                      ((1, 40, 3, 9, 5), dict(kernel_size=(3, 2, 2), stride=2, ceil_mode=True)),
+                      ((1, 33, 16, 32, 32), dict(kernel_size=2))]:   # too large: planes
+        for special in (False, True):
+            _assert_tiles_exact(3, with_bits(rng, make_values(rng, shape, dtype, special)), kw)
