@@ -83,6 +83,15 @@ def cases(m):
             ("NHWC avg_pool2d 3x3/s2/p1",
              lambda: m.avg_pool2d(xh, 3, 2, 1, data_format="NHWC")),
             ("NHWC avg_pool2d 2x2/s2", lambda: m.avg_pool2d(xh, 2, data_format="NHWC"))]
+    # Small channels-first planes (Design F2's tiles), the late layers of CNNs.
+    for shape, op, k, st, p in [((8, 1024, 7, 7), "max", 3, 1, 1), ((8, 192, 35, 35), "max", 3, 1, 1),
+                                ((4, 96, 64, 64), "max", 3, 2, 1), ((8, 512, 14, 14), "max", 2, 2, 0),
+                                ((8, 2048, 8, 8), "avg", 3, 1, 1), ((8, 1280, 7, 7), "avg", 7, 7, 0),
+                                ((16, 512, 14, 14), "avg", 2, 2, 0), ((8, 192, 35, 35), "avg", 3, 1, 1)]:
+        xs = rng.standard_normal(shape).astype(np.float32)
+        fn = m.max_pool2d if op == "max" else m.avg_pool2d
+        out.append((f"{op} {'x'.join(map(str, shape))} {k}x{k}/s{st}/p{p}",
+                    lambda xs=xs, fn=fn, k=k, st=st, p=p: fn(xs, k, st, p)))
     out += [("adaptive_avg_pool2d -> 7", lambda: m.adaptive_avg_pool2d(x2, 7)),
             ("adaptive_avg_pool2d -> 5", lambda: m.adaptive_avg_pool2d(x2, 5)),
             ("adaptive_avg_pool2d -> 6", lambda: m.adaptive_avg_pool2d(x2, 6))]

@@ -11,45 +11,45 @@
 # value, or a NaN, replaces the max) is `v > m` alone, which compiles to max
 # instructions (_tile_max_row); with one, the channels-last loops as they
 # are (_cl_lanes_row).  Either way the same bits as the plane loops.
-# Values only, 4- and 8-byte values, contiguous planes.  Each thread
+# Values only, float32, contiguous planes (_tiles_pay: where).  Each thread
 # allocates one tile pair (at most _TILE_BYTES) for the call; planes left
 # over (P % T), and a thread whose allocation failed, take the plane loops.
 
 cdef extern from "tiles.h" nogil:
     int pooling_tile_in4(const char** rows, Py_ssize_t S, Py_ssize_t T, void* tile,
                          int nan_check)
-    int pooling_tile_in8(const char** rows, Py_ssize_t S, Py_ssize_t T, void* tile,
-                         int nan_check)
     void pooling_tile_out4(const void* tile, Py_ssize_t OS, Py_ssize_t T, char** rows)
-    void pooling_tile_out8(const void* tile, Py_ssize_t OS, Py_ssize_t T, char** rows)
     void pooling_tile_max_f32(const char* x, const Py_ssize_t* off, Py_ssize_t ne, float* out)
-    void pooling_tile_max_f64(const char* x, const Py_ssize_t* off, Py_ssize_t ne, double* out)
     void pooling_tile_avg_f32(const char* x, const Py_ssize_t* off, Py_ssize_t ne, float dv,
                               float* out)
-    void pooling_tile_avg_f64(const char* x, const Py_ssize_t* off, Py_ssize_t ne, double dv,
-                              double* out)
 
 cdef enum:
     _TILE_BYTES = 1 << 17   # input + output tile of one thread
+    _TILE_SMALL = 1024      # plane elements below which tiles always pay
 
 
 cdef inline bint _tiles_pay(const Job* j, pool_t* y, bint avg) noexcept nogil:
-    # avg: average pooling (float32 and float64).
+    # Where tiles beat the plane loops (compare_builds, one thread): small
+    # planes (at most _TILE_SMALL elements: 7x7 to 32x32) always; larger
+    # ones only under overlapping windows on rows of at most 64 outputs (40
+    # for averages), where the plane loops fold each element several times
+    # (8x192x35x35 3x3/s1/p1: 3.5x faster, 32x64x112x112 3x3/s2/p1: 1.2x)
+    # and not under windows that tile the plane (4x4/s4, 7x7/s7 on 112x112:
+    # 0.75x), nor for the 3x3/s1 average of 112x112 (0.83x).  float32 only:
+    # 8-byte values move through tiles.h's scalar loops, which cost more than
+    # the tiles gain (64x32x32x32 float64 2x2/s2: 4.6x slower).
     cdef const Geom* g = j.g
     cdef Py_ssize_t T = _lanes(<pool_t*>NULL, <NoIndex*>NULL), z = sizeof(pool_t)
-    if avg and not ((pool_t is float or pool_t is double) and T >= _AVG_LANES
-                    # 2x2/s2 and 3x3/s2 rows of 20 outputs and more: the plane
-                    # loops' passes are faster (32x64x112x112 3x3/s2/p1: 8.9 ms
-                    # against 16.3)
-                    and not ((g.hkind == H_K2S2 or g.hkind == H_K3S2) and g.OW >= 20)):
+    cdef bint overlap = g.kh > g.sh or g.kw > g.sw or g.kd > g.sd
+    cdef bint small = g.D * g.H * g.W <= _TILE_SMALL
+    if not (small or (overlap and g.OW <= (40 if avg else 64))):
         return False
-    return (j.cache == NULL and j.flat == NULL and (z == 4 or z == 8)
+    if avg and T < _AVG_LANES:
+        return False
+    return (pool_t is float and j.cache == NULL and j.flat == NULL
             and j.N * j.C >= T and _window_size(g) <= _MAX_LOCAL
             and g.xs_w == z and g.xs_h == g.W * z and (g.D == 1 or g.xs_d == g.H * g.W * z)
-            and j.ys_s == 1 and _band_rows(g, T * z) > 0
-            # 2x2/s2 rows of 20 outputs and more: the plane loop's unfold
-            # (H_K2S2) is faster there (8x128x56x56: 0.65 ms against 0.76)
-            and not (g.hkind == H_K2S2 and g.OW >= 20))
+            and j.ys_s == 1 and _band_rows(g, T * z) > 0)
 
 
 cdef inline Py_ssize_t _band_rows(const Geom* g, Py_ssize_t lane_bytes) noexcept nogil:
@@ -130,7 +130,7 @@ cdef void _tile(const Job* j, const Geom* gt, const Py_ssize_t* rel, pool_t* y,
     cdef Py_ssize_t h0 = 0, h1 = g.H, t, p, n, c, r
     cdef const char* rows[_LANE_BYTES]
     cdef char* outs[_LANE_BYTES]
-    cdef bint floats = pool_t is float or pool_t is double, nan
+    cdef bint nan
     cdef Geom gb = gt[0]
     cdef Job jt = j[0]
     cdef pool_t* yt
@@ -154,10 +154,7 @@ cdef void _tile(const Job* j, const Geom* gt, const Py_ssize_t* rel, pool_t* y,
         c = p - n * j.C
         rows[t] = j.x + n * j.xs_n + c * j.xs_c + h0 * g.W * z
         outs[t] = <char*>(y + n * j.ys_n + c * j.ys_c + oh0 * g.OW)
-    if z == 4:
-        nan = pooling_tile_in4(rows, gb.D * gb.H * gb.W, T, xt, floats and not avg)
-    else:
-        nan = pooling_tile_in8(rows, gb.D * gb.H * gb.W, T, xt, floats and not avg)
+    nan = pooling_tile_in4(rows, gb.D * gb.H * gb.W, T, xt, not avg)
     for r in range(gb.OD * gb.OH):
         if avg:
             _tile_avg_row(&jt, rel, yt, r)
@@ -165,18 +162,13 @@ cdef void _tile(const Job* j, const Geom* gt, const Py_ssize_t* rel, pool_t* y,
             _cl_lanes_row(&jt, yt, r, <NoIndex*>NULL, False)
         else:
             _tile_max_row(&jt, rel, yt, r)
-    if z == 4:
-        pooling_tile_out4(yt, gb.OD * gb.OH * gb.OW, T, outs)
-    else:
-        pooling_tile_out8(yt, gb.OD * gb.OH * gb.OW, T, outs)
+    pooling_tile_out4(yt, gb.OD * gb.OH * gb.OW, T, outs)
 
 
 cdef void _tile_max_row(const Job* j, const Py_ssize_t* rel, pool_t* y,
                         Py_ssize_t r) noexcept nogil:
-    # Output row r of a NaN-free tile: float32 and float64 in tiles.h's
-    # max instructions; other values in _cl_lanes_row's values-only loops
-    # with `v > m` for _takes (the seed, and the last element folded into
-    # the output, as there).
+    # Output row r of a NaN-free tile, in tiles.h's max instructions, interior
+    # pixels from the whole window's offsets.
     cdef const Geom* g = j.g
     cdef Py_ssize_t T = _lanes(<pool_t*>NULL, <NoIndex*>NULL)
     cdef Py_ssize_t od = r // g.OH
@@ -184,21 +176,18 @@ cdef void _tile_max_row(const Job* j, const Py_ssize_t* rel, pool_t* y,
     cdef Py_ssize_t ds = od * g.sd - g.pd, hs = oh * g.sh - g.ph
     cdef Py_ssize_t a0 = _first_in(ds, g.dd), a1 = _end_in(ds, g.dd, g.D, g.kd)
     cdef Py_ssize_t r0 = _first_in(hs, g.dh), r1 = _end_in(hs, g.dh, g.H, g.kh)
-    cdef Py_ssize_t ow, ws, ne, e, k, e1
+    cdef bint inner = a0 == 0 and a1 == g.kd and r0 == 0 and r1 == g.kh
+    cdef Py_ssize_t ow, ws, ne
     cdef Py_ssize_t off[_MAX_LOCAL]
     cdef int64_t cand[_MAX_LOCAL]
-    cdef pool_t mv[_LANE_BYTES]
-    cdef const pool_t* u
-    cdef const pool_t* v
-    cdef pool_t* yo
-    cdef bint inner = a0 == 0 and a1 == g.kd and r0 == 0 and r1 == g.kh
     cdef const char* xp
     cdef const Py_ssize_t* offs
+    if not pool_t is float:
+        _cl_lanes_row(j, y, r, <NoIndex*>NULL, False)   # not reached: _tiles_pay
+        return
     for ow in range(g.OW):
         ws = ow * g.sw - g.pw
-        yo = y + (r * g.OW + ow) * T
         if inner and g.jlo <= ow < g.jhi:
-            # the whole window: its offsets from the window's corner
             xp = j.x + ds * g.xs_d + hs * g.xs_h + ws * g.xs_w
             offs = rel
             ne = _window_size(g)
@@ -206,25 +195,7 @@ cdef void _tile_max_row(const Job* j, const Py_ssize_t* rel, pool_t* y,
             ne = _window_list(g, ds, hs, ws, a0, a1, r0, r1, off, cand, True)
             xp = j.x
             offs = off
-        if pool_t is float:
-            pooling_tile_max_f32(xp, offs, ne, yo)
-            continue
-        if pool_t is double:
-            pooling_tile_max_f64(xp, offs, ne, yo)
-            continue
-        e1 = 1 if ne > 1 else 0
-        u = <const pool_t*>(xp + offs[0])
-        v = <const pool_t*>(xp + offs[e1])
-        for k in range(T):
-            mv[k] = v[k] if v[k] > u[k] else u[k]
-        for e in range(2, ne - 1):
-            v = <const pool_t*>(xp + offs[e])
-            _keep_nest()
-            for k in range(T):
-                mv[k] = v[k] if v[k] > mv[k] else mv[k]
-        v = <const pool_t*>(xp + offs[ne - 1])
-        for k in range(T):
-            yo[k] = v[k] if v[k] > mv[k] else mv[k]
+        pooling_tile_max_f32(xp, offs, ne, y + (r * g.OW + ow) * T)
 
 
 cdef void _tile_avg_row(const Job* j, const Py_ssize_t* rel, pool_t* y,
@@ -248,7 +219,7 @@ cdef void _tile_avg_row(const Job* j, const Py_ssize_t* rel, pool_t* y,
     cdef const char* xp
     cdef const Py_ssize_t* offs
     cdef pool_t dv
-    if not (pool_t is float or pool_t is double):
+    if not pool_t is float:
         _average_cl_row(j, y, r)   # not reached: _tiles_pay
         return
     for ow in range(g.OW):
@@ -262,7 +233,4 @@ cdef void _tile_avg_row(const Job* j, const Py_ssize_t* rel, pool_t* y,
             ne = _window_list(g, ds, hs, ws, a0, a1, r0, r1, off, cand, True)
             xp = j.x
             offs = off
-        if pool_t is float:
-            pooling_tile_avg_f32(xp, offs, ne, dv, y + (r * g.OW + ow) * T)
-        else:
-            pooling_tile_avg_f64(xp, offs, ne, dv, y + (r * g.OW + ow) * T)
+        pooling_tile_avg_f32(xp, offs, ne, dv, y + (r * g.OW + ow) * T)

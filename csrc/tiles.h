@@ -8,8 +8,8 @@
  * of 8.  The element loops would be one scalar load and store per element
  * (43% of a 7x7 max pool's time); blocks of 8x8 (4x4) elements go through
  * registers and shuffles instead, with AVX where the variant is compiled
- * for it, SSE2 on any x86-64, plain loops elsewhere.  Elements are moved as
- * their bits (the NaN test aside), so any 4- or 8-byte type goes through.
+ * for it, SSE2 on any x86-64, plain loops elsewhere.  Then the folds of a
+ * tile's window, 32 float32 lanes.  float32 only: _tiles_pay says why.
  */
 #ifndef POOLING_TILES_H
 #define POOLING_TILES_H
@@ -145,35 +145,6 @@ static inline void pooling_tile_out4(const void* tile, ptrdiff_t OS, ptrdiff_t T
             memcpy(rows[t] + 4 * s, src + s * T + t, 4);
 }
 
-/* 8-byte elements: plain loops, four planes at a time (float64 tiles are
-   half as wide in elements; their moves are not the bottleneck). */
-static inline int pooling_tile_in8(const char* const* rows, ptrdiff_t S, ptrdiff_t T,
-                                   void* tile, int nan_check) {
-    uint64_t* dst = (uint64_t*)tile;
-    ptrdiff_t s, t;
-    int nan = 0;
-    for (t = 0; t < T; t++) {
-        const uint64_t* row = (const uint64_t*)rows[t];
-        for (s = 0; s < S; s++) {
-            uint64_t v = row[s];
-            dst[s * T + t] = v;
-            nan |= nan_check && (v & 0x7fffffffffffffffull) > 0x7ff0000000000000ull;
-        }
-    }
-    return nan;
-}
-
-static inline void pooling_tile_out8(const void* tile, ptrdiff_t OS, ptrdiff_t T,
-                                     char* const* rows) {
-    const uint64_t* src = (const uint64_t*)tile;
-    ptrdiff_t s, t;
-    for (t = 0; t < T; t++) {
-        uint64_t* row = (uint64_t*)rows[t];
-        for (s = 0; s < OS; s++)
-            row[s] = src[s * T + t];
-    }
-}
-
 /* The max over a NaN-free tile's window (ne elements at x + off[e], in scan
    order) of 32 lanes, into out: `v > m ? v : m`, which is what max
    instructions do (the second operand on a tie, so the first maximum stays,
@@ -222,43 +193,6 @@ static inline void pooling_tile_max_f32(const char* x, const ptrdiff_t* off, ptr
 #endif
 }
 
-static inline void pooling_tile_max_f64(const char* x, const ptrdiff_t* off, ptrdiff_t ne,
-                                        double* out) {
-    ptrdiff_t e;
-    int k;
-#if defined(POOLING_TILE_AVX)
-    __m256d m[8];
-    for (k = 0; k < 8; k++)
-        m[k] = _mm256_loadu_pd((const double*)(x + off[0]) + 4 * k);
-    for (e = 1; e < ne; e++) {
-        const double* v = (const double*)(x + off[e]);
-        for (k = 0; k < 8; k++)
-            m[k] = _mm256_max_pd(_mm256_loadu_pd(v + 4 * k), m[k]);
-    }
-    for (k = 0; k < 8; k++)
-        _mm256_storeu_pd(out + 4 * k, m[k]);
-#elif defined(POOLING_TILE_SSE)
-    __m128d m[16];
-    for (k = 0; k < 16; k++)
-        m[k] = _mm_loadu_pd((const double*)(x + off[0]) + 2 * k);
-    for (e = 1; e < ne; e++) {
-        const double* v = (const double*)(x + off[e]);
-        for (k = 0; k < 16; k++)
-            m[k] = _mm_max_pd(_mm_loadu_pd(v + 2 * k), m[k]);
-    }
-    for (k = 0; k < 16; k++)
-        _mm_storeu_pd(out + 2 * k, m[k]);
-#else
-    for (k = 0; k < 32; k++)
-        out[k] = ((const double*)(x + off[0]))[k];
-    for (e = 1; e < ne; e++) {
-        const double* v = (const double*)(x + off[e]);
-        for (k = 0; k < 32; k++)
-            out[k] = v[k] > out[k] ? v[k] : out[k];
-    }
-#endif
-}
-
 /* The average over a tile's window: the ne elements summed in scan order
    (the first two added, as the plane loops seed), then 0 + sum / dv
    (PyTorch's quotient added to its zeroed output), 32 lanes. */
@@ -297,33 +231,6 @@ static inline void pooling_tile_avg_f32(const char* x, const ptrdiff_t* off, ptr
             m[k] = m[k] + ((const float*)(x + off[e]))[k];
     for (k = 0; k < 32; k++)
         out[k] = 0.0f + m[k] / dv;
-#endif
-}
-
-static inline void pooling_tile_avg_f64(const char* x, const ptrdiff_t* off, ptrdiff_t ne,
-                                        double dv, double* out) {
-    ptrdiff_t e;
-    int k;
-#if defined(POOLING_TILE_AVX)
-    __m256d m[8], d = _mm256_set1_pd(dv), z = _mm256_setzero_pd();
-    for (k = 0; k < 8; k++)
-        m[k] = _mm256_loadu_pd((const double*)(x + off[0]) + 4 * k);
-    for (e = 1; e < ne; e++) {
-        const double* v = (const double*)(x + off[e]);
-        for (k = 0; k < 8; k++)
-            m[k] = _mm256_add_pd(m[k], _mm256_loadu_pd(v + 4 * k));
-    }
-    for (k = 0; k < 8; k++)
-        _mm256_storeu_pd(out + 4 * k, _mm256_add_pd(z, _mm256_div_pd(m[k], d)));
-#else
-    double m[32];
-    for (k = 0; k < 32; k++)
-        m[k] = ((const double*)(x + off[0]))[k];
-    for (e = 1; e < ne; e++)
-        for (k = 0; k < 32; k++)
-            m[k] = m[k] + ((const double*)(x + off[e]))[k];
-    for (k = 0; k < 32; k++)
-        out[k] = 0.0 + m[k] / dv;
 #endif
 }
 

@@ -967,7 +967,8 @@ def test_avg_kernel_windows_and_layouts(cython_backend, case, layout, dtype):
 
 
 # ---- channels-first planes in channels-last tiles (Design F2) ----------------
-# 32 planes at a time (float32, float64), whole or in bands of rows (whose
+# 32 float32 planes at a time (float64: the plane loops), whole or in bands
+# of rows (whose
 # divisors count the plane's padding, not the band's), and the planes left
 # over through the plane loops: the same bits as the reference.
 

@@ -505,7 +505,8 @@ def test_matches_pytorch_3d(backend, kw, dtype):
 
 
 # ---- channels-first planes in channels-last tiles (Design F2) ----------------
-# 32 planes (float32, float64) at a time, in whole tiles or bands of rows,
+# 32 float32 planes at a time (other dtypes: the plane loops they take), in
+# whole tiles or bands of rows,
 # NaN-free tiles through max instructions and the others through the
 # channels-last loops, leftover planes through the plane loops.  The oracle
 # is the element PyTorch's indices name (the reference's indices), so the
