@@ -163,7 +163,8 @@ def test_bench_prints_every_section(tiny_run):
     frameworks = [m for m in ("tinyml", "torch") if _imports(m)]
     heads = ["pooling ", "case ", "copy bandwidth", "thread scaling (ours):",
              "linear cost (ours", "other operations", "large inputs", "tiny calls",
-             "out= (", "framework layers", "dask", "models (", "contention (", "targets:"]
+             "out= (", "framework layers", "dask", "models (", "peers (", "contention (",
+             "targets:"]
     if not frameworks:
         heads.remove("framework layers")
     if "torch" not in frameworks:
@@ -173,7 +174,8 @@ def test_bench_prints_every_section(tiny_run):
     assert None not in found and found == sorted(found), dict(zip(heads, found))
     assert set(data) == {"version", "threads", "copy_gbps", "rows", "thread_scaling",
                          "linear_cost", "other_ops", "large_inputs", "tiny_calls", "out",
-                         "adapters", "dask", "models", "contention", "load", "summary"}
+                         "adapters", "dask", "models", "peers", "contention", "load",
+                         "summary"}
     assert data["threads"] == 1
     assert ({a["case"].split()[0] for a in data["adapters"]} == set(frameworks)
             and all(a["ours_ms"] > 0 and a["theirs_ms"] > 0 for a in data["adapters"]))
@@ -697,6 +699,64 @@ def test_bench_contention_section(tiny_run):
             f"in total: {total['mean_ratio']:.2f}x, {total['case']}")
     assert [x for x in data["summary"] if x.startswith("contention")] == [line]
     assert f"\n  {line}\n" in out.split("\ntargets:")[1]
+
+
+def test_bench_peers_section(tiny_run):
+    """The peers section at --tiny: a row per layer, batch and layout, ours
+    and each installed engine timed, every engine's values agreeing with
+    ours, the best engine named with its ratio, the engines that are not
+    installed listed as skipped, and issue #25's target line."""
+    from pooling.bench import peers
+    out, data = tiny_run
+    rows = data["peers"]
+    assert len(rows) == len(peers._layers("tiny")) * len(peers.BATCHES["tiny"]) * 2
+    assert [r["layout"] for r in rows[:2]] == ["NCHW", "NHWC"]
+    installed = {e for e in peers.ENGINES if _imports(peers.MODULES[e])
+                 and (e not in ("ONNX Runtime", "OpenVINO") or _imports("onnx"))}
+    section = out.split("\npeers (")[1].split("\ntargets:")[0]
+    for r in rows:
+        assert r["threads"] == 1 and r["ms"]["ours"] > 0
+        ran = set(r["ms"]) - {"ours", "PyTorch"}
+        # ONNX Runtime and OpenVINO take channels-first inputs only
+        assert ran == (installed if r["layout"] == "NCHW"
+                       else installed - {"ONNX Runtime", "OpenVINO"})
+        assert r["agree"] == {e: True for e in r["ms"] if e != "ours"}
+        assert set(r["skipped"]) == set(peers.ENGINES) - installed
+        if ran:
+            assert r["ratio"] == r["ms"][r["best"]] / r["ms"]["ours"]
+            assert r["ms"][r["best"]] == min(r["ms"][e] for e in ran)
+    for e in set(peers.ENGINES) - installed:
+        assert f"\n  {e}: skipped (" in section
+    lines = [x for x in data["summary"] if x.startswith("peers")]
+    assert len(lines) == (1 if any(r["best"] for r in rows) else 0)
+
+
+@pytest.mark.parametrize("n,k,s,p,ceil", [(55, 3, 2, 0, False), (28, 3, 2, 0, True),
+                                          (14, 3, 1, 1, True), (7, 7, 7, 0, False),
+                                          (8, 3, 2, 1, True), (5, 2, 2, 0, True)])
+def test_peers_output_length_is_pytorchs(n, k, s, p, ceil):
+    from pooling.bench.peers import _out_len
+    y = pooling.max_pool2d(np.zeros((1, 1, n, n), np.float32), k, s, p, ceil_mode=ceil)
+    assert y.shape[-1] == _out_len(n, k, s, p, ceil)
+
+
+def test_peers_target_line():
+    """Issue #25's line: the worst ratio's row, met when every row is at
+    1x or above; the geometric mean; engines whose values differ."""
+    from pooling.bench.report import summary
+
+    def row(ratio, agree=True, best="oneDNN"):
+        return {"network": "VGG-16", "layer": "features.4", "batch": 8, "layout": "NCHW",
+                "threads": 2, "ratio": ratio, "best": best, "agree": {"XLA": agree}}
+    assert summary([], [], [], 1.0, peers=[row(4.0), row(1.0), row(0.5, best=None)]) == [
+        "peers: best engine / ours at 2 threads, worst 1.00x (VGG-16 features.4 batch 8 "
+        "NCHW), 0 of 2 rows below 1 (target >= 1x on every row: met); geometric mean 2.00x "
+        "(moonshot >= 1.5x); values differing from ours: none"]
+    assert summary([], [], [], 1.0, peers=[row(0.25, agree=False), row(1.0)]) == [
+        "peers: best engine / ours at 2 threads, worst 0.25x (VGG-16 features.4 batch 8 "
+        "NCHW), 1 of 2 rows below 1 (target >= 1x on every row: missed); geometric mean "
+        "0.50x (moonshot >= 1.5x); values differing from ours: XLA"]
+    assert summary([], [], [], 1.0, peers=[row(1.0, best=None)]) == []
 
 
 def test_contention_target_line():

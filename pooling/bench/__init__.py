@@ -22,7 +22,10 @@ volume against the same data in memory, ``dask.array.coarsen`` and
 scikit-image's ``block_reduce``; when dask is installed), ``models`` (ResNet-18 and VGG-11 end to end, converted by
 ``pooling.layers.torch.convert`` against unconverted, batch 32 and batch 1
 at 224x224, one thread and all ``--threads``; the longest: minutes),
-``contention`` (every kind of operation, tiny inputs to large, channels
+``peers`` (the forward pooling layers of AlexNet, VGG, ResNet, GoogLeNet,
+Inception, DenseNet and MobileNet, batch 1, 8 and 32, channels first and
+last, against oneDNN, ONNX Runtime, OpenVINO and XLA, each when installed:
+``pip install "pooling-kernels[bench]"``), ``contention`` (every kind of operation, tiny inputs to large, channels
 first and last, at ``--threads`` and at one thread, interleaved, while one
 busy process per core, started by the section and ended with it, competes
 for the cores, and the same calls without them), and the targets, for
@@ -58,7 +61,8 @@ measured (time since the start, section, case) when it is a terminal;
 Modules: ``timing`` (timers), ``cases`` (what is measured), ``baselines``
 (im2col), ``measure`` (each section's measurements), ``adapters`` (the
 framework layers of ``pooling.layers``), ``chunked`` (the dask section),
-``models`` and ``nets`` (the networks), ``contention`` (the busy
+``models`` and ``nets`` (the networks), ``peers`` (the other engines),
+``contention`` (the busy
 processes and the contention section), ``load`` (the load notice),
 ``report`` (tables, targets, JSON), ``progress`` (the progress lines),
 ``plot`` (``--plot``).
@@ -86,15 +90,16 @@ from .contention import contention_rows
 from .measure import (linear_cost, other_ops, preallocated, run_case, thread_scaling,
                       versus_torch)
 from .models import model_rows
+from .peers import peer_rows
 from .report import (print_adapters, print_contention, print_large, print_linear, print_models,
-                     print_other_ops, print_out, print_scaling, print_table, print_targets,
-                     print_tiny_calls, summary, write_json)
+                     print_other_ops, print_out, print_peers, print_scaling, print_table,
+                     print_targets, print_tiny_calls, summary, write_json)
 from . import load as _load, progress, timing
 from .timing import calibrate, copy_bandwidth
 
 # The sections, in the order they run and print (the targets come last).
 SECTIONS = ("main", "scaling", "linear", "other", "large", "tiny", "out", "layers", "dask",
-            "models", "contention")
+            "models", "peers", "contention")
 
 # How long one timed repeat lasts at least (timing.MIN_SECONDS), in seconds,
 # for --quick: its inputs are 8 to 64 times smaller than the full run's.
@@ -193,6 +198,12 @@ def _bench(torch, threads, quick, cases, json_path, tiny, on):
             models = model_rows(repeats if size == "full" else 1, threads, size != "full",
                                 size == "tiny")
             print_models(models)
+    peers = []
+    if "peers" in on:
+        peers = peer_rows(threads, size)
+        print_peers(peers)
+        if torch is not None:
+            torch.set_num_threads(threads)
     contention = []
     if "contention" in on:
         # at 2 threads for --tiny, as the scaling section, so that the tests
@@ -208,14 +219,14 @@ def _bench(torch, threads, quick, cases, json_path, tiny, on):
         else:
             print("\ncontention: skipped (one thread: nothing to compare with one thread)")
     lines = summary(rows, scaling, linear, copy_gbps, tiny_calls, large, others, models,
-                    contention)
+                    contention, peers)
     lines += dask_targets(dasks)
     print_targets(lines)
     result = {"version": pooling.__version__, "threads": threads, "copy_gbps": copy_gbps,
               "rows": rows, "thread_scaling": scaling, "linear_cost": linear,
               "other_ops": others, "large_inputs": large, "tiny_calls": tiny_calls,
               "out": outs, "adapters": adapters, "dask": dasks, "models": models,
-              "contention": contention, "load": load, "summary": lines}
+              "peers": peers, "contention": contention, "load": load, "summary": lines}
     if json_path:
         write_json(result, json_path)
     return result

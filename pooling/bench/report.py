@@ -181,6 +181,60 @@ def print_contention(rows):
           f"({idle['case']})")
 
 
+def print_peers(rows):
+    if not rows:
+        return
+    from .peers import ENGINES
+    n = rows[0]["threads"]
+    cols = [e for e in ENGINES + ("PyTorch",) if any(e in r["ms"] for r in rows)]
+    print(f"\npeers (forward, float32, ms per call, the median of runs of about 2 ms, ours and "
+          f"the engines taking turns; every engine at {_threads(n).strip()}; best/ours: the "
+          "fastest engine's time (PyTorch's own kernels aside) over ours, above 1 ours is "
+          "faster; !: its values differ from ours):")
+    print(f"  {'layer':58} {'layout':6} {'ours':>8} " + " ".join(f"{c:>12}" for c in cols)
+          + f" {'best/ours':>10}")
+    for r in rows:
+        case = (f"{r['network']} {r['layer']} {r['op']} {r['window']} "
+                f"{'x'.join(map(str, r['shape']))}")
+        cells = []
+        for c in cols:
+            v = r["ms"].get(c)
+            cells.append(f"{'':>12}" if v is None else
+                         f"{_fmt_ms(v).strip() + ('!' if not r['agree'].get(c, True) else ''):>12}")
+        ratio = f"{r['ratio']:10.2f}" if r["best"] else f"{'':>10}"
+        print(f"  {case:58} {r['layout']:6} {_fmt_ms(r['ms']['ours'])} " + " ".join(cells)
+              + f" {ratio}")
+    for e, why in rows[0]["skipped"].items():
+        print(f"  {e}: skipped ({why})")
+    notes = {(e, msg) for r in rows for e, msg in r["notes"].items()}
+    for e, msg in sorted(notes):
+        print(f"  {e} refused some layers: {msg}")
+    if not any(r["best"] for r in rows):
+        print("  no engine ran: pip install \"pooling-kernels[bench]\" (and torch for oneDNN)")
+
+
+# Issue #25: at least the best peer's speed on every row; the moonshot 1.5x
+# as a geometric mean.
+PEERS_TARGET, PEERS_MOONSHOT = 1.0, 1.5
+
+
+def _peers_target(rows):
+    ranked = [r for r in rows if r["best"]]
+    if not ranked:
+        return []
+    worst = min(ranked, key=lambda r: r["ratio"])
+    g = _geomean([r["ratio"] for r in ranked])
+    met = "met" if worst["ratio"] >= PEERS_TARGET else "missed"
+    below = sum(r["ratio"] < PEERS_TARGET for r in ranked)
+    differ = sorted({e for r in rows for e, ok in r["agree"].items() if not ok})
+    return [f"peers: best engine / ours at {_threads(worst['threads']).strip()}, worst "
+            f"{worst['ratio']:.2f}x ({worst['network']} {worst['layer']} batch {worst['batch']} "
+            f"{worst['layout']}), {below} of {len(ranked)} rows below 1 (target >= "
+            f"{PEERS_TARGET:g}x on every row: {met}); geometric mean {g:.2f}x (moonshot >= "
+            f"{PEERS_MOONSHOT:g}x); values differing from ours: "
+            f"{', '.join(differ) if differ else 'none'}"]
+
+
 # Issue #24: at the run's thread count, at most this many times the time at
 # one thread, with every core busy.
 CONTENTION_TARGET = 1.5
@@ -300,7 +354,7 @@ def _average_family(others):
 
 
 def summary(rows, scaling, linear, copy_gbps, tiny=(), large=(), others=(), models=(),
-            contention=()):
+            contention=(), peers=()):
     """The project's performance targets, with the measured values: a line
     for each target whose measurement ran."""
     lines = (_fast_everywhere(rows, tiny, large, others) + _average_family(others)
@@ -338,7 +392,7 @@ def summary(rows, scaling, linear, copy_gbps, tiny=(), large=(), others=(), mode
         lines.append(f"linear cost: ns/element within +-{100 * spread:.0f}% of the median across "
                      f"{linear[-1]['elements'] / linear[0]['elements']:.0f}x sizes "
                      f"(target +-25%)")
-    return lines + _contention_target(contention)
+    return lines + _peers_target(peers) + _contention_target(contention)
 
 
 def print_targets(lines):
