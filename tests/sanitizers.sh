@@ -33,13 +33,15 @@ if [ "$which" = all ] || [ "$which" = asan ]; then
     echo "== AddressSanitizer build"
     fresh_copy
     asan=$(gcc -print-file-name=libasan.so)
-    # PyTorch and matplotlib are hidden here: with libasan preloaded into an
-    # uninstrumented interpreter, ASan's __cxa_throw interceptor is
-    # unresolved and the first C++ exception either throws (torch, and
-    # matplotlib's ft2font at import) aborts the process ("CHECK failed:
-    # asan_interceptors.cpp:320").  Their tests skip; ours all run.
+    # PyTorch, matplotlib and the benchmark's other engines (onnx,
+    # onnxruntime, openvino, jax) are hidden here: with libasan preloaded
+    # into an uninstrumented interpreter, ASan's __cxa_throw interceptor is
+    # unresolved and the first C++ exception any of them throws (torch, and
+    # matplotlib's ft2font and the engines at import) aborts the process
+    # ("CHECK failed: asan_interceptors.cpp:320").  Their tests skip; ours
+    # all run.
     mkdir -p "$work/notorch"
-    for m in torch matplotlib; do
+    for m in torch matplotlib onnx onnxruntime openvino jax jaxlib; do
         echo "raise ModuleNotFoundError('$m is hidden in the ASan run')" > "$work/notorch/$m.py"
     done
     (cd "$work/tree" \
