@@ -9,7 +9,7 @@
 # T) output tile is copied back into the T output planes.  The copy in also
 # says whether the tile holds a NaN: without one, PyTorch's rule (a larger
 # value, or a NaN, replaces the max) is `v > m` alone, which compiles to max
-# instructions (_tile_max_row); with one, the channels-last loops as they
+# instructions (_tile_row); with one, the channels-last loops as they
 # are (_cl_lanes_row).  Either way the same bits as the plane loops.
 # Values only, float32, contiguous planes (_tiles_pay: where).  Each thread
 # allocates one tile pair (at most _TILE_BYTES) for the call; planes left
@@ -22,6 +22,17 @@ cdef extern from "tiles.h" nogil:
     void pooling_tile_max_f32(const char* x, const Py_ssize_t* off, Py_ssize_t ne, float* out)
     void pooling_tile_avg_f32(const char* x, const Py_ssize_t* off, Py_ssize_t ne, float dv,
                               float* out)
+
+# What a tile's row computes, fixed at compile time (a runtime flag tested
+# per pixel cost the max 4-5%).
+cdef struct TileMax:
+    char unused
+cdef struct TileAvg:
+    char unused
+
+ctypedef fused tile_t:
+    TileMax
+    TileAvg
 
 cdef enum:
     _TILE_BYTES = 1 << 17   # input + output tile of one thread
@@ -44,8 +55,7 @@ cdef inline bint _tiles_pay(const Job* j, pool_t* y, bint avg) noexcept nogil:
     cdef bint small = g.D * g.H * g.W <= _TILE_SMALL
     if not (small or (overlap and g.OW <= (40 if avg else 64))):
         return False
-    if avg and T < _AVG_LANES:
-        return False
+    # (tiles.h folds 32 lanes: _lanes() of float32 values)
     return (pool_t is float and j.cache == NULL and j.flat == NULL
             and j.N * j.C >= T and _window_size(g) <= _MAX_LOCAL
             and g.xs_w == z and g.xs_h == g.W * z and (g.D == 1 or g.xs_d == g.H * g.W * z)
@@ -157,18 +167,20 @@ cdef void _tile(const Job* j, const Geom* gt, const Py_ssize_t* rel, pool_t* y,
     nan = pooling_tile_in4(rows, gb.D * gb.H * gb.W, T, xt, not avg)
     for r in range(gb.OD * gb.OH):
         if avg:
-            _tile_avg_row(&jt, rel, yt, r)
+            _tile_row(&jt, rel, yt, r, <TileAvg*>NULL)
         elif nan:
             _cl_lanes_row(&jt, yt, r, <NoIndex*>NULL, False)
         else:
-            _tile_max_row(&jt, rel, yt, r)
+            _tile_row(&jt, rel, yt, r, <TileMax*>NULL)
     pooling_tile_out4(yt, gb.OD * gb.OH * gb.OW, T, outs)
 
 
-cdef void _tile_max_row(const Job* j, const Py_ssize_t* rel, pool_t* y,
-                        Py_ssize_t r) noexcept nogil:
-    # Output row r of a NaN-free tile, in tiles.h's max instructions, interior
-    # pixels from the whole window's offsets.
+cdef void _tile_row(const Job* j, const Py_ssize_t* rel, pool_t* y, Py_ssize_t r,
+                    tile_t* what) noexcept nogil:
+    # Output row r of a tile in tiles.h's registers, interior pixels from
+    # the whole window's offsets: the max of a NaN-free tile (TileMax), or
+    # averages (TileAvg: _average_cl_row's sums, in scan order, seeded with
+    # the first element, 0 + sum / divisor).
     cdef const Geom* g = j.g
     cdef Py_ssize_t T = _lanes(<pool_t*>NULL, <NoIndex*>NULL)
     cdef Py_ssize_t od = r // g.OH
@@ -177,54 +189,23 @@ cdef void _tile_max_row(const Job* j, const Py_ssize_t* rel, pool_t* y,
     cdef Py_ssize_t a0 = _first_in(ds, g.dd), a1 = _end_in(ds, g.dd, g.D, g.kd)
     cdef Py_ssize_t r0 = _first_in(hs, g.dh), r1 = _end_in(hs, g.dh, g.H, g.kh)
     cdef bint inner = a0 == 0 and a1 == g.kd and r0 == 0 and r1 == g.kh
-    cdef Py_ssize_t ow, ws, ne
-    cdef Py_ssize_t off[_MAX_LOCAL]
-    cdef int64_t cand[_MAX_LOCAL]
-    cdef const char* xp
-    cdef const Py_ssize_t* offs
-    if not pool_t is float:
-        _cl_lanes_row(j, y, r, <NoIndex*>NULL, False)   # not reached: _tiles_pay
-        return
-    for ow in range(g.OW):
-        ws = ow * g.sw - g.pw
-        if inner and g.jlo <= ow < g.jhi:
-            xp = j.x + ds * g.xs_d + hs * g.xs_h + ws * g.xs_w
-            offs = rel
-            ne = _window_size(g)
-        else:
-            ne = _window_list(g, ds, hs, ws, a0, a1, r0, r1, off, cand, True)
-            xp = j.x
-            offs = off
-        pooling_tile_max_f32(xp, offs, ne, y + (r * g.OW + ow) * T)
-
-
-cdef void _tile_avg_row(const Job* j, const Py_ssize_t* rel, pool_t* y,
-                        Py_ssize_t r) noexcept nogil:
-    # Output row r of a tile, averages: _average_cl_row's sums (scan order,
-    # seeded with the first element, 0 + sum / divisor) in tiles.h's
-    # registers, interior pixels from the whole window's offsets.
-    cdef const Geom* g = j.g
-    cdef Py_ssize_t T = _lanes(<pool_t*>NULL, <NoIndex*>NULL)
-    cdef Py_ssize_t od = r // g.OH
-    cdef Py_ssize_t oh = r - od * g.OH
-    cdef Py_ssize_t ds = od * g.sd - g.pd, hs = oh * g.sh - g.ph
-    cdef Py_ssize_t a0 = _first_in(ds, 1), a1 = _end_in(ds, 1, g.D, g.kd)
-    cdef Py_ssize_t r0 = _first_in(hs, 1), r1 = _end_in(hs, 1, g.H, g.kh)
-    cdef int64_t dpad = min(ds + g.kd, g.D + g.pd) - ds, hpad = min(hs + g.kh, g.hend) - hs
+    cdef int64_t pads = (min(ds + g.kd, g.D + g.pd) - ds) * (min(hs + g.kh, g.hend) - hs)
     cdef int64_t rows_in = (a1 - a0) * (r1 - r0)
-    cdef bint inner = a0 == 0 and a1 == g.kd and r0 == 0 and r1 == g.kh
     cdef Py_ssize_t ow, ws, ne
     cdef Py_ssize_t off[_MAX_LOCAL]
     cdef int64_t cand[_MAX_LOCAL]
     cdef const char* xp
     cdef const Py_ssize_t* offs
-    cdef pool_t dv
-    if not pool_t is float:
-        _average_cl_row(j, y, r)   # not reached: _tiles_pay
+    cdef pool_t* yo
+    if not pool_t is float:   # not reached: _tiles_pay
+        if tile_t is TileAvg:
+            _average_cl_row(j, y, r)
+        else:
+            _cl_lanes_row(j, y, r, <NoIndex*>NULL, False)
         return
     for ow in range(g.OW):
         ws = ow * g.sw - g.pw
-        dv = <pool_t>_divisor(j, g, ws, dpad * hpad, rows_in)
+        yo = y + (r * g.OW + ow) * T
         if inner and g.jlo <= ow < g.jhi:
             xp = j.x + ds * g.xs_d + hs * g.xs_h + ws * g.xs_w
             offs = rel
@@ -233,4 +214,7 @@ cdef void _tile_avg_row(const Job* j, const Py_ssize_t* rel, pool_t* y,
             ne = _window_list(g, ds, hs, ws, a0, a1, r0, r1, off, cand, True)
             xp = j.x
             offs = off
-        pooling_tile_avg_f32(xp, offs, ne, dv, y + (r * g.OW + ow) * T)
+        if tile_t is TileAvg:
+            pooling_tile_avg_f32(xp, offs, ne, <float>_divisor(j, g, ws, pads, rows_in), yo)
+        else:
+            pooling_tile_max_f32(xp, offs, ne, yo)

@@ -271,8 +271,8 @@ find_forward_plan, remember_forward_plan -> _forward_key; plan_forward
   -> _ForwardPlan, .for_user, .run
 _ForwardPlan.run -> _dispatch_typed (pool_t) -> _run
     _forward -> _tiles_pay; _forward_tiles (prange: tiles x bands)
-      -> _tile -> pooling_tile_in4/8, _tile_max_row | _cl_lanes_row,
-         pooling_tile_out4/8
+      -> _tile -> pooling_tile_in4, _tile_row | _cl_lanes_row,
+         pooling_tile_out4
     _forward (prange: planes) -> _forward_one -> _forward_plane -> _forward_by_depth
       -> _forward_rows -> _fold_row -> _fold_generic | _fold_k2 | _fold_k3
                                        | _fold_columns -> _fold_strided
@@ -308,7 +308,7 @@ adaptive3d -> _kernel_input, _channels_last, _output, _job, _result
     exact scans -> _takes
 avg3d -> _kernel_input, _channels_last, _target, _alloc, _geom, _job, _result
   _dispatch (pool_t) -> _run
-    _average -> _tiles_pay; _forward_tiles -> _tile -> _tile_avg_row (F2)
+    _average -> _tiles_pay; _forward_tiles -> _tile -> _tile_row (F2)
     _average (prange: planes) -> _average_one -> _average_plane
       -> _interior -> _rows -> _pass -> _quot        (literal windows, interior)
       -> _sum_edge | _sum_cols -> _columns, _add_cols
