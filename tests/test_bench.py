@@ -731,15 +731,6 @@ def test_bench_peers_section(tiny_run):
     assert len(lines) == (1 if any(r["best"] for r in rows) else 0)
 
 
-@pytest.mark.parametrize("n,k,s,p,ceil", [(55, 3, 2, 0, False), (28, 3, 2, 0, True),
-                                          (14, 3, 1, 1, True), (7, 7, 7, 0, False),
-                                          (8, 3, 2, 1, True), (5, 2, 2, 0, True)])
-def test_peers_output_length_is_pytorchs(n, k, s, p, ceil):
-    from pooling.bench.peers import _out_len
-    y = pooling.max_pool2d(np.zeros((1, 1, n, n), np.float32), k, s, p, ceil_mode=ceil)
-    assert y.shape[-1] == _out_len(n, k, s, p, ceil)
-
-
 def test_peers_target_line():
     """Issue #25's line: the worst ratio's row, met when every row is at
     1x or above; the geometric mean; engines whose values differ."""

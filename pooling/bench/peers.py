@@ -9,7 +9,7 @@ and is skipped with a note when its package is missing:
   the ``onnx`` package (channels first only: their pooling operators take
   NCHW);
 - XLA, through ``jax.jit`` of ``lax.reduce_window`` (its thread count is
-  fixed when jax is first imported: see ``_jax``);
+  fixed when jax is first imported: see ``available``);
 - PyTorch's own CPU kernels, for reference (never counted as the best peer).
 
 Every engine runs at the run's thread count, times the same input with
@@ -26,6 +26,7 @@ import sys
 import numpy as np
 
 import pooling
+from pooling._params import output_length
 
 from . import progress
 from .timing import alternating_ms
@@ -72,42 +73,41 @@ def _window(k, s, p, ceil):
     return f"{k}x{k}/s{s}" + (f"/p{p}" if p else "") + ("/ceil" if ceil else "")
 
 
-def _out_len(n, k, s, p, ceil):
-    """PyTorch's output length (a last window must start inside the input
-    or its left padding)."""
-    span = n + 2 * p - k
-    o = (span + (s - 1 if ceil else 0)) // s + 1
-    if ceil and (o - 1) * s >= n + p:
-        o -= 1
-    return o
-
-
 # ---------------------------------------------------------------- engines
 # Each engine: a function (x in NCHW or NHWC as the layout says, layer,
 # layout, threads) -> (call, result) where call() runs the pooling and
 # result() returns its last output as an NCHW/NHWC NumPy array; None when
 # the engine does not run that layout.  ImportError: not installed.
 
-def _onednn(x, layer, layout, threads):
+def _torch(x, layer, layout, threads, mkldnn):
+    """PyTorch's pooling of x: through oneDNN (mkldnn: the input converted
+    to its blocked layout before timing) or its own CPU kernels."""
     import torch
     torch.set_num_threads(threads)
     _, _, _, op, k, s, p, ceil = layer
     t = torch.from_numpy(x)
     if layout == "NHWC":
         t = t.permute(0, 3, 1, 2)   # channels_last memory
-    xm = t.to_mkldnn()
-    if op == "max":
-        def call():
-            return torch.nn.functional.max_pool2d(xm, k, s, p, ceil_mode=ceil)
-    else:
-        def call():
-            return torch.nn.functional.avg_pool2d(xm, k, s, p, ceil_mode=ceil,
-                                                  count_include_pad=True)
+    if mkldnn:
+        t = t.to_mkldnn()
+    pool = torch.nn.functional.max_pool2d if op == "max" else torch.nn.functional.avg_pool2d
+
+    def call():
+        return pool(t, k, s, p, ceil_mode=ceil)   # avg: count_include_pad, as ours
 
     def result():
-        y = call().to_dense()
+        y = call()
+        y = y.to_dense() if mkldnn else y
         return (y.permute(0, 2, 3, 1) if layout == "NHWC" else y).contiguous().numpy()
     return call, result
+
+
+def _onednn(x, layer, layout, threads):
+    return _torch(x, layer, layout, threads, True)
+
+
+def _torch_native(x, layer, layout, threads):
+    return _torch(x, layer, layout, threads, False)
 
 
 def _onnx_model(x, layer):
@@ -116,7 +116,7 @@ def _onnx_model(x, layer):
     from onnx import TensorProto, helper
     _, _, _, op, k, s, p, ceil = layer
     n, c, h, w = x.shape
-    oh, ow = _out_len(h, k, s, p, ceil), _out_len(w, k, s, p, ceil)
+    oh, ow = output_length(h, k, s, p, 1, ceil), output_length(w, k, s, p, 1, ceil)
     attrs = dict(kernel_shape=[k, k], strides=[s, s], pads=[p, p, p, p], ceil_mode=int(ceil))
     if op == "avg":
         attrs["count_include_pad"] = 1
@@ -172,16 +172,8 @@ def _openvino(x, layer, layout, threads):
     return call, result
 
 
-def _jax():
-    """jax, imported at the run's thread count: XLA's CPU thread pool is
-    sized when it starts, so a one-thread run asks for one thread before
-    the first import (XLA_FLAGS); a jax imported earlier is used as it is
-    (the note says so)."""
-    return importlib.import_module("jax")
-
-
 def _xla(x, layer, layout, threads):
-    jax = _jax()
+    import jax
     from jax import lax
     import jax.numpy as jnp
     _, _, _, op, k, s, p, ceil = layer
@@ -189,7 +181,7 @@ def _xla(x, layer, layout, threads):
     window, strides, pads = [1] * 4, [1] * 4, [(0, 0)] * 4
     for d in hw:
         n = x.shape[d]
-        o = _out_len(n, k, s, p, ceil)
+        o = output_length(n, k, s, p, 1, ceil)
         window[d], strides[d] = k, s
         pads[d] = (p, max(p, (o - 1) * s + k - n - p))
     cpu = jax.devices("cpu")[0]
@@ -203,26 +195,6 @@ def _xla(x, layer, layout, threads):
     def call():
         f(xj).block_until_ready()
     return call, lambda: np.asarray(f(xj))
-
-
-def _torch_native(x, layer, layout, threads):
-    import torch
-    torch.set_num_threads(threads)
-    _, _, _, op, k, s, p, ceil = layer
-    t = torch.from_numpy(x)
-    if layout == "NHWC":
-        t = t.permute(0, 3, 1, 2)
-    if op == "max":
-        def call():
-            return torch.nn.functional.max_pool2d(t, k, s, p, ceil_mode=ceil)
-    else:
-        def call():
-            return torch.nn.functional.avg_pool2d(t, k, s, p, ceil_mode=ceil)
-
-    def result():
-        y = call()
-        return (y.permute(0, 2, 3, 1) if layout == "NHWC" else y).contiguous().numpy()
-    return call, result
 
 
 PEERS = {"oneDNN": _onednn, "ONNX Runtime": _onnxruntime, "OpenVINO": _openvino,
@@ -241,8 +213,10 @@ def _ours(x, layer, layout):
 
 
 def available(threads):
-    """{engine: None if it runs, else why not}; prepares jax's thread
-    count before its first import."""
+    """{engine: None if it runs, else why not}.  XLA's CPU thread pool is
+    sized when jax is first imported, so a one-thread run asks for one
+    thread (XLA_FLAGS) before that; a jax imported earlier is used as it
+    is."""
     if "jax" not in sys.modules and threads == 1:
         flags = os.environ.get("XLA_FLAGS", "")
         if "xla_cpu_multi_thread_eigen" not in flags:
