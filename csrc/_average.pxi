@@ -459,8 +459,83 @@ cdef void _average_backward(const grad_t[:, ::1] go, grad_t[:, ::1] gi, const Jo
     _settle(&rg)
 
 
+cdef void _average_backward_cl(const grad_t* go, grad_t* gi, Py_ssize_t N, Py_ssize_t C,
+                               const Job* j, const Geom* g) noexcept nogil:
+    # Channels-last: go (N, OD*OH*OW, C), gi (N, D*H*W, C), filled here, a
+    # batch item per task (two threads adding into disjoint channel halves
+    # of the same pixels run slower than one: see _scatter_cl).  Outputs in
+    # raster order, each one's shares (a channel chunk at a time) added to
+    # every pixel of its window: each input element gets PyTorch's
+    # additions in PyTorch's order, and the additions run along channels.
+    cdef Py_ssize_t S = g.D * g.H * g.W, OS = g.OD * g.OH * g.OW, n
+    cdef bint threaded = N * C * (S + OS) >= _PARALLEL_MIN_WORK and N > 1
+    cdef Region rg
+    if grad_t is uint16_t:
+        return  # float16 takes the reference (avg_backward3d)
+    rg = _region_begin(threaded)
+    with parallel(num_threads=_threads(), use_threads_if=rg.on):
+        _arrive(&rg)
+        for n in prange(N, schedule="static"):
+            _average_backward_item(go + n * OS * C, gi + n * S * C, C, j, g)
+        _leave(&rg)
+    _settle(&rg)
+
+
+cdef void _average_backward_item(const grad_t* go, grad_t* gi, Py_ssize_t C, const Job* j,
+                                 const Geom* g) noexcept nogil:
+    cdef grad_t share[_CHUNK]
+    cdef Py_ssize_t od, oh, ow, ds, hs, ws, d, h, w, d0, d1, h0, h1, w0, w1, c, c0, nc
+    cdef int64_t dpad, dreal, hpad, hreal
+    cdef grad_t dv, zero = 0
+    cdef const grad_t* src
+    cdef grad_t* dst
+    # Windows that tile the input exactly (2x2/s2, global): every element
+    # gets one addition, +0.0 + share, written once without a zero fill.
+    cdef bint tiled = (g.pd == 0 and g.ph == 0 and g.pw == 0 and g.kd == g.sd
+                       and g.kh == g.sh and g.kw == g.sw and g.OD * g.sd == g.D
+                       and g.OH * g.sh == g.H and g.OW * g.sw == g.W)
+    if not tiled:
+        memset(gi, 0, g.D * g.H * g.W * C * sizeof(grad_t))
+    for od in range(g.OD):
+        ds = od * g.sd - g.pd
+        d0, d1 = max(ds, 0), min(ds + g.kd, g.D)
+        dpad = min(ds + g.kd, g.D + g.pd) - ds
+        for oh in range(g.OH):
+            hs = oh * g.sh - g.ph
+            h0, h1 = max(hs, 0), min(hs + g.kh, g.H)
+            hpad = min(hs + g.kh, g.hend) - hs
+            for ow in range(g.OW):
+                ws = ow * g.sw - g.pw
+                w0, w1 = max(ws, 0), min(ws + g.kw, g.W)
+                dv = <grad_t>_divisor(j, g, ws, dpad * hpad, (d1 - d0) * (h1 - h0))
+                src = go + ((od * g.OH + oh) * g.OW + ow) * C
+                c0 = 0
+                while c0 < C:
+                    nc = min(C - c0, _CHUNK)
+                    if tiled:
+                        for c in range(nc):
+                            share[c] = zero + src[c0 + c] / dv
+                        for d in range(d0, d1):
+                            for h in range(h0, h1):
+                                for w in range(w0, w1):
+                                    memcpy(gi + ((d * g.H + h) * g.W + w) * C + c0, share,
+                                           nc * sizeof(grad_t))
+                        c0 += nc
+                        continue
+                    for c in range(nc):
+                        share[c] = src[c0 + c] / dv
+                    for d in range(d0, d1):
+                        for h in range(h0, h1):
+                            for w in range(w0, w1):
+                                dst = gi + ((d * g.H + h) * g.W + w) * C + c0
+                                for c in range(nc):
+                                    dst[c] = dst[c] + share[c]
+                    c0 += nc
+
+
 cdef enum:
     _SHARE_HALO = 2   # zero shares either side of a chunk: (kw - 1) // sw at most
+    _SMALL_PLANE = 1024   # elements: a plane zeroed at once
 
 
 cdef void _average_backward_plane(const grad_t* go, grad_t* gi, const Job* j,
@@ -484,10 +559,15 @@ cdef void _average_backward_plane(const grad_t* go, grad_t* gi, const Job* j,
     cdef grad_t dv
     cdef grad_t* row
     cdef bint gather = g.hkind != H_GENERIC
-    if g.kd != 1:
+    cdef bint few = g.OW < g.kw
+    if g.OD == 1 and g.OH == 1 and g.OW == 1:
+        _average_backward_single(go[0], gi, j, g)
+        return
+    if g.kd != 1 or rows * g.W <= _SMALL_PLANE:
+        # (small planes: one fill instead of one per row)
         memset(gi, 0, rows * g.W * sizeof(grad_t))
         done = rows
-    for t in range(2 * _SHARE_HALO + _CHUNK):
+    for t in range(_SHARE_HALO):   # (the halo after a chunk: zeroed with each chunk)
         shb[t] = 0
     for od in range(g.OD):
         ds = od * g.sd - g.pd
@@ -530,6 +610,14 @@ cdef void _average_backward_plane(const grad_t* go, grad_t* gi, const Job* j,
                         row = gi + q * g.W
                         if gather:
                             _gather(row, share - c0, c0, c1, g)
+                        elif few:
+                            # Fewer outputs than window columns (global
+                            # windows): output by output, its window's
+                            # columns clipped once.
+                            for jj in range(c0, c1):
+                                w0 = jj * g.sw - g.pw
+                                for t in range(max(w0, 0), min(w0 + g.kw, g.W)):
+                                    row[t] = row[t] + share[jj - c0]
                         else:
                             for t in range(g.kw - 1, -1, -1):
                                 w0 = t - g.pw
@@ -539,6 +627,33 @@ cdef void _average_backward_plane(const grad_t* go, grad_t* gi, const Job* j,
                 c0 = c1
     if done < rows:
         memset(gi + done * g.W, 0, (rows - done) * g.W * sizeof(grad_t))
+
+
+cdef void _average_backward_single(grad_t go, grad_t* gi, const Job* j,
+                                   const Geom* g) noexcept nogil:
+    # One output (global windows): its window gets +0.0 + share, the rest
+    # of the plane +0.0 (the additions PyTorch makes into its zeroed
+    # gradient: a share of -0.0 comes out +0.0).
+    cdef Py_ssize_t d0 = max(-g.pd, 0), d1 = min(g.kd - g.pd, g.D)
+    cdef Py_ssize_t h0 = max(-g.ph, 0), h1 = min(g.kh - g.ph, g.H)
+    cdef Py_ssize_t w0 = max(-g.pw, 0), w1 = min(g.kw - g.pw, g.W), d, h, w, S
+    cdef int64_t dpad = min(g.kd - g.pd, g.D + g.pd) + g.pd
+    cdef int64_t hpad = min(g.kh - g.ph, g.hend) + g.ph
+    cdef grad_t zero = 0
+    cdef grad_t v = zero + go / <grad_t>_divisor(j, g, -g.pw, dpad * hpad,
+                                                 (d1 - d0) * (h1 - h0))
+    cdef grad_t* row
+    if d0 == 0 and h0 == 0 and w0 == 0 and d1 == g.D and h1 == g.H and w1 == g.W:
+        S = g.D * g.H * g.W
+        for d in range(S):
+            gi[d] = v
+        return
+    memset(gi, 0, g.D * g.H * g.W * sizeof(grad_t))
+    for d in range(d0, d1):
+        for h in range(h0, h1):
+            row = gi + (d * g.H + h) * g.W
+            for w in range(w0, w1):
+                row[w] = v
 
 
 cdef inline void _shares(const grad_t* go, grad_t* share, Py_ssize_t i0, Py_ssize_t i1,

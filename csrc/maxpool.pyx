@@ -315,7 +315,8 @@ avg3d -> _kernel_input, _channels_last, _target, _alloc, _geom, _job, _result
       -> _divide -> _divisor, _quot
     _average_cl (prange: output rows) -> _average_cl_row -> _divisor
       -> _lanes_sum -> _quot | _pixel_sum -> _quot
-avg_backward3d -> _target, _planes (float16, int64: the reference's)
+avg_backward3d -> _target, _alloc, _planes | _pixels (float16, int64: the reference's)
+  _average_backward_cl (prange: batch items) -> _average_backward_item -> _divisor
   _average_backward (prange: planes) -> _average_backward_plane -> _divisor, _shares
     -> _gather -> _gather_k, _gather_edge     (literal windows)
     | _columns                                (other windows: a scatter)
@@ -500,16 +501,27 @@ def avg_backward3d(g5, params, spatial, bint channels_last=False, out=None):
         from pooling._core.numpy_avg import AvgCore
         return AvgCore.avg_backward3d(g5, params, spatial, channels_last, out)
     shape = g5.shape[:2] + tuple(spatial)
-    gi = _target(out, g5.dtype, False)
+    cdef bint cl = _channels_last(g5, channels_last)
+    gi = _target(out, g5.dtype, cl)
     if gi is None:
-        gi = np.empty(shape, dtype=g5.dtype)   # every element written
-    go = _planes(g5)
+        gi = _alloc(shape, g5.dtype, cl)   # every element written
     pool = params.pool
     cdef Geom g = _geom(spatial, (0, 0, 1), 1, pool, g5.shape[2:])
     cdef Job j
     j.divisor = 0 if params.divisor_override is None else params.divisor_override
     j.count_pad = params.count_include_pad
-    gv = gi.reshape(shape[0] * shape[1], -1)
+    cdef Py_ssize_t N = shape[0], C = shape[1]
+    if cl:
+        go = _pixels(g5)
+        gv = gi.transpose(0, 2, 3, 4, 1)
+        if g5.dtype == np.float32:
+            _average_backward_cl[float](<const float*>_data(go), <float*>_data(gv), N, C, &j, &g)
+        else:
+            _average_backward_cl[double](<const double*>_data(go), <double*>_data(gv), N, C,
+                                         &j, &g)
+        return _into(out, gi)
+    go = _planes(g5)
+    gv = gi.reshape(N * C, -1)
     if g5.dtype == np.float32:
         _average_backward[float](go, gv, &j, &g)
     else:

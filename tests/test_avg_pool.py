@@ -1020,3 +1020,63 @@ def test_avg_tiles_of_volumes_match_reference(cython_backend, dtype):
                                               count_include_pad=False))]:
         x = values(rng, shape, dtype, "spread")
         assert same_bits(pooling.avg_pool3d(x, **kw), reference.avg_pool3d(x, **kw))
+
+
+@more_examples(1.5)
+@given(c=avg_case(), dtype=st.sampled_from([np.float32, np.float64]),
+       lead=st.sampled_from([(1, 3), (3, 5), (2, 40)]), last=st.booleans(),
+       threads=st.sampled_from([1, 2]), seed=st.integers(0, 2**32 - 1))
+def test_avg_backward_paths_match_reference(cython_backend, c, dtype, lead, last, threads, seed):
+    # The backward's paths: channels-last batch items (tiled windows written
+    # once, others added into a zeroed item), channels-first planes (one
+    # output per plane; fewer outputs than window columns; the gather; the
+    # scatter), on one and two threads.
+    nd = c["nd"]
+    rng = np.random.default_rng(seed)
+    shape = lead + c["shape"][-nd:]
+    kw = pool_kwargs(c)
+    y, err = outcome(getattr(reference, f"avg_pool{nd}d"), np.zeros(shape, dtype), **kw)
+    if err:
+        return
+    g = values(rng, y.shape, dtype, "spread")
+    want = getattr(reference, f"avg_pool{nd}d_backward")(g, shape, **kw)
+    back = getattr(pooling, f"avg_pool{nd}d_backward")
+    pooling.set_num_threads(threads)
+    try:
+        if last:
+            got = back(np.ascontiguousarray(to_channels_last(g, nd)),
+                       to_channels_last(want, nd).shape, data_format=LAST[nd], **kw)
+            assert got.flags.c_contiguous   # stored as the caller's layout
+            got = np.moveaxis(got, -1, 1)
+        else:
+            got = back(g, shape, **kw)
+    finally:
+        pooling.set_num_threads(0)
+    assert same_bits(got, want)
+
+
+@pytest.mark.parametrize("last", [False, True])
+@pytest.mark.parametrize("shape,kw", [
+    ((2, 3, 7, 7), dict(kernel_size=7)),                                  # global, tiled
+    ((2, 3, 6, 5), dict(kernel_size=(7, 6), padding=3, ceil_mode=True)),  # one output, padded
+    ((2, 3, 9, 5), dict(kernel_size=4, stride=3, count_include_pad=False, padding=1)),  # few
+    ((2, 600, 4, 4), dict(kernel_size=2)),                                # channel chunks, tiled
+    ((2, 600, 5, 5), dict(kernel_size=3, stride=1, padding=1)),           # channel chunks
+    ((2, 5, 40, 40), dict(kernel_size=3, stride=1, padding=1)),           # a plane > 1024
+])
+def test_avg_backward_named_paths_match_reference(cython_backend, last, shape, kw):
+    rng = np.random.default_rng(5)
+    y = reference.avg_pool2d(np.zeros(shape, np.float32), **kw)
+    for dtype in (np.float32, np.float64):
+        g = values(rng, y.shape, dtype, "spread")
+        g.flat[::7] = -0.0   # a share of -0.0 adds to +0.0
+        want = reference.avg_pool2d_backward(g, shape, **kw)
+        if last:
+            got = pooling.avg_pool2d_backward(
+                np.ascontiguousarray(to_channels_last(g, 2)), to_channels_last(want, 2).shape,
+                data_format="NHWC", **kw)
+            assert got.flags.c_contiguous
+            got = np.moveaxis(got, -1, 1)
+        else:
+            got = pooling.avg_pool2d_backward(g, shape, **kw)
+        assert same_bits(got, want)

@@ -25,7 +25,10 @@ at 224x224, one thread and all ``--threads``; the longest: minutes),
 ``peers`` (the forward pooling layers of AlexNet, VGG, ResNet, GoogLeNet,
 Inception, DenseNet and MobileNet, batch 1, 8 and 32, channels first and
 last, against oneDNN, ONNX Runtime, OpenVINO and XLA, each when installed:
-``pip install "pooling-kernels[bench]"``), ``contention`` (every kind of operation, tiny inputs to large, channels
+``pip install "pooling-kernels[bench]"``), ``training`` (on the same
+layers, batch 1 and 8: max pooling with int64 indices against PyTorch and
+ONNX Runtime's MaxPool with indices, and the backward of max and average
+pooling against PyTorch's), ``contention`` (every kind of operation, tiny inputs to large, channels
 first and last, at ``--threads`` and at one thread, interleaved, while one
 busy process per core, started by the section and ended with it, competes
 for the cores, and the same calls without them), and the targets, for
@@ -62,6 +65,7 @@ Modules: ``timing`` (timers), ``cases`` (what is measured), ``baselines``
 (im2col), ``measure`` (each section's measurements), ``adapters`` (the
 framework layers of ``pooling.layers``), ``chunked`` (the dask section),
 ``models`` and ``nets`` (the networks), ``peers`` (the other engines),
+``training`` (indices and backward against the engines),
 ``contention`` (the busy
 processes and the contention section), ``load`` (the load notice),
 ``report`` (tables, targets, JSON), ``progress`` (the progress lines),
@@ -91,15 +95,16 @@ from .measure import (linear_cost, other_ops, preallocated, run_case, thread_sca
                       versus_torch)
 from .models import model_rows
 from .peers import peer_rows
+from .training import target_lines as training_targets, training_rows
 from .report import (print_adapters, print_contention, print_large, print_linear, print_models,
                      print_other_ops, print_out, print_peers, print_scaling, print_table,
-                     print_targets, print_tiny_calls, summary, write_json)
+                     print_targets, print_tiny_calls, print_training, summary, write_json)
 from . import load as _load, progress, timing
 from .timing import calibrate, copy_bandwidth
 
 # The sections, in the order they run and print (the targets come last).
 SECTIONS = ("main", "scaling", "linear", "other", "large", "tiny", "out", "layers", "dask",
-            "models", "peers", "contention")
+            "models", "peers", "training", "contention")
 
 # How long one timed repeat lasts at least (timing.MIN_SECONDS), in seconds,
 # for --quick: its inputs are 8 to 64 times smaller than the full run's.
@@ -204,6 +209,10 @@ def _bench(torch, threads, quick, cases, json_path, tiny, on):
         print_peers(peers)
         if torch is not None:
             torch.set_num_threads(threads)
+    training = []
+    if "training" in on:
+        training = training_rows(threads, size)
+        print_training(training)
     contention = []
     if "contention" in on:
         # at 2 threads for --tiny, as the scaling section, so that the tests
@@ -220,13 +229,14 @@ def _bench(torch, threads, quick, cases, json_path, tiny, on):
             print("\ncontention: skipped (one thread: nothing to compare with one thread)")
     lines = summary(rows, scaling, linear, copy_gbps, tiny_calls, large, others, models,
                     contention, peers)
-    lines += dask_targets(dasks)
+    lines += training_targets(training) + dask_targets(dasks)
     print_targets(lines)
     result = {"version": pooling.__version__, "threads": threads, "copy_gbps": copy_gbps,
               "rows": rows, "thread_scaling": scaling, "linear_cost": linear,
               "other_ops": others, "large_inputs": large, "tiny_calls": tiny_calls,
               "out": outs, "adapters": adapters, "dask": dasks, "models": models,
-              "peers": peers, "contention": contention, "load": load, "summary": lines}
+              "peers": peers, "training": training, "contention": contention, "load": load,
+              "summary": lines}
     if json_path:
         write_json(result, json_path)
     return result

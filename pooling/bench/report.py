@@ -213,6 +213,31 @@ def print_peers(rows):
         print("  no engine ran: pip install \"pooling-kernels[bench]\" (and torch for oneDNN)")
 
 
+def print_training(rows):
+    if not rows:
+        return
+    cols = [e for e in ("PyTorch", "ONNX Runtime") if any(e in r["ms"] for r in rows)]
+    print(f"\ntraining (max with int64 indices, backward; ms per call, the median of runs of "
+          f"about 2 ms, the engines taking turns, at {_threads(rows[0]['threads']).strip()}; "
+          "engine/ours: above 1 ours is faster; !: its output differs from ours):")
+    print(f"  {'op':15} {'layer':54} {'layout':6} {'dtype':7} {'ours':>8} "
+          + " ".join(f"{c:>12} {c[:7] + '/ours':>12}" for c in cols))
+    for r in rows:
+        case = (f"{r['network']} {r['layer']} {r['window']} {'x'.join(map(str, r['shape']))}")
+        cells = []
+        for c in cols:
+            v = r["ms"].get(c)
+            if v is None:
+                cells.append(f"{'':>12} {'':>12}")
+            else:
+                mark = "" if r["agree"][c] else "!"
+                cells.append(f"{_fmt_ms(v).strip() + mark:>12} {r['ratio'][c]:12.2f}")
+        print(f"  {r['op']:15} {case:54} {r['layout']:6} {r['dtype']:7} "
+              f"{_fmt_ms(r['ms']['ours'])} " + " ".join(cells))
+    if not cols:
+        print("  no engine ran: pip install torch, \"pooling-kernels[bench]\"")
+
+
 # Issue #25: at least the best peer's speed on every row; the moonshot 1.5x
 # as a geometric mean.
 PEERS_TARGET, PEERS_MOONSHOT = 1.0, 1.5
