@@ -163,7 +163,7 @@ def test_bench_prints_every_section(tiny_run):
     frameworks = [m for m in ("tinyml", "torch") if _imports(m)]
     heads = ["pooling ", "case ", "copy bandwidth", "thread scaling (ours):",
              "linear cost (ours", "other operations", "large inputs", "tiny calls",
-             "out= (", "framework layers", "dask", "models (", "peers (", "contention (",
+             "out= (", "framework layers", "dask", "models (", "peers (", "training (", "contention (",
              "targets:"]
     if not frameworks:
         heads.remove("framework layers")
@@ -174,7 +174,7 @@ def test_bench_prints_every_section(tiny_run):
     assert None not in found and found == sorted(found), dict(zip(heads, found))
     assert set(data) == {"version", "threads", "copy_gbps", "rows", "thread_scaling",
                          "linear_cost", "other_ops", "large_inputs", "tiny_calls", "out",
-                         "adapters", "dask", "models", "peers", "contention", "load",
+                         "adapters", "dask", "models", "peers", "training", "contention", "load",
                          "summary"}
     assert data["threads"] == 1
     assert ({a["case"].split()[0] for a in data["adapters"]} == set(frameworks)
@@ -729,6 +729,61 @@ def test_bench_peers_section(tiny_run):
         assert f"\n  {e}: skipped (" in section
     lines = [x for x in data["summary"] if x.startswith("peers")]
     assert len(lines) == (1 if any(r["best"] for r in rows) else 0)
+
+
+def test_bench_training_section(tiny_run):
+    """The training section at --tiny: for each layer and layout, max with
+    int64 indices, its backward from indices and the layer's backward (max
+    layers) or the average backward, ours and the installed peers timed,
+    every peer's output equal to ours, and issue #25's target lines."""
+    from pooling.bench import training
+    out, data = tiny_run
+    rows = data["training"]
+    torch_ok = _imports("torch")
+    ort_ok = _imports("onnxruntime") and _imports("onnx")
+    want = []
+    for layer in training._layers("tiny"):
+        for layout in ("NCHW", "NHWC"):
+            ops = (["max+int64", "max backward", "layer backward"] if layer[3] == "max"
+                   else ["avg backward"])
+            want += [(layer[1], layout, op) for op in ops]
+    assert [(r["layer"], r["layout"], r["op"]) for r in rows] == want
+    for r in rows:
+        assert r["threads"] == 1 and r["ms"]["ours"] > 0 and r["dtype"] == "float32"
+        peers = ({"PyTorch"} if torch_ok else set()) | (
+            {"ONNX Runtime"} if ort_ok and r["op"] == "max+int64" and r["layout"] == "NCHW"
+            else set())
+        assert set(r["ms"]) == {"ours"} | peers
+        assert r["agree"] == {e: True for e in peers}
+        assert r["ratio"] == {e: r["ms"][e] / r["ms"]["ours"] for e in peers}
+    assert "\ntraining (" in out
+    lines = [x for x in data["summary"] if x.startswith("training: ")]
+    assert len(lines) == (2 if torch_ok else 0) + (1 if ort_ok else 0)
+    assert all("outputs differing from ours: 0" in x for x in lines)
+
+
+def test_training_target_lines():
+    """The worst row of each target, met when no row is below it."""
+    from pooling.bench.training import target_lines
+
+    def row(op, ratios):
+        return {"op": op, "network": "VGG-16", "layer": "features.4", "batch": 8,
+                "layout": "NHWC", "dtype": "float64", "ratio": ratios,
+                "agree": {e: True for e in ratios}}
+    lines = target_lines([row("max+int64", {"PyTorch": 4.0, "ONNX Runtime": 1.5}),
+                          row("max+int64", {"PyTorch": 1.0}),
+                          row("avg backward", {"PyTorch": 2.0})])
+    assert lines == [
+        "training: max with int64 indices, ONNX Runtime / ours, worst 1.50x (max+int64 VGG-16 "
+        "features.4 batch 8 NHWC float64), 0 of 1 rows below 1.5x (target >= 1.5x on every "
+        "row: met); geometric mean 1.50x; outputs differing from ours: 0",
+        "training: max with int64 indices, PyTorch / ours, worst 1.00x (max+int64 VGG-16 "
+        "features.4 batch 8 NHWC float64), 1 of 2 rows below 2x (target >= 2x on every row: "
+        "missed); geometric mean 2.00x; outputs differing from ours: 0",
+        "training: backward (max from indices, layer, average), PyTorch / ours, worst 2.00x "
+        "(avg backward VGG-16 features.4 batch 8 NHWC float64), 0 of 1 rows below 2x (target "
+        ">= 2x on every row: met); geometric mean 2.00x; outputs differing from ours: 0"]
+    assert target_lines([]) == []
 
 
 def test_peers_target_line():
