@@ -259,9 +259,11 @@ cdef void _forward_cl_row(const Job* j, pool_t* y, Py_ssize_t r) noexcept nogil:
     cdef uint32_t acc32[_CHUNK]
     if j.C >= _lanes(y, <NoIndex*>NULL) and _window_size(j.g) <= _MAX_LOCAL and (
             (j.cache == NULL and j.flat == NULL)
-            or (sizeof(pool_t) < 8 and (j.cache != NULL or (j.g.D * j.g.H * j.g.W) >> 32 == 0))):
+            or (sizeof(pool_t) < 8 and (j.cache != NULL or (j.g.D * j.g.H * j.g.W) >> 32 == 0))
+            or (pool_t is double and j.cache == NULL)):
         # Not with int64 argmax lanes: GCC leaves those loops scalar (beside
         # 8-byte values, or float32 past 2**32 positions), slower than below.
+        # float64 values carry PyTorch's indices in float64 lanes.
         _lanes_row(j, y, r)
     elif j.cache == NULL and j.flat == NULL:
         _cl_row(j, y, r, <NoIndex*>NULL, False)
@@ -283,17 +285,20 @@ cdef void _lanes_row(const Job* j, pool_t* y, Py_ssize_t r) noexcept nogil:
     # The argmax lanes as wide as the values where they can be, so that one
     # mask selects both: window offsets for the layer's cache (a byte beside
     # bytes), positions in the volume for PyTorch's indices (a widening copy
-    # out).  Values of 8 bytes with indices do not come here.
+    # out; beside float64 values, float64 positions and a conversion out).
+    # Integers of 8 bytes with indices do not come here.
     cdef bint offsets = j.cache != NULL
     if j.cache == NULL and j.flat == NULL:
         _cl_lanes_row(j, y, r, <NoIndex*>NULL, False)
+    elif pool_t is double:
+        _cl_lanes_row(j, y, r, <double*>NULL, False)
     elif sizeof(pool_t) == 1 and offsets:
         _cl_lanes_row(j, y, r, <uint8_t*>NULL, True)
     else:
         _cl_lanes_row(j, y, r, <uint32_t*>NULL, offsets)
 
 
-cdef void _cl_lanes_row(const Job* j, pool_t* y, Py_ssize_t r, idx_t* kind,
+cdef void _cl_lanes_row(const Job* j, pool_t* y, Py_ssize_t r, lane_t* kind,
                         bint offsets) noexcept nogil:
     # One output row (n, od, oh), pixel by pixel: the pixel's valid window
     # elements are listed in scan order (byte offset, candidate index), then
@@ -326,13 +331,13 @@ cdef void _cl_lanes_row(const Job* j, pool_t* y, Py_ssize_t r, idx_t* kind,
             c0 = c0 + B
 
 
-cdef inline Py_ssize_t _lanes(pool_t* vt, idx_t* it) noexcept nogil:
+cdef inline Py_ssize_t _lanes(pool_t* vt, lane_t* it) noexcept nogil:
     # Channels per block: _LANE_BYTES of the wider of value and index, and
     # at least 32, so that GCC's early complete unrolling (16 trips at most)
     # leaves the lane loops to the vectoriser, which if-converts the select;
     # unrolled first they become scalar branches.  32 float32 lanes are
     # eight SSE registers, a lane loop of 32 the same code at AVX2 width.
-    cdef Py_ssize_t widest = max(sizeof(pool_t), sizeof(idx_t))
+    cdef Py_ssize_t widest = max(sizeof(pool_t), sizeof(lane_t))
     return max(32, _LANE_BYTES // widest)
 
 
@@ -358,7 +363,7 @@ cdef inline Py_ssize_t _window_list(const Geom* g, Py_ssize_t ds, Py_ssize_t hs,
 
 cdef inline void _cl_lanes(const Job* j, const char* xc, const Py_ssize_t* off,
                            const int64_t* cand, Py_ssize_t ne, pool_t* y, Py_ssize_t o,
-                           idx_t* kind, bint offsets) noexcept nogil:
+                           lane_t* kind, bint offsets) noexcept nogil:
     # Output entries [o, o + B) of one pixel: the window elements (xc +
     # off[e], candidate cand[e]) in scan order, each a channel vector folded
     # into the locals.  The first two elements seed with a select, not a
@@ -369,15 +374,15 @@ cdef inline void _cl_lanes(const Job* j, const char* xc, const Py_ssize_t* off,
     cdef Py_ssize_t B = _lanes(<pool_t*>NULL, kind), e, k
     cdef Py_ssize_t e1 = 1 if ne > 1 else 0
     cdef pool_t mv[_LANE_BYTES]
-    cdef idx_t mi[_LANE_BYTES]
+    cdef lane_t mi[_LANE_BYTES]
     cdef const pool_t* u = <const pool_t*>(xc + off[0])
     cdef const pool_t* v = <const pool_t*>(xc + off[e1])
-    cdef idx_t ci, cu
+    cdef lane_t ci, cu
     cdef bint tk
     cdef pool_t* yo = y + o      # locals: the outputs' pointers, not loads
     cdef uint8_t* cache          # from j after every store
     cdef int64_t* flat
-    if idx_t is NoIndex:
+    if lane_t is NoIndex:
         for k in range(B):
             mv[k] = v[k] if _takes(v[k], u[k]) else u[k]
         for e in range(2, ne - 1):
@@ -389,7 +394,7 @@ cdef inline void _cl_lanes(const Job* j, const char* xc, const Py_ssize_t* off,
         for k in range(B):
             yo[k] = v[k] if _takes(v[k], mv[k]) else mv[k]
     else:
-        cu, ci = <idx_t>cand[0], <idx_t>cand[e1]
+        cu, ci = <lane_t>cand[0], <lane_t>cand[e1]
         for k in range(B):
             tk = _takes(v[k], u[k])
             mv[k] = v[k] if tk else u[k]
@@ -397,7 +402,7 @@ cdef inline void _cl_lanes(const Job* j, const char* xc, const Py_ssize_t* off,
         for e in range(2, ne):
             v = <const pool_t*>(xc + off[e])
             _keep_nest()
-            ci = <idx_t>cand[e]
+            ci = <lane_t>cand[e]
             for k in range(B):
                 tk = _takes(v[k], mv[k])
                 mv[k] = v[k] if tk else mv[k]

@@ -52,6 +52,15 @@ ctypedef fused idx_t:
     int64_t    # flat position (d * H + h) * W + w: PyTorch's indices
     NoIndex
 
+# The argmax lanes of the channels-last lane loops (_cl_lanes): as wide as
+# the values, so that one compare mask selects both (GCC leaves mixed widths
+# scalar).
+ctypedef fused lane_t:
+    uint8_t    # window offsets beside bytes (the layer's cache)
+    uint32_t   # window offsets or positions in the volume beside 4-byte values
+    double     # positions in the volume beside float64 values (exact below 2**53)
+    NoIndex
+
 ctypedef fused row_t:
     Seed
     Merge

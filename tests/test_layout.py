@@ -310,3 +310,34 @@ def test_channel_blocks_threads(cython_backend, threads, dtype, shape, kw):
     assert_same_bits((np.moveaxis(y3, -1, 1), want[1]), want)
     want_g = fn("max_pool{}d_backward", nd, reference)(g, want[1], x.shape)
     assert np.array_equal(gi, to_last(want_g))
+
+
+@more_examples(1.5)
+@given(nd=st.sampled_from([1, 2, 3]), dtype=st.sampled_from([np.float32, np.float64, np.int8,
+                                                             np.int64]),
+       k=st.integers(1, 3), s=st.integers(1, 3), d=st.integers(1, 2), pad=st.integers(0, 1),
+       ceil=st.booleans(), channels=st.sampled_from([32, 33, 64, 70]),
+       size=st.integers(1, 6), seed=st.integers(0, 2**32 - 1))
+def test_channels_last_lanes_with_indices(cython_backend, nd, dtype, k, s, d, pad, ceil,
+                                          channels, size, seed):
+    # 32 channels and more: the lane loops (_cl_lanes), their argmax lanes as
+    # wide as the values (float64: positions in float64 lanes), the last
+    # block overlapping the one before; PyTorch's indices and the layer's.
+    rng = np.random.default_rng(seed)
+    spatial = tuple(rng.integers(1, size + 1, size=nd))
+    x = make_values(rng, (2, channels) + spatial, dtype)
+    xl = np.ascontiguousarray(to_last(x))
+    kw = dict(kernel_size=k, stride=s, padding=min(pad, k // 2), dilation=d, ceil_mode=ceil)
+    want, err = outcome(fn("max_pool{}d", nd, reference), x, return_indices=True, **kw)
+    if err:
+        return
+    y, i = fn("max_pool{}d", nd)(xl, return_indices=True, data_format=LAST[nd], **kw)
+    eq_nan = y.dtype.kind == "f"
+    assert np.array_equal(y, to_last(want[0]), equal_nan=eq_nan)
+    assert np.array_equal(i, to_last(want[1]))
+    layer = getattr(pooling, f"MaxPool{nd}D")(data_format=LAST[nd], **kw)
+    assert np.array_equal(layer.forward(xl), y, equal_nan=eq_nan)
+    if eq_nan:
+        g = rng.standard_normal(y.shape).astype(dtype)
+        assert np.array_equal(layer.backward(g), fn("max_pool{}d_backward", nd)(
+            g, i, xl.shape, data_format=LAST[nd]))
