@@ -90,8 +90,27 @@ def cases(m):
                                 ((16, 512, 14, 14), "avg", 2, 2, 0), ((8, 192, 35, 35), "avg", 3, 1, 1)]:
         xs = rng.standard_normal(shape).astype(np.float32)
         fn = m.max_pool2d if op == "max" else m.avg_pool2d
-        out.append((f"{op} {'x'.join(map(str, shape))} {k}x{k}/s{st}/p{p}",
-                    lambda xs=xs, fn=fn, k=k, st=st, p=p: fn(xs, k, st, p)))
+        name = f"{op} {'x'.join(map(str, shape))} {k}x{k}/s{st}/p{p}"
+        out.append((name, lambda xs=xs, fn=fn, k=k, st=st, p=p: fn(xs, k, st, p)))
+        if op == "max":   # with PyTorch's indices, and the layer's offsets
+            lay = m.MaxPool2D(k, st, p)
+            out += [(f"{name} +int64", lambda xs=xs, k=k, st=st, p=p:
+                     m.max_pool2d(xs, k, st, p, return_indices=True)),
+                    (f"{name} layer", lambda xs=xs, lay=lay: lay.forward(xs))]
+    # The average backward: one output per plane, channels last.
+    for shape, k, st, p, fmt in [((8, 2048, 7, 7), 7, 7, 0, "NCHW"),
+                                 ((8, 7, 7, 2048), 7, 7, 0, "NHWC"),
+                                 ((8, 14, 14, 512), 2, 2, 0, "NHWC"),
+                                 ((8, 35, 35, 192), 3, 1, 1, "NHWC")]:
+        xs = np.empty(shape, np.float32)
+        gs = rng.standard_normal(m.avg_pool2d(xs, k, st, p, data_format=fmt).shape).astype(
+            np.float32)
+        out.append((f"{fmt} avg backward {'x'.join(map(str, shape))} {k}x{k}/s{st}/p{p}",
+                    lambda gs=gs, xs=xs, k=k, st=st, p=p, fmt=fmt: m.avg_pool2d_backward(
+                        gs, xs.shape, k, st, p, data_format=fmt)))
+    xd = rng.standard_normal((8, 112, 112, 64))
+    out.append(("NHWC float64 +int64 (8,112,112,64) 3x3/s2/p1", lambda: m.max_pool2d(
+        xd, 3, 2, 1, return_indices=True, data_format="NHWC")))
     out += [("adaptive_avg_pool2d -> 7", lambda: m.adaptive_avg_pool2d(x2, 7)),
             ("adaptive_avg_pool2d -> 5", lambda: m.adaptive_avg_pool2d(x2, 5)),
             ("adaptive_avg_pool2d -> 6", lambda: m.adaptive_avg_pool2d(x2, 6))]

@@ -11,7 +11,9 @@
 # value, or a NaN, replaces the max) is `v > m` alone, which compiles to max
 # instructions (_tile_row); with one, the channels-last loops as they
 # are (_cl_lanes_row).  Either way the same bits as the plane loops.
-# Values only, float32, contiguous planes (_tiles_pay: where).  Each thread
+# With indices (PyTorch's, or the layer's window offsets) every row takes
+# _cl_lanes_row, its argmax lanes a tile of their own copied into the
+# planes after the values.  float32, contiguous planes (_tiles_pay: where).  Each thread
 # allocates one tile pair (at most _TILE_BYTES) for the call; planes left
 # over (P % T), and a thread whose allocation failed, take the plane loops.
 
@@ -46,17 +48,23 @@ cdef inline bint _tiles_pay(const Job* j, pool_t* y, bint avg) noexcept nogil:
     # for averages), where the plane loops fold each element several times
     # (8x192x35x35 3x3/s1/p1: 3.5x faster, 32x64x112x112 3x3/s2/p1: 1.2x)
     # and not under windows that tile the plane (4x4/s4, 7x7/s7 on 112x112:
-    # 0.75x), nor for the 3x3/s1 average of 112x112 (0.83x).  float32 only:
+    # 0.75x), nor for the 3x3/s1 average of 112x112 (0.83x).  With indices
+    # (the lane loops, not tiles.h's folds) rows of at most 40 outputs too:
+    # 8x192x35x35 3x3/s1/p1 1.5x, 4x96x64x64 3x3/s2/p1 1.3x, but 0.8-0.9x
+    # on 8x64x64x64 3x3/s1/p1 and 32x64x112x112 3x3/s2/p1.  float32 only:
     # 8-byte values move through tiles.h's scalar loops, which cost more than
     # the tiles gain (64x32x32x32 float64 2x2/s2: 4.6x slower).
     cdef const Geom* g = j.g
     cdef Py_ssize_t T = _lanes(<pool_t*>NULL, <NoIndex*>NULL), z = sizeof(pool_t)
     cdef bint overlap = g.kh > g.sh or g.kw > g.sw or g.kd > g.sd
     cdef bint small = g.D * g.H * g.W <= _TILE_SMALL
-    if not (small or (overlap and g.OW <= (40 if avg else 64))):
+    cdef bint argmax = j.flat != NULL or j.cache != NULL
+    if not (small or (overlap and g.OW <= (40 if avg or argmax else 64))):
         return False
-    # (tiles.h folds 32 lanes: _lanes() of float32 values)
-    return (pool_t is float and j.cache == NULL and j.flat == NULL
+    # (tiles.h folds 32 lanes: _lanes() of float32 values; indices: the
+    # lane loops' uint32 positions or window offsets, which _cl_lanes_row
+    # keeps below 2**32 only for volumes that small)
+    return (pool_t is float and (g.D * g.H * g.W) >> 32 == 0
             and j.N * j.C >= T and _window_size(g) <= _MAX_LOCAL
             and g.xs_w == z and g.xs_h == g.W * z and (g.D == 1 or g.xs_d == g.H * g.W * z)
             and j.ys_s == 1 and _band_rows(g, T * z) > 0)
@@ -87,6 +95,8 @@ cdef void _forward_tiles(const Job* j, pool_t* y, bint avg) noexcept nogil:
     cdef Py_ssize_t nb = (g.OH + bh - 1) // bh, tiles = P // T, task, p, t, b
     cdef Py_ssize_t size = (g.D * g.H * g.W + g.OD * g.OH * g.OW) * T if nb == 1 else \
         (_band_in(g, bh) * g.W + bh * g.OW) * T
+    if j.flat != NULL or j.cache != NULL:   # the tile's argmax: int64 (or bytes)
+        size += (g.OD * g.OH * g.OW if nb == 1 else bh * g.OW) * T * 8 // sizeof(pool_t)
     cdef bint threaded = P * S >= _PARALLEL_MIN_WORK and tiles * nb + P % T > 1
     cdef pool_t* xt
     cdef Geom gt = g[0]
@@ -144,6 +154,9 @@ cdef void _tile(const Job* j, const Geom* gt, const Py_ssize_t* rel, pool_t* y,
     cdef Geom gb = gt[0]
     cdef Job jt = j[0]
     cdef pool_t* yt
+    cdef int64_t* it
+    cdef Py_ssize_t OS, q, o
+    cdef int64_t shift
     if g.D == 1 and oh1 - oh0 < g.OH:   # a band (whole planes keep their geometry)
         h0 = max(0, oh0 * g.sh - g.ph)
         h1 = min(g.H, (oh1 - 1) * g.sh - g.ph + (g.kh - 1) * g.dh + 1)
@@ -152,6 +165,10 @@ cdef void _tile(const Job* j, const Geom* gt, const Py_ssize_t* rel, pool_t* y,
         gb.ph = g.ph + h0 - oh0 * g.sh
         gb.hend = g.hend - h0
     yt = xt + gb.D * gb.H * gb.W * T
+    OS = gb.OD * gb.OH * gb.OW
+    it = <int64_t*>(yt + OS * T)
+    jt.flat = it if j.flat != NULL else NULL
+    jt.cache = <uint8_t*>it if j.cache != NULL else NULL
     jt.x = <const char*>xt
     jt.N = 1
     jt.C = T
@@ -164,15 +181,34 @@ cdef void _tile(const Job* j, const Geom* gt, const Py_ssize_t* rel, pool_t* y,
         c = p - n * j.C
         rows[t] = j.x + n * j.xs_n + c * j.xs_c + h0 * g.W * z
         outs[t] = <char*>(y + n * j.ys_n + c * j.ys_c + oh0 * g.OW)
-    nan = pooling_tile_in4(rows, gb.D * gb.H * gb.W, T, xt, not avg)
+    nan = pooling_tile_in4(rows, gb.D * gb.H * gb.W, T, xt,
+                           not avg and j.flat == NULL and j.cache == NULL)
     for r in range(gb.OD * gb.OH):
-        if avg:
+        if j.flat != NULL or j.cache != NULL:
+            _cl_lanes_row(&jt, yt, r, <uint32_t*>NULL, j.cache != NULL)
+        elif avg:
             _tile_row(&jt, rel, yt, r, <TileAvg*>NULL)
         elif nan:
             _cl_lanes_row(&jt, yt, r, <NoIndex*>NULL, False)
         else:
             _tile_row(&jt, rel, yt, r, <TileMax*>NULL)
     pooling_tile_out4(yt, gb.OD * gb.OH * gb.OW, T, outs)
+    if j.flat == NULL and j.cache == NULL:
+        return
+    # The argmax tile into the planes: positions in the band shifted to
+    # the plane's (PyTorch's indices), or window offsets as they are.
+    shift = h0 * g.W
+    for t in range(T):
+        p = p0 + t
+        n = p // j.C
+        c = p - n * j.C
+        o = n * j.ys_n + c * j.ys_c + oh0 * g.OW
+        if j.flat != NULL:
+            for q in range(OS):
+                j.flat[o + q] = it[q * T + t] + shift
+        else:
+            for q in range(OS):
+                j.cache[o + q] = jt.cache[q * T + t]
 
 
 cdef void _tile_row(const Job* j, const Py_ssize_t* rel, pool_t* y, Py_ssize_t r,

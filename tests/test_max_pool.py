@@ -506,7 +506,8 @@ def test_matches_pytorch_3d(backend, kw, dtype):
 
 # ---- channels-first planes in channels-last tiles (Design F2) ----------------
 # 32 float32 planes at a time (other dtypes: the plane loops they take), in
-# whole tiles or bands of rows,
+# whole tiles or bands of rows, values only or with indices (PyTorch's, the
+# layer's window offsets),
 # NaN-free tiles through max instructions and the others through the
 # channels-last loops, leftover planes through the plane loops.  The oracle
 # is the element PyTorch's indices name (the reference's indices), so the
@@ -520,18 +521,28 @@ def _picked(x, indices):
 
 
 def _assert_tiles_exact(nd, x, kw, threads=1):
+    # values only, with PyTorch's indices, and the layer's forward and
+    # backward (its window offsets): the tiles' three kinds of output
+    layer = getattr(pooling, f"MaxPool{nd}D")(**kw)
     pooling.set_num_threads(threads)
     try:
         y = getattr(pooling, f"max_pool{nd}d")(x, **kw)
+        yi, i = getattr(pooling, f"max_pool{nd}d")(x, return_indices=True, **kw)
+        yl = layer.forward(x)
+        g = np.arange(1, yl.size + 1, dtype=np.float32).reshape(yl.shape)
+        gl = layer.backward(g)
     finally:
         pooling.set_num_threads(0)
     _, ri = getattr(reference, f"max_pool{nd}d")(x, return_indices=True, **kw)
     want = _picked(x, ri)
-    assert y.dtype == x.dtype and y.shape == want.shape
-    if x.dtype.kind == "f":
-        assert np.array_equal(y.view(f"u{x.itemsize}"), want.view(f"u{x.itemsize}"))
-    else:
-        assert np.array_equal(y, want)
+    assert np.array_equal(i, ri)
+    assert np.array_equal(gl, getattr(reference, f"max_pool{nd}d_backward")(g, ri, x.shape))
+    for got in (y, yi, yl):
+        assert got.dtype == x.dtype and got.shape == want.shape
+        if x.dtype.kind == "f":
+            assert np.array_equal(got.view(f"u{x.itemsize}"), want.view(f"u{x.itemsize}"))
+        else:
+            assert np.array_equal(got, want)
 
 
 @more_examples(1.5)
@@ -552,6 +563,7 @@ def test_tiles_bit_for_bit(cython_backend, args, n, c, hw, dtype, special, threa
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shape,kw", [
     ((1, 33, 70, 67), dict(kernel_size=3, stride=1, padding=1)),        # bands, stride 1
+    ((1, 33, 60, 38), dict(kernel_size=3, stride=1, padding=1)),        # bands with indices too
     ((2, 40, 64, 64), dict(kernel_size=3, stride=2, padding=1)),        # bands, planes 16 KB apart
     ((1, 64, 75, 61), dict(kernel_size=(3, 2), stride=(2, 1), dilation=(2, 3), ceil_mode=True)),
     ((1, 32, 28, 28), dict(kernel_size=2)),                             # 2x2/s2, short rows: tiles
