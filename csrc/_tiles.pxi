@@ -13,9 +13,11 @@
 # are (_cl_lanes_row).  Either way the same bits as the plane loops.
 # With indices (PyTorch's, or the layer's window offsets) every row takes
 # _cl_lanes_row, its argmax lanes a tile of their own copied into the
-# planes after the values.  float32, contiguous planes (_tiles_pay: where).  Each thread
-# allocates one tile pair (at most _TILE_BYTES) for the call; planes left
-# over (P % T), and a thread whose allocation failed, take the plane loops.
+# planes after the values.  float32, contiguous planes (_tiles_pay: where).
+# Each thread allocates one tile pair (at most _TILE_BYTES; with indices,
+# an argmax tile of 8 bytes per output lane beside it) for the call; planes
+# left over (P % T), and a thread whose allocation failed, take the plane
+# loops.
 
 cdef extern from "tiles.h" nogil:
     int pooling_tile_in4(const char** rows, Py_ssize_t S, Py_ssize_t T, void* tile,

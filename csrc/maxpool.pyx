@@ -57,8 +57,12 @@ F2. Small channels-first planes in channels-last tiles (_tiles.pxi,
    padding (Geom.hend).  The copy in notes whether the tile holds a NaN:
    without one, PyTorch's rule is `v > m` alone, a max instruction; with one,
    F's loops as they are.  2x2/s2 rows of 20 outputs and more (and 3x3/s2
-   averages) keep E's unfolded loops, which are faster there.  The same
-   bits as E and F: the same order of comparisons and additions.
+   averages) keep E's unfolded loops, which are faster there.  With
+   indices (PyTorch's int64, or the layer's window offsets) every row takes
+   F's lane loops with uint32 argmax lanes, whose argmax tile is copied
+   into the planes after the values (positions in a band shifted to the
+   plane's); larger planes then only on rows of at most 40 outputs.  The
+   same bits as E and F: the same order of comparisons and additions.
 G. Argmax as window-local offsets while a byte can name them (windows of at
    most 256 positions).  The accumulator is uint32 beside 4-byte values, so
    a vectorised loop runs as many lanes as the values allow, uint8 beside
@@ -70,9 +74,10 @@ G. Argmax as window-local offsets while a byte can name them (windows of at
    volume (uint32, below 2**32 elements), each index then a widening copy.
    Channel blocks (F) hold argmax lanes as wide as the values where they
    can: window offsets for the cache (uint8 beside one-byte values, uint32
-   otherwise), positions in the volume for PyTorch's indices (uint32).
-   Where the lanes would be int64 (8-byte values, or more than 2**32
-   elements) GCC leaves the loop scalar: those take the pixel blocks.
+   otherwise), positions in the volume for PyTorch's indices (uint32;
+   float64 beside float64 values, exact below 2**53).  Where the lanes
+   would be int64 (8-byte integers, or more than 2**32 elements) GCC
+   leaves the loop scalar: those take the pixel blocks.
 H. Backward is a scatter in output raster order, PyTorch's order, so that
    overlapping windows sum to PyTorch's bits; float16 sums round at each
    addition, as PyTorch and NumPy do (half.h).  Unpooling is the same scatter
@@ -107,7 +112,8 @@ J. Memory.  A call allocates its outputs, unless the caller gives them
      the gradient's shares (a contiguous array of its size, plus a copy of
      the gradient not stored so) and per axis the runs of input positions
      (O); float16 through float32 arrays, cast back;
-   - F2: per thread, a tile pair of at most _TILE_BYTES (128 KB);
+   - F2: per thread, a tile pair of at most _TILE_BYTES (128 KB), and with
+     indices an argmax tile of 8 bytes per output lane beside it;
    - on each task's stack, accumulators of _CHUNK window offsets (adaptive
      pooling: _CHUNK lane values and group codes, M; average pooling:
      _CHUNK sums or shares, K).
@@ -141,7 +147,12 @@ K. A second reduction: average pooling (_average.pxi), reached through
    it in increasing column order, so that its additions are PyTorch's
    raster-order scatter's, bit for bit.  An input row is zeroed just before
    its first addition, while in cache (windows one deep; deeper windows
-   zero their plane first), so that nothing is zero-filled beforehand.
+   and planes of at most _SMALL_PLANE elements zero their plane first), so
+   that nothing is zero-filled beforehand; a plane with one output (global
+   windows) is filled with +0.0 + its share.  Channels-last gradients stay
+   channels-last: a batch item per task (as H's scatters), outputs in raster
+   order, each one's shares added to its window's pixels along channels
+   (PyTorch's order); windows that tile the input write each element once.
    _takes and _put are the max rule and stay in _forward.pxi.  Adaptive
    average pooling: O.
 L. Decide once, run many times.  A forward call's decisions (Geom, layout,
