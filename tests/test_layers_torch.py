@@ -495,3 +495,54 @@ def test_eager_paths_match_torch():
         _same(pt.max_pool2d(x, 3, 2, 1), want[0])
     finally:
         pooling.set_backend(old)
+
+
+# ---- torch.jit (issue #26, items 1 and 2) -----------------------------------
+
+_TRACED = [
+    ("max_pool2d", lambda t: pt.max_pool2d(t, 2)),
+    ("max_pool2d indices", lambda t: pt.max_pool2d(t, 3, 1, 1, return_indices=True)[1]),
+    ("max_pool1d", lambda t: pt.max_pool1d(t.flatten(2), 3)),
+    ("max_pool3d", lambda t: pt.max_pool3d(t.unsqueeze(2), (1, 2, 2))),
+    ("avg_pool2d", lambda t: pt.avg_pool2d(t, 3, 2, 1)),
+    ("adaptive_max_pool2d", lambda t: pt.adaptive_max_pool2d(t, 3)),
+    ("adaptive_avg_pool2d", lambda t: pt.adaptive_avg_pool2d(t, 3)),
+    ("max_unpool2d", lambda t: pt.max_unpool2d(*pt.max_pool2d(t, 2, return_indices=True), 2)),
+    ("lp_pool2d", lambda t: pt.lp_pool2d(t, 2, 2)),
+    ("fractional_max_pool2d", lambda t: pt.fractional_max_pool2d(
+        t, 2, output_size=3, _random_samples=torch.full((2, 3, 2), 0.5))),
+]
+
+
+@pytest.mark.parametrize("name,fn", _TRACED, ids=[n for n, _ in _TRACED])
+@pytest.mark.parametrize("grad", [False, True])
+def test_jit_trace_records_the_operator(name, fn, grad):
+    # A trace recorded from the tiny-call path (or the eager one) used to
+    # bake the output in as a constant: the traced function then answered
+    # the first input's result for every input.
+    x, x2 = torch.randn(2, 3, 8, 8), torch.randn(2, 3, 8, 8)
+    with torch.set_grad_enabled(grad):
+        fn(x)   # the tiny-call path keeps a plan from this call
+        traced = torch.jit.trace(fn, x, check_trace=False)
+    assert "pooling::" in str(traced.graph)
+    assert torch.equal(traced(x2), fn(x2))
+    assert torch.equal(traced(x), fn(x))
+
+
+def test_jit_trace_of_a_converted_model():
+    model = pt.convert(torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.MaxPool2d(2),
+                                           torch.nn.ReLU(), torch.nn.AvgPool2d(2))).eval()
+    x, x2 = torch.randn(1, 3, 10, 10), torch.randn(1, 3, 10, 10)
+    with torch.no_grad():
+        model(x)
+        traced = torch.jit.trace(model, x, check_trace=False)
+        assert torch.equal(traced(x2), model(x2))
+
+
+def test_jit_script_refuses_clearly():
+    model = pt.convert(torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.MaxPool2d(2)))
+    with pytest.raises(RuntimeError, match=r"torch\.jit\.script cannot compile "
+                                           r"pooling\.layers\.torch\.MaxPool2d: .*torch\.jit\.trace"):
+        torch.jit.script(model)
+    assert type(model[1]) is pt.MaxPool2d   # the model is left as it was
+    torch.jit.script(torch.nn.Sequential(torch.nn.MaxPool2d(2)))   # torch.nn's still scripts

@@ -43,10 +43,16 @@ def _served(x, dtypes) -> bool:
             and x.layout == torch.strided)
 
 
+_tracing = torch._C._get_tracing_state   # torch.jit.trace recording (None when not)
+
+
 def _graph(x) -> bool:
-    """Whether to call the registered operator (a graph being traced, or
-    autograd recording) rather than its implementation directly."""
-    return torch.compiler.is_compiling() or (x.requires_grad and torch.is_grad_enabled())
+    """Whether to call the registered operator (a graph being traced, by
+    torch.compile/export or torch.jit.trace, or autograd recording) rather
+    than its implementation directly: a trace records only operator calls,
+    and a tensor made from NumPy would be recorded as a constant."""
+    return (torch.compiler.is_compiling() or _tracing() is not None
+            or (x.requires_grad and torch.is_grad_enabled()))
 
 
 def _window(fn, nd, kernel_size, stride, padding):
@@ -71,7 +77,7 @@ def _max_pool(nd, input, kernel_size, stride, padding, dilation, ceil_mode, retu
     # (issue #13).
     if (type(input) is torch.Tensor and not input.requires_grad and input.is_cpu
             and input.layout == torch.strided and input.dtype in _NUMBERS
-            and input.is_contiguous() and not _is_compiling()):
+            and input.is_contiguous() and not _is_compiling() and _tracing() is None):
         a = input.numpy()
         plan = _api.find_plan(_core(), a, (nd, kernel_size, stride, padding, dilation,
                                            ceil_mode, "flat" if return_indices else None,
@@ -196,7 +202,8 @@ def _max_unpool(nd, input, indices, kernel_size, stride, padding, output_size):
     k, s, p = normalize_unpool_args(fn, nd, kernel_size, stride, padding)
     sizes = unpool_output_size(fn, tuple(input.shape[-nd:]), k, s, p, output_size)
     op = _ops_ns.max_unpool if _graph(input) else _ops.max_unpool
-    return op(input, indices, list(k), list(s), list(p), list(sizes))
+    return op(input, indices, [int(v) for v in k], [int(v) for v in s], [int(v) for v in p],
+              [int(v) for v in sizes])   # (Python ints: the tracer asserts int lists)
 
 
 def max_unpool1d(input, indices, kernel_size, stride=None, padding=0, output_size=None):

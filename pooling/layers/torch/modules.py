@@ -61,10 +61,23 @@ class _Fractional:
                        self.return_indices, _random_samples=self._random_samples)
 
 
+def _refuse_script(self):
+    # torch.jit.script asks every module for this before compiling: a clear
+    # refusal instead of TorchScript's error deep inside the functional.
+    name = type(self).__name__
+    raise RuntimeError(
+        f"torch.jit.script cannot compile pooling.layers.torch.{name}: its forward calls "
+        f"pooling's kernels from Python, which TorchScript does not support. Use "
+        f"torch.jit.trace, torch.compile or torch.export (they record its operator, "
+        f"torch.ops.pooling.*), or script the model without convert() (torch.nn.{name} "
+        f"gives the same results).")
+
+
 def _module(family, base, fn):
     """``base`` (a torch.nn class) with ``family``'s forward calling ``fn``."""
     name = base.__name__
     return type(name, (family, base), {
+        "__prepare_scriptable__": _refuse_script,
         "_f": staticmethod(fn), "_nd": int(name[-2]), "__module__": __name__,
         "__qualname__": name,
         "__doc__": f"``torch.nn.{name}``, computed by pooling's kernels "
