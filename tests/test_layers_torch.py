@@ -546,3 +546,48 @@ def test_jit_script_refuses_clearly():
         torch.jit.script(model)
     assert type(model[1]) is pt.MaxPool2d   # the model is left as it was
     torch.jit.script(torch.nn.Sequential(torch.nn.MaxPool2d(2)))   # torch.nn's still scripts
+
+
+# ---- errors catchable as PyTorch's (issue #26, item 6) ------------------------
+
+_BAD = [
+    ("max_pool2d", lambda F, x: F.max_pool2d(x, 0)),
+    ("max_pool2d", lambda F, x: F.max_pool2d(x, 2, padding=2)),
+    ("max_pool2d", lambda F, x: F.max_pool2d(x, 2, dilation=0)),
+    ("max_pool2d", lambda F, x: F.max_pool2d(x.flatten(), 2)),
+    ("max_pool2d", lambda F, x: F.max_pool2d(x, 9)),
+    ("max_pool1d", lambda F, x: F.max_pool1d(x[0], 2, stride=-1)),
+    ("max_pool3d", lambda F, x: F.max_pool3d(x[0, 0], 2)),
+    ("avg_pool2d", lambda F, x: F.avg_pool2d(x, 3, padding=2)),
+    ("avg_pool2d", lambda F, x: F.avg_pool2d(x, 2, divisor_override=0)),
+    ("avg_pool3d", lambda F, x: F.avg_pool3d(x.unsqueeze(2), (1, 9, 9))),
+    ("adaptive_max_pool2d", lambda F, x: F.adaptive_max_pool2d(x, (1, 2, 3))),
+    ("adaptive_avg_pool2d", lambda F, x: F.adaptive_avg_pool2d(x.flatten(), 2)),
+    ("max_unpool2d", lambda F, x: F.max_unpool2d(x, torch.full(x.shape, 10**6), 2)),
+    ("fractional_max_pool2d", lambda F, x: F.fractional_max_pool2d(x, 2)),
+    ("lp_pool2d", lambda F, x: F.lp_pool2d(x, 2, 0)),
+]
+
+
+@pytest.mark.parametrize("case", range(len(_BAD)), ids=[n for n, _ in _BAD])
+def test_errors_are_pytorchs_class_too(case):
+    # `except RuntimeError` written for torch.nn.functional catches ours; ours
+    # stay ValueError/TypeError (pooling's classes) as well.
+    _, call = _BAD[case]
+    x = torch.randn(2, 3, 6, 6)
+    with pytest.raises(Exception) as theirs:
+        call(torch.nn.functional, x)
+    with pytest.raises(Exception) as ours:
+        call(pt, x)
+    assert isinstance(ours.value, theirs.type), (theirs.value, ours.value)
+    assert isinstance(ours.value, (ValueError, TypeError))
+    assert isinstance(ours.value, (pt.PoolingValueError, pt.PoolingTypeError))
+
+
+def test_error_classes():
+    assert issubclass(pt.PoolingValueError, ValueError)
+    assert issubclass(pt.PoolingValueError, RuntimeError)
+    assert issubclass(pt.PoolingTypeError, TypeError)
+    assert issubclass(pt.PoolingTypeError, RuntimeError)
+    with pytest.raises(RuntimeError, match="kernel_size should be greater than zero"):
+        pt.MaxPool2d(0)(torch.randn(1, 1, 4, 4))

@@ -11,13 +11,16 @@ graph breaks.  CPU tensors go to the kernels without copies (channels-last
 tensors as NHWC views); tensors pooling does not serve (other devices,
 bfloat16, complex) go to PyTorch's own operators.  Values, indices and
 gradients equal PyTorch's bit for bit wherever pooling's core does
-(docs/pytorch-differences.md says where it does not).
+(docs/pytorch-differences.md says where it does not).  Bad arguments raise
+``PoolingValueError`` or ``PoolingTypeError``: ValueError and TypeError as in
+the rest of pooling, and RuntimeError as PyTorch's functions raise.
 """
 from . import _ops  # noqa: F401  (registers torch.ops.pooling)
 from .functional import *  # noqa: F401,F403
+from .functional import PoolingTypeError, PoolingValueError
 from .functional import __all__ as _functional_all
 from .modules import *  # noqa: F401,F403
 from .modules import __all__ as _modules_all
 from .modules import convert
 
-__all__ = ["convert"] + _functional_all + _modules_all
+__all__ = ["convert", "PoolingTypeError", "PoolingValueError"] + _functional_all + _modules_all

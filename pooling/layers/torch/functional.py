@@ -16,6 +16,8 @@ breaks a Dynamo graph); the operators check them against the input.
 """
 from __future__ import annotations
 
+import functools
+
 import torch
 from torch.nn import functional as _tf
 
@@ -30,6 +32,31 @@ __all__ = ["adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_avg_pool3d",
            "avg_pool1d", "avg_pool2d", "avg_pool3d", "fractional_max_pool2d",
            "fractional_max_pool3d", "lp_pool1d", "lp_pool2d", "lp_pool3d", "max_pool1d",
            "max_pool2d", "max_pool3d", "max_unpool1d", "max_unpool2d", "max_unpool3d"]
+
+class PoolingValueError(ValueError, RuntimeError):
+    """pooling's ValueError for a bad argument, catchable as the
+    RuntimeError PyTorch raises for it too."""
+
+
+class PoolingTypeError(TypeError, RuntimeError):
+    """pooling's TypeError, catchable as PyTorch's RuntimeError too."""
+
+
+def _torch_errors(f):
+    """f, its ValueError and TypeError re-raised as the classes above (same
+    message and traceback), so that ``except RuntimeError`` written for
+    PyTorch's functions catches ours."""
+    @functools.wraps(f)
+    def call(*args, **kwargs):
+        try:
+            return f(*args, **kwargs)
+        except (ValueError, TypeError) as e:
+            if isinstance(e, RuntimeError):
+                raise
+            cls = PoolingValueError if isinstance(e, ValueError) else PoolingTypeError
+            raise cls(*e.args).with_traceback(e.__traceback__) from None
+    return call
+
 
 _FLOATS = frozenset({torch.float16, torch.float32, torch.float64})
 # Max pooling and unpooling also serve the integer dtypes PyTorch's CPU
@@ -70,6 +97,7 @@ _core = _backend.core
 _limited, _threads = _backend.with_thread_limit, torch.get_num_threads  # see _ops.torch_threads
 
 
+@_torch_errors
 def _max_pool(nd, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
     # The tiny-call path first, written out: a plain contiguous CPU tensor
     # without autograd, outside any graph, whose call pooling has kept a plan
@@ -125,6 +153,7 @@ def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
 
 # --------------------------------------------------------- adaptive max pooling
 
+@_torch_errors
 def _adaptive_max_pool(nd, input, output_size, return_indices):
     fn = f"adaptive_max_pool{nd}d"
     if not _served(input, _NUMBERS):
@@ -152,6 +181,7 @@ def adaptive_max_pool3d(input, output_size, return_indices=False):
 
 # ------------------------------------------------------- fractional max pooling
 
+@_torch_errors
 def _fractional_max_pool(nd, input, kernel_size, output_size, output_ratio, return_indices,
                          _random_samples):
     fn = f"fractional_max_pool{nd}d"
@@ -195,6 +225,7 @@ def fractional_max_pool3d(input, kernel_size, output_size=None, output_ratio=Non
 
 # ------------------------------------------------------------------- unpooling
 
+@_torch_errors
 def _max_unpool(nd, input, indices, kernel_size, stride, padding, output_size):
     fn = f"max_unpool{nd}d"
     if not (_served(input, _NUMBERS) and _served(indices, {torch.int64})):
@@ -223,6 +254,7 @@ def max_unpool3d(input, indices, kernel_size, stride=None, padding=0, output_siz
 
 # ------------------------------------------------------------- average pooling
 
+@_torch_errors
 def _avg_pool(nd, input, kernel_size, stride, padding, ceil_mode, count_include_pad,
               divisor_override):
     fn = f"avg_pool{nd}d"
@@ -258,6 +290,7 @@ def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
 
 # ---------------------------------------------------- adaptive average pooling
 
+@_torch_errors
 def _adaptive_avg_pool(nd, input, output_size):
     fn = f"adaptive_avg_pool{nd}d"
     if not _served(input, _FLOATS):
@@ -288,6 +321,7 @@ def adaptive_avg_pool3d(input, output_size):
 
 # ---------------------------------------------------------------- Lp pooling
 
+@_torch_errors
 def _lp_pool(nd, input, norm_type, kernel_size, stride, ceil_mode):
     # PyTorch's own composition (torch.nn.functional.lp_pool2d), with this
     # module's average and max pooling: PyTorch's element-wise steps, so
