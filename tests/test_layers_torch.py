@@ -591,3 +591,32 @@ def test_error_classes():
     assert issubclass(pt.PoolingTypeError, RuntimeError)
     with pytest.raises(RuntimeError, match="kernel_size should be greater than zero"):
         pt.MaxPool2d(0)(torch.randn(1, 1, 4, 4))
+
+
+# ---- edge cases (issue #26, item 8) ---------------------------------------------
+
+@pytest.mark.parametrize("nd", [1, 2, 3])
+def test_unpool_backward_of_an_empty_batch(nd):
+    x = torch.randn((0, 2) + (4,) * nd)
+    y, i = getattr(pt, f"max_pool{nd}d")(x, 2, return_indices=True)
+    ours, theirs = y.clone().requires_grad_(), y.clone().requires_grad_()
+    getattr(pt, f"max_unpool{nd}d")(ours, i, 2).sum().backward()
+    getattr(torch.nn.functional, f"max_unpool{nd}d")(theirs, i, 2).sum().backward()
+    assert ours.grad.shape == theirs.grad.shape == y.shape
+
+
+@pytest.mark.parametrize("nd", [1, 2, 3])
+@pytest.mark.parametrize("batched", [True, False])
+def test_adaptive_avg_backward_of_an_empty_output_is_refused(nd, batched):
+    shape = ((1,) if batched else ()) + (2,) + (4,) * nd
+    fn = f"adaptive_avg_pool{nd}d"
+    said = []
+    for F in (torch.nn.functional, pt):
+        x = torch.randn(shape, requires_grad=True)
+        y = getattr(F, fn)(x, 0)
+        assert y.shape == shape[:-nd] + (0,) * nd
+        with pytest.raises(RuntimeError, match=r"_backward\(\): Expected grad_output to have "
+                                               r"non-zero size for non-batch dimensions") as e:
+            y.sum().backward()
+        said.append(str(e.value))
+    assert said[0] == said[1]   # PyTorch's words

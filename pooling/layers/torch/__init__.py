@@ -17,7 +17,7 @@ the rest of pooling, and RuntimeError as PyTorch's functions raise.
 """
 from . import _ops  # noqa: F401  (registers torch.ops.pooling)
 from .functional import *  # noqa: F401,F403
-from .functional import PoolingTypeError, PoolingValueError
+from ._errors import PoolingTypeError, PoolingValueError
 from .functional import __all__ as _functional_all
 from .modules import *  # noqa: F401,F403
 from .modules import __all__ as _modules_all

@@ -25,6 +25,7 @@ Design:
 from __future__ import annotations
 
 import functools
+import math
 from typing import Optional
 
 import torch
@@ -33,6 +34,7 @@ from torch import Tensor
 from ... import _api, _fractional
 from ..._core import backend as _backend
 from ..._params import LAYOUTS, normalize_pool_args, output_length
+from ._errors import PoolingValueError
 
 __all__ = ["OPS", "keeps_last"]
 
@@ -327,8 +329,10 @@ def _unpool_backward(ctx, grad):
     (indices,) = ctx.saved_tensors
     nd = ctx.nd
     lead = indices.shape[:-nd]
-    flat = grad.reshape(*lead, -1)
-    g = torch.gather(flat, -1, indices.reshape(*lead, -1)).reshape(indices.shape)
+    # (sizes spelled out: -1 is ambiguous for a batch of 0)
+    flat = grad.reshape(*lead, math.prod(grad.shape[-nd:]))
+    g = torch.gather(flat, -1, indices.reshape(*lead, math.prod(indices.shape[-nd:])))
+    g = g.reshape(indices.shape)
     return g, None, None, None, None, None
 
 
@@ -423,6 +427,17 @@ def _(x, output_size):
 def adaptive_avg_pool_backward(grad_output: Tensor, input_size: list[int], nd: int,
                                channels_last: bool) -> Tensor:
     """Input gradient of adaptive average pooling."""
+    # PyTorch's check of an empty output's gradient, in its words (its 1-D
+    # pooling is 2-D pooling of a height-1 input)
+    sizes = list(grad_output.shape)
+    if nd == 1:
+        sizes.insert(-1, 1)
+    for i in range(1, len(sizes)):
+        if sizes[i] == 0:
+            raise PoolingValueError(
+                f"adaptive_avg_pool{max(nd, 2)}d_backward(): Expected grad_output to have "
+                f"non-zero size for non-batch dimensions, but grad_output has sizes {sizes} "
+                f"with dimension {i} being empty")
     g = _gradient(grad_output, input_size, nd, channels_last)
     _api.adaptive_avg_pool_backward(_core(), nd, _np(grad_output, nd, channels_last),
                                     _shape(input_size, nd, channels_last),

@@ -16,8 +16,6 @@ breaks a Dynamo graph); the operators check them against the input.
 """
 from __future__ import annotations
 
-import functools
-
 import torch
 from torch.nn import functional as _tf
 
@@ -26,37 +24,13 @@ from ..._core import backend as _backend
 from ..._params import (LAYOUTS, _ntuple, adaptive_output_size, normalize_unpool_args,
                         stride_or_kernel, unpool_output_size)
 from . import _ops
+from ._errors import torch_errors as _torch_errors
 
 __all__ = ["adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_avg_pool3d",
            "adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool3d",
            "avg_pool1d", "avg_pool2d", "avg_pool3d", "fractional_max_pool2d",
            "fractional_max_pool3d", "lp_pool1d", "lp_pool2d", "lp_pool3d", "max_pool1d",
            "max_pool2d", "max_pool3d", "max_unpool1d", "max_unpool2d", "max_unpool3d"]
-
-class PoolingValueError(ValueError, RuntimeError):
-    """pooling's ValueError for a bad argument, catchable as the
-    RuntimeError PyTorch raises for it too."""
-
-
-class PoolingTypeError(TypeError, RuntimeError):
-    """pooling's TypeError, catchable as PyTorch's RuntimeError too."""
-
-
-def _torch_errors(f):
-    """f, its ValueError and TypeError re-raised as the classes above (same
-    message and traceback), so that ``except RuntimeError`` written for
-    PyTorch's functions catches ours."""
-    @functools.wraps(f)
-    def call(*args, **kwargs):
-        try:
-            return f(*args, **kwargs)
-        except (ValueError, TypeError) as e:
-            if isinstance(e, RuntimeError):
-                raise
-            cls = PoolingValueError if isinstance(e, ValueError) else PoolingTypeError
-            raise cls(*e.args).with_traceback(e.__traceback__) from None
-    return call
-
 
 _FLOATS = frozenset({torch.float16, torch.float32, torch.float64})
 # Max pooling and unpooling also serve the integer dtypes PyTorch's CPU
