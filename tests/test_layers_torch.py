@@ -566,6 +566,9 @@ _BAD = [
     ("max_unpool2d", lambda F, x: F.max_unpool2d(x, torch.full(x.shape, 10**6), 2)),
     ("fractional_max_pool2d", lambda F, x: F.fractional_max_pool2d(x, 2)),
     ("lp_pool2d", lambda F, x: F.lp_pool2d(x, 2, 0)),
+    ("avg_pool2d", lambda F, x: F.avg_pool2d(x[..., ::2], 2, 0)),     # not contiguous
+    ("avg_pool2d", lambda F, x: F.avg_pool2d(x.contiguous(memory_format=torch.channels_last)[
+        :, ::2], 2, 0)),                                                # channels last, sliced
 ]
 
 
@@ -620,3 +623,53 @@ def test_adaptive_avg_backward_of_an_empty_output_is_refused(nd, batched):
             y.sum().backward()
         said.append(str(e.value))
     assert said[0] == said[1]   # PyTorch's words
+
+
+# ---- layouts PyTorch keeps (issue #26, item 7) ---------------------------------
+
+def _sliced_last(shape, fmt):
+    """Channels-last memory that is not dense: every other channel."""
+    return torch.randn(shape).contiguous(memory_format=fmt)[:, ::2]
+
+
+_LAYOUT_CASES = [
+    ("max_pool2d", lambda M, x: M.max_pool2d(x, 2)),
+    ("max_pool2d indices", lambda M, x: M.max_pool2d(x, 3, 1, 1, return_indices=True)[1]),
+    ("avg_pool2d", lambda M, x: M.avg_pool2d(x, 3, 2, 1)),
+    ("adaptive_max_pool2d", lambda M, x: M.adaptive_max_pool2d(x, 3)),
+    ("adaptive_avg_pool2d", lambda M, x: M.adaptive_avg_pool2d(x, 3)),
+    ("max_unpool2d", lambda M, x: M.max_unpool2d(
+        x, torch.nn.functional.max_pool2d(x.detach() * 0 + torch.arange(36.).reshape(6, 6),
+                                          1, return_indices=True)[1], 1)),
+]
+
+
+@pytest.mark.parametrize("name,call", _LAYOUT_CASES, ids=[n for n, _ in _LAYOUT_CASES])
+@pytest.mark.parametrize("grad", [False, True])
+def test_sliced_channels_last_keeps_pytorchs_layout(name, call, grad):
+    base = _sliced_last((2, 8, 6, 6), torch.channels_last)
+    outs = []
+    for M in (torch.nn.functional, pt):
+        x = base.detach().requires_grad_(grad)
+        y = call(M, x)
+        if grad and y.is_floating_point():
+            y.backward(torch.ones_like(y))
+        outs.append((y, x.grad))
+    (ty, tg), (oy, og) = outs
+    assert oy.stride() == ty.stride() and torch.equal(oy, ty)
+    if tg is not None:
+        assert og.stride() == tg.stride() and torch.equal(og, tg)
+
+
+def test_sliced_channels_last_3d_and_unbatched_max_pool3d():
+    x = _sliced_last((2, 8, 4, 6, 6), torch.channels_last_3d)
+    u = torch.randn(4, 4, 4, 6).permute(3, 0, 1, 2)   # unbatched, strides (1, 96, 24, 6)
+    for v in (x, u):
+        outs = []
+        for M in (torch.nn.functional, pt):
+            xx = v.detach().requires_grad_()
+            y, i = M.max_pool3d(xx, 2, return_indices=True)
+            y.backward(torch.ones_like(y))
+            outs.append((y, i, xx.grad))
+        for a, b in zip(*outs):
+            assert a.stride() == b.stride() and torch.equal(a, b)

@@ -33,7 +33,7 @@ from torch import Tensor
 
 from ... import _api, _fractional
 from ..._core import backend as _backend
-from ..._params import LAYOUTS, normalize_pool_args, output_length
+from ..._params import LAYOUTS, normalize_avg_args, normalize_pool_args, output_length
 from ._errors import PoolingValueError
 
 __all__ = ["OPS", "keeps_last"]
@@ -73,10 +73,20 @@ _MEMORY_FORMAT = {2: torch.channels_last, 3: torch.channels_last_3d}
 def keeps_last(kind: str, x: Tensor, nd: int) -> bool:
     """Whether the result of ``kind`` for ``x`` is stored channels last, as
     PyTorch's ``suggest_memory_format`` decides it for its own operator."""
-    if nd not in _KEEPS_LAST[kind] or x.dim() != nd + 2 or x.is_contiguous():
+    if nd not in _KEEPS_LAST[kind] or x.is_contiguous():
+        return False
+    if x.dim() == nd + 1 and (kind, nd) == ("max", 3):
+        x = x.unsqueeze(0)   # PyTorch's unbatched max_pool3d keeps it too
+    if x.dim() != nd + 2:
         return False
     return x.is_contiguous(memory_format=_MEMORY_FORMAT[nd]) or \
         _suggests_last(x, nd)
+
+
+def _dense_last(x: Tensor, nd: int) -> bool:
+    """Whether x (batched or not) is stored densely channels last."""
+    x = x.unsqueeze(0) if x.dim() == nd + 1 else x
+    return x.is_contiguous(memory_format=_MEMORY_FORMAT[nd])
 
 
 def _suggests_last(x: Tensor, nd: int) -> bool:
@@ -86,21 +96,22 @@ def _suggests_last(x: Tensor, nd: int) -> bool:
 
 def _np(t: Tensor, nd: int, last: bool):
     """A NumPy view of ``t``, (N, *spatial, C) when ``last``."""
-    if last:
-        t = t.movedim(1, -1)
+    if last:   # (the channel axis: 1, or 0 unbatched)
+        t = t.movedim(t.dim() - nd - 1, -1)
     return t.numpy(force=t.requires_grad)  # (force: a view still, for a CPU tensor)
 
 
 def _torch(a, nd: int, last: bool) -> Tensor:
     """A tensor over the NumPy result ``a`` (channels-last memory when ``last``)."""
     t = torch.from_numpy(a)
-    return t.movedim(-1, 1) if last else t
+    return t.movedim(-1, t.dim() - nd - 1) if last else t
 
 
 def _shape(shape, nd: int, last: bool) -> tuple:
     """A channels-first shape in the kernels' layout."""
     shape = tuple(shape)
-    return shape[:1] + shape[2:] + shape[1:2] if last else shape
+    c = len(shape) - nd - 1
+    return shape[:c] + shape[c + 1:] + shape[c:c + 1] if last else shape
 
 
 def _fmt(nd: int, last: bool) -> str:
@@ -109,27 +120,35 @@ def _fmt(nd: int, last: bool) -> str:
 
 def _empty(x: Tensor, spatial, nd: int, last: bool, dtype=None) -> Tensor:
     """The fake result: x's leading sizes, then ``spatial``."""
-    shape = list(x.shape[:-nd]) + list(spatial)
-    fmt = _MEMORY_FORMAT[nd] if last else torch.contiguous_format
-    return torch.empty(shape, dtype=dtype or x.dtype, device=x.device, memory_format=fmt)
+    return _alloc(list(x.shape[:-nd]) + list(spatial), dtype or x.dtype, x.device, nd, last)
+
+
+def _alloc(shape, dtype, device, nd: int, last: bool) -> Tensor:
+    """An empty tensor, channels last when ``last`` (unbatched too)."""
+    if not last:
+        return torch.empty(shape, dtype=dtype, device=device)
+    if len(shape) == nd + 1:
+        return _alloc([1] + list(shape), dtype, device, nd, True)[0]
+    return torch.empty(shape, dtype=dtype, device=device, memory_format=_MEMORY_FORMAT[nd])
 
 
 def _gradient(grad_output: Tensor, input_size, nd: int, last: bool) -> Tensor:
     """A fresh input gradient in PyTorch's layout; the kernels write into it
     (the incoming gradient's own layout is whatever autograd gives)."""
-    fmt = _MEMORY_FORMAT[nd] if last else torch.contiguous_format
-    return torch.empty(list(input_size), dtype=grad_output.dtype, device=grad_output.device,
-                       memory_format=fmt)
+    return _alloc(list(input_size), grad_output.dtype, grad_output.device, nd, last)
 
 
 def _outs(x: Tensor, nd: int, last: bool, spatial, pair: bool):
-    """``out`` for the kernels: None (they allocate in x's layout) unless x
-    looks channels last where PyTorch answers channels first; then fresh
-    channels-first arrays (values, and int64 indices with ``pair``)."""
-    if last or x.is_contiguous():
+    """``out`` for the kernels: None where they allocate PyTorch's layout
+    themselves (x dense in it), else fresh arrays in PyTorch's layout
+    (values, and int64 indices with ``pair``): channels first where x
+    looks channels last but PyTorch answers channels first, channels last
+    where x is channels last but not dense (a slice of channels), whose
+    values the kernels read through strides, channels first."""
+    if x.is_contiguous() or (last and _dense_last(x, nd)):
         return None
-    y = _empty(x, spatial, nd, False).numpy()
-    return (y, _empty(x, spatial, nd, False, torch.int64).numpy()) if pair else y
+    y = _np(_empty(x, spatial, nd, last), nd, last)
+    return (y, _np(_empty(x, spatial, nd, last, torch.int64), nd, last)) if pair else y
 
 
 def _core():
@@ -145,7 +164,7 @@ def max_pool_eager(x, nd, kernel_size, stride, padding, dilation, ceil_mode, ind
     normalisation, which is most of a tiny call's time."""
     last = keeps_last("max", x, nd)
     out = None
-    if not (last or x.is_contiguous()):
+    if not (x.is_contiguous() or last and _dense_last(x, nd)):
         p = normalize_pool_args(f"max_pool{nd}d", nd, kernel_size, stride, padding, dilation,
                                 ceil_mode)
         out = _outs(x, nd, last, _max_pool_fake(x, p.kernel_size, p.stride, p.padding,
@@ -348,8 +367,12 @@ def avg_pool(x: Tensor, kernel_size: list[int], stride: list[int], padding: list
     """Average pooling (``F.avg_pool{1,2,3}d``)."""
     nd = len(kernel_size)
     last = keeps_last("avg", x, nd)
-    out = None if last or x.is_contiguous() else _outs(
-        x, nd, last, _avg_sizes(x, kernel_size, stride, padding, ceil_mode), False)
+    out = None
+    if not (x.is_contiguous() or last and _dense_last(x, nd)):
+        # (the arguments checked before the sizes are computed from them)
+        normalize_avg_args(f"avg_pool{nd}d", nd, kernel_size, stride, padding, ceil_mode,
+                           count_include_pad, divisor_override)
+        out = _outs(x, nd, last, _avg_sizes(x, kernel_size, stride, padding, ceil_mode), False)
     y = _api.avg_pool(_core(), nd, _np(x, nd, last), tuple(kernel_size), tuple(stride),
                       tuple(padding), ceil_mode, count_include_pad, divisor_override,
                       _fmt(nd, last), out=out)
