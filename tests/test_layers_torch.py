@@ -673,3 +673,83 @@ def test_sliced_channels_last_3d_and_unbatched_max_pool3d():
             outs.append((y, i, xx.grad))
         for a, b in zip(*outs):
             assert a.stride() == b.stride() and torch.equal(a, b)
+
+
+# ---- patch(): F.* inside forward (issue #26, item 5) ----------------------------
+
+class _InceptionLike(torch.nn.Module):
+    """Pooling through torch.nn.functional inside forward, as torchvision's
+    Inception v3, GoogLeNet and DenseNet do, beside a torch.nn module."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 8, 3, padding=1)
+        self.pool = torch.nn.MaxPool2d(3, 2, ceil_mode=True)
+
+    def forward(self, x):
+        x = self.conv(x)
+        a = torch.nn.functional.avg_pool2d(x, 3, 1, 1)
+        b = torch.nn.functional.max_pool2d(x, 3, 2)
+        c = self.pool(x)
+        d = torch.nn.functional.adaptive_avg_pool2d(torch.cat([b, c], 1), (2, 2))
+        return a.sum((2, 3)), d.flatten(1)
+
+
+def test_patch_routes_functional_calls(monkeypatch):
+    import torch.nn.functional as F
+    from pooling.layers.torch import functional as ours
+    original = {n: getattr(F, n) for n in ours.__all__}
+    calls = []
+    for helper in ("_max_pool", "_avg_pool", "_adaptive_avg_pool"):
+        f = getattr(ours, helper)
+        monkeypatch.setattr(ours, helper, lambda *a, _f=f, _n=helper, **k: (
+            calls.append(_n), _f(*a, **k))[1])
+    torch.manual_seed(0)
+    model = _InceptionLike()
+    x = torch.randn(2, 3, 15, 15, requires_grad=True)
+    want = model(x)
+    gw = torch.autograd.grad(sum(w.sum() for w in want), x)[0]
+    assert calls == []
+    with pt.patch():
+        assert all(getattr(F, n) is getattr(ours, n) for n in ours.__all__)
+        got = model(x)
+        gg = torch.autograd.grad(sum(w.sum() for w in got), x)[0]
+    assert calls == ["_avg_pool", "_max_pool", "_max_pool", "_adaptive_avg_pool"]
+    assert all(torch.equal(a, b) for a, b in zip(got, want)) and torch.equal(gg, gw)
+    assert all(getattr(F, n) is original[n] for n in ours.__all__)   # restored
+
+
+def test_patch_nests_across_threads_and_decorates():
+    import threading
+    import torch.nn.functional as F
+    original = F.max_pool2d
+    entered, leave = threading.Event(), threading.Event()
+
+    def other():
+        with pt.patch():
+            entered.set()
+            leave.wait(10)
+
+    with pt.patch():
+        with pt.patch():
+            assert F.max_pool2d is pt.max_pool2d
+        assert F.max_pool2d is pt.max_pool2d   # the inner exit keeps the outer's
+        t = threading.Thread(target=other)
+        t.start()
+        entered.wait(10)
+    assert F.max_pool2d is pt.max_pool2d       # the other thread's is still active
+    leave.set()
+    t.join()
+    assert F.max_pool2d is original
+
+    @pt.patch()
+    def pooled(x):
+        return F.max_pool2d(x, 2), F.max_pool2d is pt.max_pool2d
+    y, patched = pooled(torch.randn(1, 1, 4, 4))
+    assert patched and F.max_pool2d is original
+    # under patch, tensors pooling does not serve still reach PyTorch's own
+    with pt.patch():
+        b = torch.randn(1, 2, 4, 4, dtype=torch.bfloat16)
+        assert torch.equal(F.max_pool2d(b, 2), original(b, 2))
+        assert torch.equal(F.adaptive_avg_pool2d(b.float(), 1),
+                           pt.functional._ORIGINAL["adaptive_avg_pool2d"](b.float(), 1))

@@ -3,6 +3,8 @@
     import pooling.layers.torch as pt
     model = pt.convert(model)           # every torch.nn pooling module, in place
     y = pt.max_pool2d(x, 3, 2, 1)       # torch.nn.functional's signature
+    with pt.patch():                    # F.max_pool2d & co. called in forward
+        y = model(x)
 
 The kernels are registered as PyTorch custom operators (``torch.ops.pooling.*``,
 ``_ops``) with fake implementations and autograd formulas, so models using
@@ -22,5 +24,6 @@ from .functional import __all__ as _functional_all
 from .modules import *  # noqa: F401,F403
 from .modules import __all__ as _modules_all
 from .modules import convert
+from ._patch import patch
 
-__all__ = ["convert", "PoolingTypeError", "PoolingValueError"] + _functional_all + _modules_all
+__all__ = ["convert", "patch", "PoolingTypeError", "PoolingValueError"] + _functional_all + _modules_all

@@ -89,7 +89,7 @@ def _max_pool(nd, input, kernel_size, stride, padding, dilation, ceil_mode, retu
             return (torch.from_numpy(y), torch.from_numpy(i)) if return_indices else \
                 torch.from_numpy(y)
     if not _served(input, _NUMBERS):
-        return getattr(_tf, f"max_pool{nd}d")(input, kernel_size, stride, padding, dilation,
+        return _ORIGINAL[f"max_pool{nd}d"](input, kernel_size, stride, padding, dilation,
                                               ceil_mode=ceil_mode,
                                               return_indices=return_indices)
     if not _graph(input):
@@ -131,7 +131,7 @@ def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
 def _adaptive_max_pool(nd, input, output_size, return_indices):
     fn = f"adaptive_max_pool{nd}d"
     if not _served(input, _NUMBERS):
-        return getattr(_tf, fn)(input, output_size, return_indices)
+        return _ORIGINAL[fn](input, output_size, return_indices)
     sizes = list(adaptive_output_size(fn, nd, output_size, input.shape[-nd:]))
     op = _ops_ns.adaptive_max_pool if _graph(input) else _ops.adaptive_max_pool
     y, indices = op(input, sizes)
@@ -160,7 +160,7 @@ def _fractional_max_pool(nd, input, kernel_size, output_size, output_ratio, retu
                          _random_samples):
     fn = f"fractional_max_pool{nd}d"
     if not _served(input, _FLOATS):
-        return getattr(_tf, fn)(input, kernel_size, output_size, output_ratio, return_indices,
+        return _ORIGINAL[fn](input, kernel_size, output_size, output_ratio, return_indices,
                                 _random_samples=_random_samples)
     if output_size is None and output_ratio is None:
         raise ValueError(f"{fn} requires specifying either an output_size or an output_ratio")
@@ -203,7 +203,7 @@ def fractional_max_pool3d(input, kernel_size, output_size=None, output_ratio=Non
 def _max_unpool(nd, input, indices, kernel_size, stride, padding, output_size):
     fn = f"max_unpool{nd}d"
     if not (_served(input, _NUMBERS) and _served(indices, {torch.int64})):
-        return getattr(_tf, fn)(input, indices, kernel_size, stride, padding, output_size)
+        return _ORIGINAL[fn](input, indices, kernel_size, stride, padding, output_size)
     k, s, p = normalize_unpool_args(fn, nd, kernel_size, stride, padding)
     sizes = unpool_output_size(fn, tuple(input.shape[-nd:]), k, s, p, output_size)
     op = _ops_ns.max_unpool if _graph(input) else _ops.max_unpool
@@ -234,7 +234,7 @@ def _avg_pool(nd, input, kernel_size, stride, padding, ceil_mode, count_include_
     fn = f"avg_pool{nd}d"
     if not _served(input, _FLOATS):
         extra = () if nd == 1 else (divisor_override,)
-        return getattr(_tf, fn)(input, kernel_size, stride, padding, ceil_mode,
+        return _ORIGINAL[fn](input, kernel_size, stride, padding, ceil_mode,
                                 count_include_pad, *extra)
     args = (*_window(fn, nd, kernel_size, stride, padding), ceil_mode, count_include_pad,
             divisor_override)
@@ -268,12 +268,12 @@ def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
 def _adaptive_avg_pool(nd, input, output_size):
     fn = f"adaptive_avg_pool{nd}d"
     if not _served(input, _FLOATS):
-        return getattr(_tf, fn)(input, output_size)
+        return _ORIGINAL[fn](input, output_size)
     sizes = list(adaptive_output_size(fn, nd, output_size, input.shape[-nd:]))
     if all(s == 1 for s in sizes):
         # PyTorch computes a 1x1 output with ``mean`` (another summation
         # order): its own operator keeps its bits (ResNet's last layer).
-        return getattr(_tf, fn)(input, output_size)
+        return _ORIGINAL[fn](input, output_size)
     op = _ops_ns.adaptive_avg_pool if _graph(input) else _ops.adaptive_avg_pool
     return op(input, sizes)
 
@@ -329,3 +329,9 @@ def lp_pool2d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
 def lp_pool3d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
     """``torch.nn.functional.lp_pool3d``."""
     return _lp_pool(3, input, norm_type, kernel_size, stride, ceil_mode)
+
+
+# torch.nn.functional's own functions, kept at import: the fallbacks above
+# call these, so that under patch() (which puts this module's functions in
+# torch.nn.functional) they do not call back into this module.
+_ORIGINAL = {name: getattr(_tf, name) for name in __all__}
