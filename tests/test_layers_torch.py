@@ -753,3 +753,55 @@ def test_patch_nests_across_threads_and_decorates():
         assert torch.equal(F.max_pool2d(b, 2), original(b, 2))
         assert torch.equal(F.adaptive_avg_pool2d(b.float(), 1),
                            pt.functional._ORIGINAL["adaptive_avg_pool2d"](b.float(), 1))
+
+
+# ---- second-order gradients (issue #26, item 3) --------------------------------
+
+_SECOND = [
+    ("max_pool2d", lambda M, x: M.max_pool2d(x, 3, 2, 1)),
+    ("max_pool1d", lambda M, x: M.max_pool1d(x.flatten(2), 3, 2)),
+    ("max_pool3d", lambda M, x: M.max_pool3d(x.unsqueeze(2), (1, 2, 2))),
+    ("max_pool2d indices", lambda M, x: M.max_pool2d(x, 2, return_indices=True)[0]),
+    ("adaptive_max_pool2d", lambda M, x: M.adaptive_max_pool2d(x, 3)),
+    ("fractional_max_pool2d", lambda M, x: M.fractional_max_pool2d(
+        x, 2, output_size=3, _random_samples=torch.full((2, 3, 2), 0.3, dtype=x.dtype))),
+    ("avg_pool2d", lambda M, x: M.avg_pool2d(x, 3, 2, 1, ceil_mode=True)),
+    ("avg_pool2d divisor", lambda M, x: M.avg_pool2d(x, 2, divisor_override=3)),
+    ("avg_pool3d", lambda M, x: M.avg_pool3d(x.unsqueeze(2), (1, 3, 3), 1, (0, 1, 1))),
+    ("adaptive_avg_pool2d", lambda M, x: M.adaptive_avg_pool2d(x, 4)),
+    ("max_unpool2d", lambda M, x: M.max_unpool2d(x, _UNPOOL_INDICES, 2)),
+]
+_UNPOOL_INDICES = torch.nn.functional.max_pool2d(
+    torch.randn(2, 3, 14, 14, generator=torch.Generator().manual_seed(4)), 2,
+    return_indices=True)[1]
+
+
+@pytest.mark.parametrize("name,call", _SECOND, ids=[n for n, _ in _SECOND])
+@pytest.mark.parametrize("last", [False, True])
+def test_second_order_gradients_are_pytorchs(name, call, last):
+    # Gradient penalties, MAML, Hessian-vector products: a gradient taken
+    # with create_graph=True, then differentiated again (through the
+    # backward operators' own formulas), bit for bit against PyTorch.
+    rng = torch.Generator().manual_seed(1)
+    x0 = torch.randn(2, 3, 7, 7, generator=rng)
+    if last:
+        x0 = x0.contiguous(memory_format=torch.channels_last)
+    results = []
+    for M in (torch.nn.functional, pt):
+        x = x0.detach().clone(memory_format=torch.preserve_format).requires_grad_()
+        y = call(M, x)
+        r = torch.randn(y.shape, generator=torch.Generator().manual_seed(2)).requires_grad_()
+        (gx,) = torch.autograd.grad(y, x, grad_outputs=r, create_graph=True)
+        v = torch.randn(gx.shape, generator=torch.Generator().manual_seed(3))
+        (gr,) = torch.autograd.grad(gx, r, grad_outputs=v)
+        results.append((gx.detach(), gr))
+    (tgx, tgr), (ogx, ogr) = results
+    assert torch.equal(ogx, tgx) and torch.equal(ogr, tgr)
+
+
+@pytest.mark.parametrize("name,call", _SECOND, ids=[n for n, _ in _SECOND])
+def test_gradgradcheck(name, call):
+    x = torch.randn(2, 3, 7, 7, dtype=torch.float64)
+    x = (x + torch.arange(x.numel(), dtype=torch.float64).reshape(x.shape) * 1e-3)  # no ties
+    x.requires_grad_()
+    assert torch.autograd.gradgradcheck(lambda t: call(pt, t), (x,))

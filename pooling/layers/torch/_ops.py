@@ -230,6 +230,32 @@ def _(grad_output, indices, input_size, nd, channels_last):
     return _gradient(grad_output, input_size, nd, channels_last)
 
 
+def _gather(grad: Tensor, indices: Tensor, nd: int) -> Tensor:
+    """grad (input-sized) read at each plane's indices: the gradient of a
+    scatter (unpooling, a max backward) and of nothing else; a copy, so
+    PyTorch's bits in any order (PyTorch's max_pool_double_backward)."""
+    lead = indices.shape[:-nd]
+    # (sizes spelled out: -1 is ambiguous for a batch of 0)
+    flat = grad.reshape(*lead, math.prod(grad.shape[-nd:]))
+    g = torch.gather(flat, -1, indices.reshape(*lead, math.prod(indices.shape[-nd:])))
+    return g.reshape(indices.shape)
+
+
+def _max_backward_setup(ctx, inputs, output):
+    ctx.save_for_backward(inputs[1])
+    ctx.nd = inputs[3]
+
+
+def _max_backward_backward(ctx, grad):
+    # Second order: the backward is linear in grad_output.
+    (indices,) = ctx.saved_tensors
+    return _gather(grad, indices, ctx.nd), None, None, None, None
+
+
+OPS["max_pool_backward"].register_autograd(_max_backward_backward,
+                                           setup_context=_max_backward_setup)
+
+
 def _indices_setup(kind, n_args):
     """setup_context of an operator whose gradient goes through its indices
     (output 1); its size argument (kernel or output size) is ``inputs[1]``."""
@@ -346,13 +372,7 @@ def _unpool_backward(ctx, grad):
     # The gradient of a scatter is a gather (PyTorch's too: a copy, no
     # arithmetic, so any order gives the same bits).
     (indices,) = ctx.saved_tensors
-    nd = ctx.nd
-    lead = indices.shape[:-nd]
-    # (sizes spelled out: -1 is ambiguous for a batch of 0)
-    flat = grad.reshape(*lead, math.prod(grad.shape[-nd:]))
-    g = torch.gather(flat, -1, indices.reshape(*lead, math.prod(indices.shape[-nd:])))
-    g = g.reshape(indices.shape)
-    return g, None, None, None, None, None
+    return _gather(grad, indices, ctx.nd), None, None, None, None, None
 
 
 OPS["max_unpool"].register_autograd(_unpool_backward, setup_context=_unpool_setup)
@@ -428,6 +448,20 @@ def _avg_backward(ctx, grad):
 OPS["avg_pool"].register_autograd(_avg_backward, setup_context=_avg_setup)
 
 
+def _avg_backward_setup(ctx, inputs, output):
+    ctx.args = inputs[2:8]   # kernel_size ... divisor_override
+
+
+def _avg_backward_backward(ctx, grad):
+    # Second order: linear in grad_output, its gradient the average pooling
+    # of the incoming one (PyTorch's derivative of avg_pool2d_backward).
+    return (torch.ops.pooling.avg_pool(grad, *ctx.args),) + (None,) * 8
+
+
+OPS["avg_pool_backward"].register_autograd(_avg_backward_backward,
+                                           setup_context=_avg_backward_setup)
+
+
 # ---------------------------------------------------- adaptive average pooling
 
 @_op
@@ -485,3 +519,17 @@ def _adaptive_avg_backward(ctx, grad):
 
 
 OPS["adaptive_avg_pool"].register_autograd(_adaptive_avg_backward, setup_context=_adaptive_avg_setup)
+
+
+def _adaptive_avg_backward_setup(ctx, inputs, output):
+    ctx.sizes = list(inputs[0].shape[-inputs[2]:])
+
+
+def _adaptive_avg_backward_backward(ctx, grad):
+    # Second order: the adaptive average of the incoming gradient to the
+    # output's sizes (PyTorch's derivative of _adaptive_avg_pool2d_backward).
+    return torch.ops.pooling.adaptive_avg_pool(grad, ctx.sizes), None, None, None
+
+
+OPS["adaptive_avg_pool_backward"].register_autograd(_adaptive_avg_backward_backward,
+                                                    setup_context=_adaptive_avg_backward_setup)
