@@ -805,3 +805,40 @@ def test_gradgradcheck(name, call):
     x = (x + torch.arange(x.numel(), dtype=torch.float64).reshape(x.shape) * 1e-3)  # no ties
     x.requires_grad_()
     assert torch.autograd.gradgradcheck(lambda t: call(pt, t), (x,))
+
+
+# ---- torch.func and forward-mode AD (issue #26, item 4) -------------------------
+
+_FUNC_CASES = [c for c in _SECOND if c[0] != "fractional_max_pool2d"] + [
+    ("lp_pool2d", lambda M, x: M.lp_pool2d(x, 2, 2)),
+]
+
+
+@pytest.mark.parametrize("name,call", _FUNC_CASES, ids=[n for n, _ in _FUNC_CASES])
+def test_torch_func_and_forward_ad_are_pytorchs(name, call):
+    # The operators have no batching rules or forward derivatives: under a
+    # transform (or a dual level) the functionals hand the call to PyTorch's
+    # own functions, so the results are PyTorch's (they returned no tangent,
+    # or raised, before).
+    from torch.autograd import forward_ad as fwAD
+    from torch.func import grad, jacrev, jvp, vmap
+    x = torch.randn(2, 3, 7, 7, generator=torch.Generator().manual_seed(5))
+    t = torch.randn(x.shape, generator=torch.Generator().manual_seed(6))
+    F = torch.nn.functional
+    for M in (pt,):
+        def loss(a, M=M):
+            return (call(M, a) ** 2).sum()
+        assert torch.equal(grad(loss)(x), grad(lambda a: (call(F, a) ** 2).sum())(x))
+        assert torch.equal(jacrev(lambda a: call(M, a))(x), jacrev(lambda a: call(F, a))(x))
+        assert torch.equal(jvp(lambda a: call(M, a), (x,), (t,))[1],
+                           jvp(lambda a: call(F, a), (x,), (t,))[1])
+        # vmap over a batch dimension in the middle; per-sample gradients
+        xs = torch.stack([x, x.flip(-1)], 1)
+        assert torch.equal(vmap(lambda a: call(M, a), in_dims=1)(xs),
+                           vmap(lambda a: call(F, a), in_dims=1)(xs))
+        assert torch.equal(vmap(grad(loss), in_dims=1)(xs),
+                           vmap(grad(lambda a: (call(F, a) ** 2).sum()), in_dims=1)(xs))
+        with fwAD.dual_level():
+            ours = fwAD.unpack_dual(call(M, fwAD.make_dual(x, t))).tangent
+            theirs = fwAD.unpack_dual(call(F, fwAD.make_dual(x, t))).tangent
+        assert ours is not None and torch.equal(ours, theirs)

@@ -17,6 +17,8 @@ breaks a Dynamo graph); the operators check them against the input.
 from __future__ import annotations
 
 import torch
+from torch._C._functorch import peek_interpreter_stack as _functorch_level
+from torch.autograd import forward_ad as _forward_ad
 from torch.nn import functional as _tf
 
 from ... import _api
@@ -39,9 +41,19 @@ _NUMBERS = _FLOATS | {torch.int8, torch.int16, torch.int32, torch.int64, torch.u
 _ops_ns = torch.ops.pooling
 
 
+def _transformed() -> bool:
+    """Whether a torch.func transform (vmap, grad, jacrev, jvp...) or
+    forward-mode AD is active: the custom operators have neither batching
+    rules nor forward derivatives, so PyTorch's own functions (the same
+    bits) serve those calls.  (Not asked inside a graph being compiled,
+    whose tracer would stop at these calls.)"""
+    return not _is_compiling() and (_functorch_level() is not None
+                                    or _forward_ad._current_level >= 0)
+
+
 def _served(x, dtypes) -> bool:
     return (isinstance(x, torch.Tensor) and x.dtype in dtypes and x.is_cpu
-            and x.layout == torch.strided)
+            and x.layout == torch.strided and not _transformed())
 
 
 _tracing = torch._C._get_tracing_state   # torch.jit.trace recording (None when not)
@@ -79,7 +91,8 @@ def _max_pool(nd, input, kernel_size, stride, padding, dilation, ceil_mode, retu
     # (issue #13).
     if (type(input) is torch.Tensor and not input.requires_grad and input.is_cpu
             and input.layout == torch.strided and input.dtype in _NUMBERS
-            and input.is_contiguous() and not _is_compiling() and _tracing() is None):
+            and input.is_contiguous() and not _is_compiling() and _tracing() is None
+            and _functorch_level() is None and _forward_ad._current_level < 0):
         a = input.numpy()
         plan = _api.find_plan(_core(), a, (nd, kernel_size, stride, padding, dilation,
                                            ceil_mode, "flat" if return_indices else None,
