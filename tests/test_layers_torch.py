@@ -842,3 +842,17 @@ def test_torch_func_and_forward_ad_are_pytorchs(name, call):
             ours = fwAD.unpack_dual(call(M, fwAD.make_dual(x, t))).tangent
             theirs = fwAD.unpack_dual(call(F, fwAD.make_dual(x, t))).tangent
         assert ours is not None and torch.equal(ours, theirs)
+
+
+def test_fx_symbolic_trace_keeps_pooling():
+    # FX traced through the converted modules' forward and recorded the
+    # PyTorch functions their fallbacks hand a proxy to: the traced model
+    # then pooled with PyTorch's kernels, silently.
+    model = pt.convert(torch.nn.Sequential(
+        torch.nn.Conv2d(3, 4, 3), torch.nn.MaxPool2d(2), torch.nn.AvgPool2d(2, ceil_mode=True),
+        torch.nn.AdaptiveMaxPool2d(2), torch.nn.LPPool2d(2, 2), torch.nn.AdaptiveAvgPool2d(1)))
+    traced = torch.fx.symbolic_trace(model)
+    targets = [n.target for n in traced.graph.nodes if n.op == "call_function"]
+    assert [t.__module__ for t in targets] == ["pooling.layers.torch.functional"] * 5, targets
+    x = torch.randn(2, 3, 22, 22)
+    assert torch.equal(traced(x), model(x))

@@ -348,3 +348,9 @@ def lp_pool3d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
 # call these, so that under patch() (which puts this module's functions in
 # torch.nn.functional) they do not call back into this module.
 _ORIGINAL = {name: getattr(_tf, name) for name in __all__}
+
+# torch.fx.symbolic_trace records these as calls (the modules reach them
+# through this module's namespace), not as the PyTorch functions their
+# fallbacks would show a tracer's proxies.
+for _name in __all__ + ["_max_pool"]:
+    torch.fx.wrap(_name)

@@ -28,37 +28,38 @@ class _Max:
 
 class _Avg:
     def forward(self, input):
-        extra = () if self._f is F.avg_pool1d else (self.divisor_override,)
-        return self._f(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
-                       self.count_include_pad, *extra)
+        extra = () if self._nd == 1 else (self.divisor_override,)
+        return getattr(F, self._fname)(input, self.kernel_size, self.stride, self.padding,
+                                       self.ceil_mode, self.count_include_pad, *extra)
 
 
 class _AdaptiveMax:
     def forward(self, input):
-        return self._f(input, self.output_size, self.return_indices)
+        return getattr(F, self._fname)(input, self.output_size, self.return_indices)
 
 
 class _AdaptiveAvg:
     def forward(self, input):
-        return self._f(input, self.output_size)
+        return getattr(F, self._fname)(input, self.output_size)
 
 
 class _Unpool:
     def forward(self, input, indices, output_size=None):
-        return self._f(input, indices, self.kernel_size, self.stride, self.padding,
-                       output_size)
+        return getattr(F, self._fname)(input, indices, self.kernel_size, self.stride,
+                                       self.padding, output_size)
 
 
 class _Lp:
     def forward(self, input):
-        return self._f(input, float(self.norm_type), self.kernel_size, self.stride,
-                       self.ceil_mode)
+        return getattr(F, self._fname)(input, float(self.norm_type), self.kernel_size,
+                                       self.stride, self.ceil_mode)
 
 
 class _Fractional:
     def forward(self, input):
-        return self._f(input, self.kernel_size, self.output_size, self.output_ratio,
-                       self.return_indices, _random_samples=self._random_samples)
+        return getattr(F, self._fname)(input, self.kernel_size, self.output_size,
+                                       self.output_ratio, self.return_indices,
+                                       _random_samples=self._random_samples)
 
 
 def _refuse_script(self):
@@ -78,7 +79,9 @@ def _module(family, base, fn):
     name = base.__name__
     return type(name, (family, base), {
         "__prepare_scriptable__": _refuse_script,
-        "_f": staticmethod(fn), "_nd": int(name[-2]), "__module__": __name__,
+        # (the functional looked up by name at each call: torch.fx.wrap
+        # replaces it in the functional module while symbolic_trace runs)
+        "_fname": fn.__name__, "_nd": int(name[-2]), "__module__": __name__,
         "__qualname__": name,
         "__doc__": f"``torch.nn.{name}``, computed by pooling's kernels "
                    f"(``pooling.layers.torch.{fn.__name__}``)."})
