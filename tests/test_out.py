@@ -359,7 +359,10 @@ def test_kernels_write_into_out_directly(cython_backend, fmt):
         (lambda o: pooling.adaptive_max_pool2d(x, 5, out=o, **kw), np.empty_like(a), a.nbytes)]
     for call, o, size in runs:
         call(o)  # a plan kept, where the call has one
-        assert _peak(lambda: call(o)) < size / 4
+        # the least of three calls: a one-off Python allocation (a cache
+        # entry, a gc pass) once added 1.5 KB to a single call's 2.3 KB in
+        # CI; a temporary of the output's size would be in every call
+        assert min(_peak(lambda: call(o)) for _ in range(3)) < size / 4
         f = np.asfortranarray(o)
         assert _peak(lambda: call(f)) >= size
     # the layer writes its argmax over the last one's: nothing of its size
