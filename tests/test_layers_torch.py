@@ -856,3 +856,34 @@ def test_fx_symbolic_trace_keeps_pooling():
     assert [t.__module__ for t in targets] == ["pooling.layers.torch.functional"] * 5, targets
     x = torch.randn(2, 3, 22, 22)
     assert torch.equal(traced(x), model(x))
+
+
+def test_pytorchs_own_error_inputs():
+    # PyTorch's OpInfo error inputs (torch.testing._internal, shipped in the
+    # wheel) for every pooling functional: each raises an instance of the
+    # class PyTorch raises, except inputs with zero channels, which pooling
+    # serves with an empty result (docs/pytorch-differences.md, "C = 0").
+    pytest.importorskip("expecttest")   # torch.testing._internal imports it
+    from torch.testing._internal.common_methods_invocations import op_db
+    names = {f"nn.functional.{n}" for n in pt.functional.__all__}
+    raised = served = 0
+    for op in op_db:
+        if op.name not in names or op.error_inputs_func is None:
+            continue
+        fn, nd = getattr(pt, op.name.split(".")[-1]), int(op.name[-2])
+        for ei in op.error_inputs(torch.device("cpu")):
+            s = ei.sample_input
+            x = s.input
+            if x.dim() in (nd + 1, nd + 2) and x.shape[x.dim() - nd - 1] == 0:
+                try:
+                    y = fn(x, *s.args, **s.kwargs)
+                except ei.error_type:   # refused for another argument
+                    raised += 1
+                else:
+                    assert (y[0] if isinstance(y, tuple) else y).numel() == 0
+                    served += 1
+                continue
+            with pytest.raises(ei.error_type):
+                fn(x, *s.args, **s.kwargs)
+            raised += 1
+    assert raised >= 60 and served <= 3, (raised, served)
