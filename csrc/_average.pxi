@@ -485,15 +485,13 @@ cdef void _average_backward_item(const grad_t* go, grad_t* gi, Py_ssize_t C, con
                                  const Geom* g) noexcept nogil:
     cdef grad_t share[_CHUNK]
     cdef Py_ssize_t od, oh, ow, ds, hs, ws, d, h, w, d0, d1, h0, h1, w0, w1, c, c0, nc
-    cdef int64_t dpad, dreal, hpad, hreal
+    cdef int64_t dpad, hpad
     cdef grad_t dv, zero = 0
     cdef const grad_t* src
     cdef grad_t* dst
     # Windows that tile the input exactly (2x2/s2, global): every element
     # gets one addition, +0.0 + share, written once without a zero fill.
-    cdef bint tiled = (g.pd == 0 and g.ph == 0 and g.pw == 0 and g.kd == g.sd
-                       and g.kh == g.sh and g.kw == g.sw and g.OD * g.sd == g.D
-                       and g.OH * g.sh == g.H and g.OW * g.sw == g.W)
+    cdef bint tiled = _windows_tile(g)
     if not tiled:
         memset(gi, 0, g.D * g.H * g.W * C * sizeof(grad_t))
     for od in range(g.OD):

@@ -84,11 +84,7 @@ cdef void _backward_compact(const grad_t[:, ::1] go, const uint8_t[:, ::1] loc,
     # float16 sums round at each addition: always the scatter.
     cdef bint scatter = overlap or g.OW < _WRITE_ONCE_MIN_OW or grad_t is uint16_t
     # Windows tile the volume exactly: no element is left for a zero fill.
-    cdef bint tiled = (not overlap and g.pd == 0 and g.ph == 0 and g.pw == 0
-                       and g.dd == 1 and g.dh == 1 and g.dw == 1
-                       and g.kd == g.sd and g.kh == g.sh and g.kw == g.sw
-                       and g.OD * g.sd == g.D and g.OH * g.sh == g.H
-                       and g.OW * g.sw == g.W)
+    cdef bint tiled = _windows_tile(g)
     cdef Region rg
     rg = _region_begin(threaded)
     with parallel(num_threads=_threads(), use_threads_if=rg.on):
@@ -97,6 +93,14 @@ cdef void _backward_compact(const grad_t[:, ::1] go, const uint8_t[:, ::1] loc,
             _backward_compact_plane(&go[p, 0], &loc[p, 0], &gi[p, 0], g, scatter, tiled)
         _leave(&rg)
     _settle(&rg)
+
+
+cdef inline bint _windows_tile(const Geom* g) noexcept nogil:
+    # Every input element in exactly one window: no padding or dilation,
+    # windows as long as their strides, outputs that cover each axis.
+    return (g.pd == 0 and g.ph == 0 and g.pw == 0 and g.dd == 1 and g.dh == 1 and g.dw == 1
+            and g.kd == g.sd and g.kh == g.sh and g.kw == g.sw
+            and g.OD * g.sd == g.D and g.OH * g.sh == g.H and g.OW * g.sw == g.W)
 
 
 cdef inline bint _overlap(const Geom* g) noexcept nogil:

@@ -130,10 +130,9 @@ def _onnx_model(x, layer):
     return model.SerializeToString()
 
 
-def _onnxruntime(x, layer, layout, threads):
+def ort_session(model: bytes, threads):
+    """An ONNX Runtime CPU session of a serialised model at ``threads``."""
     import onnxruntime as ort
-    if layout != "NCHW":
-        return None
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
@@ -141,7 +140,13 @@ def _onnxruntime(x, layer, layout, threads):
     # one thread pool that does not spin between calls (other engines take
     # turns with it; a spinning pool would eat their core)
     opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    sess = ort.InferenceSession(_onnx_model(x, layer), opts, providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
+
+
+def _onnxruntime(x, layer, layout, threads):
+    if layout != "NCHW":
+        return None
+    sess = ort_session(_onnx_model(x, layer), threads)
     feed = {"x": x}
     out = []
 

@@ -27,7 +27,7 @@ import numpy as np
 import pooling
 
 from . import progress
-from .peers import LAYERS, _layers, _onnx_model, _window
+from .peers import LAYERS, _layers, _onnx_model, _window, ort_session
 from .timing import alternating_ms
 
 # The layers timed: the max layers for the indices and max backward rows,
@@ -42,9 +42,8 @@ ORT_TARGET, TORCH_TARGET = 1.5, 2.0
 
 
 def _ort_indices(x, layer, threads):
-    """ONNX Runtime's MaxPool with Indices (NCHW), or None when it refuses."""
+    """ONNX Runtime's MaxPool with Indices (NCHW): (call, result), as the peers' engines."""
     import onnx
-    import onnxruntime as ort
     from onnx import TensorProto, helper
     model = onnx.load_from_string(_onnx_model(x.astype(np.float32), layer))
     ty = TensorProto.DOUBLE if x.dtype == np.float64 else TensorProto.FLOAT
@@ -54,12 +53,7 @@ def _ort_indices(x, layer, threads):
     graph.node[0].output.append("i")
     shape = [d.dim_value for d in graph.output[0].type.tensor_type.shape.dim]
     graph.output.append(helper.make_tensor_value_info("i", TensorProto.INT64, shape))
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = threads
-    opts.inter_op_num_threads = 1
-    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    sess = ort.InferenceSession(model.SerializeToString(), opts,
-                                providers=["CPUExecutionProvider"])
+    sess = ort_session(model.SerializeToString(), threads)
     feed = {"x": x}
     out = []
 

@@ -83,8 +83,14 @@ def keeps_last(kind: str, x: Tensor, nd: int) -> bool:
         _suggests_last(x, nd)
 
 
-def _dense_last(x: Tensor, nd: int) -> bool:
-    """Whether x (batched or not) is stored densely channels last."""
+def _kernels_layout(x: Tensor, nd: int, last: bool) -> bool:
+    """Whether the kernels, left to allocate, write PyTorch's layout for x:
+    x dense channels first, or dense channels last (batched or not) where
+    PyTorch answers channels last."""
+    if x.is_contiguous():
+        return True
+    if not last:
+        return False
     x = x.unsqueeze(0) if x.dim() == nd + 1 else x
     return x.is_contiguous(memory_format=_MEMORY_FORMAT[nd])
 
@@ -145,7 +151,7 @@ def _outs(x: Tensor, nd: int, last: bool, spatial, pair: bool):
     looks channels last but PyTorch answers channels first, channels last
     where x is channels last but not dense (a slice of channels), whose
     values the kernels read through strides, channels first."""
-    if x.is_contiguous() or (last and _dense_last(x, nd)):
+    if _kernels_layout(x, nd, last):
         return None
     y = _np(_empty(x, spatial, nd, last), nd, last)
     return (y, _np(_empty(x, spatial, nd, last, torch.int64), nd, last)) if pair else y
@@ -164,7 +170,7 @@ def max_pool_eager(x, nd, kernel_size, stride, padding, dilation, ceil_mode, ind
     normalisation, which is most of a tiny call's time."""
     last = keeps_last("max", x, nd)
     out = None
-    if not (x.is_contiguous() or last and _dense_last(x, nd)):
+    if not _kernels_layout(x, nd, last):
         p = normalize_pool_args(f"max_pool{nd}d", nd, kernel_size, stride, padding, dilation,
                                 ceil_mode)
         out = _outs(x, nd, last, _max_pool_fake(x, p.kernel_size, p.stride, p.padding,
@@ -388,7 +394,7 @@ def avg_pool(x: Tensor, kernel_size: list[int], stride: list[int], padding: list
     nd = len(kernel_size)
     last = keeps_last("avg", x, nd)
     out = None
-    if not (x.is_contiguous() or last and _dense_last(x, nd)):
+    if not _kernels_layout(x, nd, last):
         # (the arguments checked before the sizes are computed from them)
         normalize_avg_args(f"avg_pool{nd}d", nd, kernel_size, stride, padding, ceil_mode,
                            count_include_pad, divisor_override)

@@ -92,7 +92,7 @@ def _max_pool(nd, input, kernel_size, stride, padding, dilation, ceil_mode, retu
     if (type(input) is torch.Tensor and not input.requires_grad and input.is_cpu
             and input.layout == torch.strided and input.dtype in _NUMBERS
             and input.is_contiguous() and not _is_compiling() and _tracing() is None
-            and _functorch_level() is None and _forward_ad._current_level < 0):
+            and not _transformed()):
         a = input.numpy()
         plan = _api.find_plan(_core(), a, (nd, kernel_size, stride, padding, dilation,
                                            ceil_mode, "flat" if return_indices else None,
