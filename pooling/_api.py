@@ -298,8 +298,52 @@ def _avg_as_3d(params: AvgPoolParams) -> AvgPoolParams:
                          params.divisor_override)
 
 
+# Kept average-pooling calls: for a call whose arguments are plain values
+# (exact ints, bools, None, strings, tuples of ints) on a native NumPy array,
+# what its checks found, so that the next such call on an array of the same
+# shape, strides and dtype runs the kernel directly (a tiny call's time is
+# mostly those checks: issue #26).  The max-pooling core keeps whole plans
+# (csrc/_plans.pxi); the average kernels have none, so this keeps their
+# arguments.  Cleared when full, like the plans.
+_KEPT: dict = {}
+_MAX_KEPT = 256
+
+
+def _plain(v) -> bool:
+    if v is None or type(v) in (int, bool, str):
+        return True
+    return type(v) is tuple and all(type(e) is int for e in v)
+
+
+def _kept_key(core, name, a, args):
+    """The key of a call that may be kept, or None."""
+    if type(a) is not np.ndarray or not a.dtype.isnative:
+        return None
+    for v in args:
+        if not _plain(v):
+            return None
+    # (types with the values: True == 1 and hashes alike)
+    return (id(core), name, a.shape, a.strides, a.dtype.char,
+            tuple((type(v), v) for v in args))
+
+
+def _keep(key, value):
+    if key is not None:
+        if len(_KEPT) >= _MAX_KEPT:
+            _KEPT.clear()
+        _KEPT[key] = value
+
+
 def avg_pool(core, nd, x, kernel_size, stride=None, padding=0, ceil_mode=False,
              count_include_pad=True, divisor_override=None, data_format=None, out=None):
+    key = None
+    if out is None:
+        key = _kept_key(core, nd, x, (kernel_size, stride, padding, ceil_mode,
+                                      count_include_pad, divisor_override, data_format))
+        kept = _KEPT.get(key) if key is not None else None
+        if kept is not None:
+            op, params3, spatial, lift = kept
+            return lift.from_core(op(lift.to_core(x), params3, spatial, lift.last, out=None))
     fn = f"avg_pool{nd}d"
     params = normalize_avg_args(fn, nd, kernel_size, stride, padding, ceil_mode,
                                 count_include_pad, divisor_override)
@@ -311,14 +355,27 @@ def avg_pool(core, nd, x, kernel_size, stride=None, padding=0, ceil_mode=False,
     if x.size == 0:
         return np.empty(shape, dtype=x.dtype) if out is None else out
     lift = _lift(x, nd, last)
-    y5 = core_op(core, "avg3d")(lift.to_core(x), _avg_as_3d(params), lift.spatial(shape),
-                                lift.last, out=lift.to_core(out))
+    op, params3, spatial = core_op(core, "avg3d"), _avg_as_3d(params), lift.spatial(shape)
+    if x is given:
+        _keep(key, (op, params3, spatial, lift))
+    y5 = op(lift.to_core(x), params3, spatial, lift.last, out=lift.to_core(out))
     return lift.from_core(y5) if out is None else out
 
 
 def avg_pool_backward(core, nd, grad_output, input_shape, kernel_size, stride=None, padding=0,
                       ceil_mode=False, count_include_pad=True, divisor_override=None,
                       data_format=None, out=None):
+    key = None
+    if out is None:
+        key = _kept_key(core, -nd, grad_output,
+                        (input_shape if type(input_shape) is tuple else None, kernel_size,
+                         stride, padding, ceil_mode, count_include_pad, divisor_override,
+                         data_format))
+        kept = _KEPT.get(key) if key is not None and key[-1][0][1] is not None else None
+        if kept is not None:
+            op, params3, spatial, lift = kept
+            return lift.from_core(op(lift.to_core(grad_output), params3, spatial, lift.last,
+                                     out=None))
     fn = f"avg_pool{nd}d_backward"
     params = normalize_avg_args(fn, nd, kernel_size, stride, padding, ceil_mode,
                                 count_include_pad, divisor_override)
@@ -329,9 +386,11 @@ def avg_pool_backward(core, nd, grad_output, input_shape, kernel_size, stride=No
     if g.size == 0:
         return _zeros(shape, g.dtype, out)
     lift = _lift(g, nd, last)
-    grad5 = core_op(core, "avg_backward3d")(lift.to_core(g), _avg_as_3d(params),
-                                            lift.spatial(shape), lift.last,
-                                            out=lift.to_core(out))
+    op, params3, spatial = core_op(core, "avg_backward3d"), _avg_as_3d(params), \
+        lift.spatial(shape)
+    if g is grad_output and key is not None and key[-1][0][1] is not None:
+        _keep(key, (op, params3, spatial, lift))
+    grad5 = op(lift.to_core(g), params3, spatial, lift.last, out=lift.to_core(out))
     return lift.from_core(grad5) if out is None else out
 
 
