@@ -3,8 +3,14 @@ import os
 import pytest
 from hypothesis import HealthCheck, settings
 
-import pooling
-from pooling._core import backend as _backend
+# pooling.layers.torch sends small calls to PyTorch's own functions
+# (STEP_ASIDE); the suite compares pooling's kernels with PyTorch at every
+# size, so it sends every call to the kernels (test_layers_torch's
+# step-aside tests restore the defaults).
+os.environ["POOLING_TORCH_STEP_ASIDE"] = "0"
+
+import pooling  # noqa: E402
+from pooling._core import backend as _backend  # noqa: E402
 
 # Hypothesis settings for every property test, in one place.  Tests use plain
 # @given (or strategies.more_examples for a multiple of the profile's count).

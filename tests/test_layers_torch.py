@@ -2,6 +2,7 @@
 indices, gradients and memory layouts, for every pooling function and
 module; the fallbacks to PyTorch; argument errors."""
 import copy
+import math
 import pickle
 
 import numpy as np
@@ -887,3 +888,98 @@ def test_pytorchs_own_error_inputs():
                 fn(x, *s.args, **s.kwargs)
             raised += 1
     assert raised >= 60 and served <= 3, (raised, served)
+
+
+# ------------------------------------------------- small calls, eager autograd
+
+_ASIDE_CALLS = {"max": lambda f, x: f.max_pool2d(x, 3, 2, 1),
+                "avg": lambda f, x: f.avg_pool2d(x, 2),
+                "adaptive_max": lambda f, x: f.adaptive_max_pool2d(x, 4),
+                "adaptive_avg": lambda f, x: f.adaptive_avg_pool2d(x, 3)}
+
+
+@pytest.mark.parametrize("kind", sorted(_ASIDE_CALLS))
+@pytest.mark.parametrize("grad", [False, True])
+def test_small_calls_step_aside(monkeypatch, kind, grad):
+    """With the default STEP_ASIDE (the suite sets 0), a float call on fewer
+    elements than its limit goes to PyTorch's own function, one on as many
+    to the kernels; both give PyTorch's bits (values, gradients).  Integer
+    and empty inputs and graphs never step aside."""
+    from pooling.layers.torch import functional as TF
+    monkeypatch.setattr(TF, "STEP_ASIDE", dict(TF.STEP_ASIDE_DEFAULT))
+    name = {"max": "max_pool2d", "avg": "avg_pool2d", "adaptive_max": "adaptive_max_pool2d",
+            "adaptive_avg": "adaptive_avg_pool2d"}[kind]
+    calls = []
+    original = TF._ORIGINAL[name]
+    monkeypatch.setitem(TF._ORIGINAL, name,
+                        lambda *a, **k: calls.append(1) or original(*a, **k))
+    limit = TF.STEP_ASIDE_DEFAULT[kind][grad]
+    call = _ASIDE_CALLS[kind]
+    for shape, aside in [((1, 4, 16, limit // 128), True), ((1, 4, 16, limit // 64), False)]:
+        assert (math.prod(shape) < limit) == aside
+        x = _x(shape, torch.float32)
+        calls.clear()
+        _check(lambda t: call(pt.functional, t), lambda t: call(F, t), x, 2, grad=grad)
+        # (_check calls each function twice when grad: forward, then autograd)
+        assert bool(calls) == aside, (kind, grad, shape)
+    if kind in ("max", "adaptive_max"):
+        calls.clear()
+        call(pt.functional, _x((1, 4, 8, 8), torch.int64))
+        assert not calls
+    calls.clear()
+    call(pt.functional, torch.zeros(0, 4, 8, 8))
+    assert not calls
+
+
+def test_step_aside_off_by_environment():
+    """POOLING_TORCH_STEP_ASIDE=0 (set by conftest for the suite) sends every
+    call to the kernels."""
+    from pooling.layers.torch import functional as TF
+    assert all(v == (0, 0) for v in TF.STEP_ASIDE.values())
+    assert set(TF.STEP_ASIDE) == set(TF.STEP_ASIDE_DEFAULT)
+
+
+@pytest.mark.parametrize("layout", ["contiguous", "channels_last", "strided", "unbatched"])
+@pytest.mark.parametrize("op", ["max", "max_indices", "avg", "adaptive_max", "adaptive_avg",
+                                "fractional", "unpool"])
+@pytest.mark.parametrize("path", ["eager", "operators"])
+def test_eager_autograd_equals_the_operators(monkeypatch, path, op, layout):
+    """The eager autograd Functions (_eager, the path eager calls take) and
+    the registered operators' autograd (the path of graphs, forced here)
+    each give PyTorch's values and first- and second-order gradients."""
+    from pooling.layers.torch import functional as TF
+    if path == "operators":
+        monkeypatch.setattr(TF, "_route", lambda x: TF._ops_ns)
+    x0 = _layouts(_x((2, 3, 9, 8), torch.float64, nan=False), 2)[layout]
+    samples = torch.rand(2, 3, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    if layout == "unbatched":
+        samples = samples[:1]
+
+    def run(f, x):
+        if op == "max":
+            return f.max_pool2d(x, 3, 2, 1)
+        if op == "max_indices":
+            return f.max_pool2d(x, (2, 3), 2, 1, return_indices=True)[0]
+        if op == "avg":
+            return f.avg_pool2d(x, 3, 2, 1, ceil_mode=True, count_include_pad=False)
+        if op == "adaptive_max":
+            return f.adaptive_max_pool2d(x, (4, 3))
+        if op == "adaptive_avg":
+            return f.adaptive_avg_pool2d(x, (4, 3))
+        if op == "fractional":
+            return f.fractional_max_pool2d(x, 2, output_size=(4, 3), _random_samples=samples)
+        y, i = f.max_pool2d(x, 2, return_indices=True)
+        return f.max_unpool2d(y * 2, i, 2, output_size=x.shape[-2:])
+
+    results = []
+    for f in (pt.functional, F):
+        x = x0.detach().clone(memory_format=torch.preserve_format).requires_grad_()
+        y = run(f, x)
+        v = torch.linspace(-1, 1, y.numel(), dtype=y.dtype).reshape(y.shape).requires_grad_()
+        (g,) = torch.autograd.grad(y, x, v, create_graph=True)
+        w = torch.linspace(2, -1, g.numel(), dtype=g.dtype).reshape(g.shape)
+        (gg,) = torch.autograd.grad((g * w).sum(), v)   # (second order: g is linear in v)
+        results.append((y, g, gg))
+    for a, b in zip(*results):
+        _same(a.detach(), b.detach())
+        _same_layout(a, b, 2)

@@ -231,12 +231,27 @@ def max_pool_backward(grad_output: Tensor, indices: Tensor, input_size: list[int
     return g
 
 
+@torch_threads
+def max_pool_backward_own(grad_output: Tensor, indices: Tensor, input_size: list[int], nd: int,
+                          channels_last: bool) -> Tensor:
+    """max_pool_backward of indices pooling's own forward gave for an input
+    of ``input_size`` and of the gradient autograd gives for its values
+    (their shape and dtype): the argument checks skipped, the kernel's
+    range check kept."""
+    g = _gradient(grad_output, input_size, nd, channels_last)
+    gn = _np(grad_output, nd, channels_last)
+    _api.backward(_core(), gn, _np(indices, nd, channels_last),
+                  _shape(input_size, nd, channels_last), _api._lift(gn, nd, channels_last),
+                  f"max_pool{nd}d_backward", _np(g, nd, channels_last))
+    return g
+
+
 @OPS["max_pool_backward"].register_fake
 def _(grad_output, indices, input_size, nd, channels_last):
     return _gradient(grad_output, input_size, nd, channels_last)
 
 
-def _gather(grad: Tensor, indices: Tensor, nd: int) -> Tensor:
+def gather(grad: Tensor, indices: Tensor, nd: int) -> Tensor:
     """grad (input-sized) read at each plane's indices: the gradient of a
     scatter (unpooling, a max backward) and of nothing else; a copy, so
     PyTorch's bits in any order (PyTorch's max_pool_double_backward)."""
@@ -255,7 +270,7 @@ def _max_backward_setup(ctx, inputs, output):
 def _max_backward_backward(ctx, grad):
     # Second order: the backward is linear in grad_output.
     (indices,) = ctx.saved_tensors
-    return _gather(grad, indices, ctx.nd), None, None, None, None
+    return gather(grad, indices, ctx.nd), None, None, None, None
 
 
 OPS["max_pool_backward"].register_autograd(_max_backward_backward,
@@ -378,7 +393,7 @@ def _unpool_backward(ctx, grad):
     # The gradient of a scatter is a gather (PyTorch's too: a copy, no
     # arithmetic, so any order gives the same bits).
     (indices,) = ctx.saved_tensors
-    return _gather(grad, indices, ctx.nd), None, None, None, None, None
+    return gather(grad, indices, ctx.nd), None, None, None, None, None
 
 
 OPS["max_unpool"].register_autograd(_unpool_backward, setup_context=_unpool_setup)

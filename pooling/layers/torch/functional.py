@@ -16,6 +16,8 @@ breaks a Dynamo graph); the operators check them against the input.
 """
 from __future__ import annotations
 
+import os as _os
+
 import torch
 from torch._C._functorch import peek_interpreter_stack as _functorch_level
 from torch.autograd import forward_ad as _forward_ad
@@ -25,7 +27,7 @@ from ... import _api
 from ..._core import backend as _backend
 from ..._params import (LAYOUTS, _ntuple, adaptive_output_size, normalize_unpool_args,
                         stride_or_kernel, unpool_output_size)
-from . import _ops
+from . import _eager, _ops
 from ._errors import torch_errors as _torch_errors
 
 __all__ = ["adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_avg_pool3d",
@@ -51,21 +53,57 @@ def _transformed() -> bool:
                                     or _forward_ad._current_level >= 0)
 
 
+# Input sizes (elements) below which PyTorch's own CPU operator answers a
+# call sooner than pooling's kernels with this adapter's Python around them,
+# per operation: (without a gradient, with one).  Such calls go to PyTorch's
+# function, whose results are the same bits, so that a converted model is
+# never slower than the unconverted one on small inputs (issue #26).  Read
+# off ``python benchmarks/torch_crossover.py`` (docs/performance.md); 0
+# sends every call to the kernels, as does POOLING_TORCH_STEP_ASIDE=0 in
+# the environment (the tests set it).  Graphs (torch.compile, export,
+# jit.trace) keep the operators whatever the size.
+STEP_ASIDE_DEFAULT = {"max": (4096, 65536), "avg": (16384, 65536),
+                      "adaptive_max": (65536, 200704), "adaptive_avg": (200704, 802816)}
+STEP_ASIDE = ({k: (0, 0) for k in STEP_ASIDE_DEFAULT}
+              if _os.environ.get("POOLING_TORCH_STEP_ASIDE") == "0" else dict(STEP_ASIDE_DEFAULT))
+
+
 def _served(x, dtypes) -> bool:
+    """Whether pooling's kernels serve x (else PyTorch's function): a CPU
+    tensor of ``dtypes``, no torch.func transform."""
     return (isinstance(x, torch.Tensor) and x.dtype in dtypes and x.is_cpu
             and x.layout == torch.strided and not _transformed())
+
+
+def _aside(kind, x) -> bool:
+    """Whether STEP_ASIDE gives this call to PyTorch: a float tensor (PyTorch
+    refuses some integer and empty calls pooling serves, and a call's size
+    must not change that), not empty, outside graphs (asked first: a
+    symbolic size compared would add a guard)."""
+    return (isinstance(x, torch.Tensor) and x.dtype in _FLOATS and not _graph()
+            and 0 < x.numel() < STEP_ASIDE[kind][x.requires_grad and torch.is_grad_enabled()])
 
 
 _tracing = torch._C._get_tracing_state   # torch.jit.trace recording (None when not)
 
 
-def _graph(x) -> bool:
-    """Whether to call the registered operator (a graph being traced, by
-    torch.compile/export or torch.jit.trace, or autograd recording) rather
-    than its implementation directly: a trace records only operator calls,
-    and a tensor made from NumPy would be recorded as a constant."""
-    return (torch.compiler.is_compiling() or _tracing() is not None
-            or (x.requires_grad and torch.is_grad_enabled()))
+def _graph() -> bool:
+    """Whether a graph is being traced (torch.compile/export or
+    torch.jit.trace): its tracer records only operator calls, and a tensor
+    made from NumPy would be recorded as a constant, so the registered
+    operators serve it."""
+    return torch.compiler.is_compiling() or _tracing() is not None
+
+
+def _route(x):
+    """The registered operators' namespace inside a graph, ``_eager``'s
+    autograd Functions when autograd records ``x``'s call, else ``_ops``'s
+    implementations themselves (eager, no gradient)."""
+    if _graph():
+        return _ops_ns
+    if x.requires_grad and torch.is_grad_enabled():
+        return _eager
+    return _ops
 
 
 def _window(fn, nd, kernel_size, stride, padding):
@@ -89,6 +127,9 @@ def _max_pool(nd, input, kernel_size, stride, padding, dilation, ceil_mode, retu
     # without autograd, outside any graph, whose call pooling has kept a plan
     # for (found as _api.max_pool finds it).  Its time is its overhead
     # (issue #13).
+    if _aside("max", input):
+        return _ORIGINAL[f"max_pool{nd}d"](input, kernel_size, stride, padding, dilation,
+                                           ceil_mode=ceil_mode, return_indices=return_indices)
     if (type(input) is torch.Tensor and not input.requires_grad and input.is_cpu
             and input.layout == torch.strided and input.dtype in _NUMBERS
             and input.is_contiguous() and not _is_compiling() and _tracing() is None
@@ -105,9 +146,14 @@ def _max_pool(nd, input, kernel_size, stride, padding, dilation, ceil_mode, retu
         return _ORIGINAL[f"max_pool{nd}d"](input, kernel_size, stride, padding, dilation,
                                               ceil_mode=ceil_mode,
                                               return_indices=return_indices)
-    if not _graph(input):
+    route = _route(input)
+    if route is _ops:
         return _ops.max_pool_eager(input, nd, kernel_size, stride, padding, dilation,
                                    ceil_mode, return_indices)
+    if route is _eager:
+        y, indices = _eager.by_indices(input, "max", nd, _ops.max_pool_eager, nd, kernel_size,
+                                       stride, padding, dilation, ceil_mode, True)
+        return (y, indices) if return_indices else y
     fn = f"max_pool{nd}d"
     args = (*_window(fn, nd, kernel_size, stride, padding),
             list(_ntuple(dilation, "dilation", fn, nd)), ceil_mode)
@@ -143,11 +189,14 @@ def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
 @_torch_errors
 def _adaptive_max_pool(nd, input, output_size, return_indices):
     fn = f"adaptive_max_pool{nd}d"
-    if not _served(input, _NUMBERS):
+    if _aside("adaptive_max", input) or not _served(input, _NUMBERS):
         return _ORIGINAL[fn](input, output_size, return_indices)
     sizes = list(adaptive_output_size(fn, nd, output_size, input.shape[-nd:]))
-    op = _ops_ns.adaptive_max_pool if _graph(input) else _ops.adaptive_max_pool
-    y, indices = op(input, sizes)
+    route = _route(input)
+    if route is _eager:
+        y, indices = _eager.by_indices(input, "adaptive_max", nd, _ops.adaptive_max_pool, sizes)
+    else:
+        y, indices = route.adaptive_max_pool(input, sizes)
     return (y, indices) if return_indices else y
 
 
@@ -189,8 +238,12 @@ def _fractional_max_pool(nd, input, kernel_size, output_size, output_ratio, retu
         _random_samples = torch.rand(batch, input.size(-nd - 1), nd, dtype=input.dtype,
                                      device=input.device)
     kernel = list(_ntuple(kernel_size, "kernel_size", fn, nd))
-    op = _ops_ns.fractional_max_pool if _graph(input) else _ops.fractional_max_pool
-    y, indices = op(input, kernel, sizes, _random_samples)
+    route = _route(input)
+    if route is _eager:
+        y, indices = _eager.by_indices(input, "fractional", nd, _ops.fractional_max_pool, kernel,
+                                       sizes, _random_samples)
+    else:
+        y, indices = route.fractional_max_pool(input, kernel, sizes, _random_samples)
     return (y, indices) if return_indices else y
 
 
@@ -219,9 +272,8 @@ def _max_unpool(nd, input, indices, kernel_size, stride, padding, output_size):
         return _ORIGINAL[fn](input, indices, kernel_size, stride, padding, output_size)
     k, s, p = normalize_unpool_args(fn, nd, kernel_size, stride, padding)
     sizes = unpool_output_size(fn, tuple(input.shape[-nd:]), k, s, p, output_size)
-    op = _ops_ns.max_unpool if _graph(input) else _ops.max_unpool
-    return op(input, indices, [int(v) for v in k], [int(v) for v in s], [int(v) for v in p],
-              [int(v) for v in sizes])   # (Python ints: the tracer asserts int lists)
+    return _route(input).max_unpool(input, indices, [int(v) for v in k], [int(v) for v in s],
+                                    [int(v) for v in p], [int(v) for v in sizes])   # (ints: the tracer asserts them)
 
 
 def max_unpool1d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
@@ -245,13 +297,13 @@ def max_unpool3d(input, indices, kernel_size, stride=None, padding=0, output_siz
 def _avg_pool(nd, input, kernel_size, stride, padding, ceil_mode, count_include_pad,
               divisor_override):
     fn = f"avg_pool{nd}d"
-    if not _served(input, _FLOATS):
+    if _aside("avg", input) or not _served(input, _FLOATS):
         extra = () if nd == 1 else (divisor_override,)
         return _ORIGINAL[fn](input, kernel_size, stride, padding, ceil_mode,
                                 count_include_pad, *extra)
     args = (*_window(fn, nd, kernel_size, stride, padding), ceil_mode, count_include_pad,
             divisor_override)
-    return (_ops_ns.avg_pool if _graph(input) else _ops.avg_pool)(input, *args)
+    return _route(input).avg_pool(input, *args)
 
 
 def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
@@ -280,15 +332,14 @@ def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
 @_torch_errors
 def _adaptive_avg_pool(nd, input, output_size):
     fn = f"adaptive_avg_pool{nd}d"
-    if not _served(input, _FLOATS):
+    if _aside("adaptive_avg", input) or not _served(input, _FLOATS):
         return _ORIGINAL[fn](input, output_size)
     sizes = list(adaptive_output_size(fn, nd, output_size, input.shape[-nd:]))
     if all(s == 1 for s in sizes):
         # PyTorch computes a 1x1 output with ``mean`` (another summation
         # order): its own operator keeps its bits (ResNet's last layer).
         return _ORIGINAL[fn](input, output_size)
-    op = _ops_ns.adaptive_avg_pool if _graph(input) else _ops.adaptive_avg_pool
-    return op(input, sizes)
+    return _route(input).adaptive_avg_pool(input, sizes)
 
 
 def adaptive_avg_pool1d(input, output_size):
