@@ -152,3 +152,88 @@ def test_plans_kept_are_bounded(cython_backend):
         y = pooling.max_pool2d(x[..., :w], 1)
         assert y.shape == (1, 1, 40, w)
     assert 0 < _maxpool.forward_plans_kept() <= 256
+
+
+# ------------------------------------------------- kept average-pooling calls
+
+from pooling import _api  # noqa: E402
+
+
+def _kept_avg(x, nd, args, backward=False):
+    key = _api._kept_key(_backend.core(), -nd if backward else nd, x, args)
+    return None if key is None else _api._KEPT.get(key)
+
+
+@given(nd=st.sampled_from([1, 2, 3]), dtype=st.sampled_from([np.float16, np.float32,
+                                                              np.float64, np.int64]),
+       layout=st.sampled_from(MEMORY_LAYOUTS), last=st.booleans(), batched=st.booleans(),
+       k=st.integers(1, 3), s=st.one_of(st.none(), st.integers(1, 3)), pad=st.integers(0, 1),
+       ceil=st.booleans(), cip=st.booleans(), div=st.sampled_from([None, 3]),
+       seed=st.integers(0, 2**32 - 1))
+def test_repeated_average_calls_run_from_what_was_kept(cython_backend, nd, dtype, layout, last,
+                                                       batched, k, s, pad, ceil, cip, div,
+                                                       seed):
+    """avg_pool and avg_pool_backward keep what a call's checks found
+    (pooling._api._KEPT): the next call of the same arguments and array
+    shape, strides and dtype equals the reference and reads its own values."""
+    rng = np.random.default_rng(seed)
+    fmt = LAYOUTS[nd][last]
+    spatial = tuple(rng.integers(1, 7, size=nd))
+    shape = ((2,) if batched else ()) + ((*spatial, 3) if last else (3, *spatial))
+    kw = dict(kernel_size=k, stride=s, padding=min(pad, k // 2), ceil_mode=ceil,
+              count_include_pad=cip, divisor_override=div)
+    pool, ref = getattr(pooling, f"avg_pool{nd}d"), getattr(reference, f"avg_pool{nd}d")
+    back = getattr(pooling, f"avg_pool{nd}d_backward")
+    ref_back = getattr(reference, f"avg_pool{nd}d_backward")
+    if outcome(ref, make_values(rng, shape, dtype), data_format=fmt, **kw)[1]:
+        return
+    for _ in range(3):
+        x = with_layout(make_values(rng, shape, dtype), layout, nd, fmt)
+        before = x.copy()
+        want = ref(x, data_format=fmt, **kw)
+        got = pool(x, data_format=fmt, **kw)
+        assert got.dtype == want.dtype and np.array_equal(got, want, equal_nan=True)
+        np.testing.assert_array_equal(x, before)
+        if dtype != np.int64:
+            g = with_layout(make_values(rng, want.shape, dtype), layout, nd, fmt)
+            assert np.array_equal(back(g, x.shape, data_format=fmt, **kw),
+                                  ref_back(g, x.shape, data_format=fmt, **kw), equal_nan=True)
+    args = (k, s, kw["padding"], ceil, cip, div, fmt)
+    assert _kept_avg(x, nd, args) is not None
+    if dtype != np.int64:
+        assert _kept_avg(g, nd, (tuple(x.shape),) + args, backward=True) is not None
+
+
+@pytest.mark.parametrize("good, bad", [
+    (dict(kernel_size=1), dict(kernel_size=True)),
+    (dict(kernel_size=2), dict(kernel_size=2.0)),
+    (dict(kernel_size=(2, 1)), dict(kernel_size=(2, True))),
+    (dict(kernel_size=2, ceil_mode=True), dict(kernel_size=2, ceil_mode=1)),
+    (dict(kernel_size=2, divisor_override=1), dict(kernel_size=2, divisor_override=True)),
+])
+def test_average_arguments_equal_to_accepted_ones_are_still_refused(cython_backend, good, bad):
+    x = np.ones((1, 1, 4, 4), np.float32)
+    g = np.ones((1, 1) + pooling.avg_pool2d(x, **good).shape[2:], np.float32)
+    for _ in range(2):
+        pooling.avg_pool2d(x, **good)
+        pooling.avg_pool2d_backward(g, x.shape, **good)
+    with pytest.raises(TypeError):
+        pooling.avg_pool2d(x, **bad)
+    with pytest.raises(TypeError):
+        pooling.avg_pool2d_backward(g, x.shape, **bad)
+
+
+def test_average_calls_kept_only_for_plain_arrays_and_bounded(cython_backend):
+    x = np.arange(16, dtype=np.float32).reshape(1, 1, 4, 4)
+    want = pooling.avg_pool2d(x, 2)
+    swapped = x.astype(x.dtype.newbyteorder(">"))
+
+    class Sub(np.ndarray):
+        pass
+    for a in (swapped, x.tolist(), x.view(Sub)):
+        for _ in range(2):
+            assert np.array_equal(pooling.avg_pool2d(a, 2), want)
+        assert _kept_avg(a, 2, (2, None, 0, False, True, None, "NCHW")) is None
+    for i in range(_api._MAX_KEPT + 10):
+        pooling.avg_pool2d(np.ones((1, 1, 2, 2 + i), np.float32), 2)
+    assert 0 < len(_api._KEPT) <= _api._MAX_KEPT
