@@ -890,6 +890,124 @@ def test_pytorchs_own_error_inputs():
     assert raised >= 60 and served <= 3, (raised, served)
 
 
+def _opinfos():
+    """PyTorch's OpInfos for this module's functionals (op_db, shipped in the
+    wheel), as (id, OpInfo); empty without expecttest."""
+    try:
+        from torch.testing._internal.common_methods_invocations import op_db
+    except ImportError:   # (torch.testing._internal imports expecttest)
+        return []
+    names = {f"nn.functional.{n}" for n in pt.functional.__all__}
+    return [(f"{o.name[14:]}{'-' + o.variant_test_name if o.variant_test_name else ''}", o)
+            for o in op_db if o.name in names]
+
+
+_OPINFOS = _opinfos()
+
+
+@pytest.mark.parametrize("op", [o for _, o in _OPINFOS], ids=[i for i, _ in _OPINFOS])
+def test_pytorchs_own_sample_inputs(op):
+    """Every OpInfo sample input of every dtype PyTorch's CPU operator takes
+    (op_db: its shapes, windows, layouts, unbatched and empty inputs):
+    values, indices and layout equal to PyTorch's function's, and, where the
+    sample asks for a gradient, the input gradient bit for bit.  Fractional
+    pooling draws its samples with the seed OpInfo's wrapper sets (42);
+    given samples outside [0, 1) it refuses, as documented
+    (docs/pytorch-differences.md: windows that may leave the input)."""
+    fn = getattr(pt.functional, op.name.split(".")[-1])
+    count = 0
+    for dtype in sorted(op.supported_dtypes("cpu"), key=str):
+        grad = dtype.is_floating_point and op.supports_autograd
+        for s in op.sample_inputs("cpu", dtype, requires_grad=grad):
+            u = s.kwargs.get("_random_samples")
+            if u is not None and dtype in (torch.float16, torch.float32, torch.float64) and \
+                    not bool(((u >= 0) & (u < 1)).all()):
+                with pytest.raises(ValueError, match="must lie in"):
+                    fn(s.input, *s.args, **s.kwargs)
+                count += 1
+                continue
+            results = []
+            for f in (fn, op.op):
+                x = s.input.detach().clone(memory_format=torch.preserve_format)
+                x.requires_grad_(s.input.requires_grad)
+                torch.manual_seed(42)
+                y = f(x, *s.args, **s.kwargs)
+                ys = y if isinstance(y, tuple) else (y,)
+                g = None
+                if x.requires_grad and ys[0].requires_grad:
+                    v = torch.linspace(-1, 1, ys[0].numel()).reshape(ys[0].shape).to(dtype)
+                    (g,) = torch.autograd.grad(ys[0], x, v)
+                results.append((ys, g))
+            (ya, ga), (yb, gb) = results
+            for u, v in zip(ya, yb):
+                _same(u.detach(), v.detach())
+                _same_layout(u, v, op.name[-2:-1] == "3" and 3 or 2)
+            assert (ga is None) == (gb is None)
+            if ga is not None:
+                _same(ga, gb)
+            count += 1
+    assert count >= 9, count
+
+
+def _moduleinfos():
+    try:
+        from torch.testing._internal.common_modules import module_db
+    except ImportError:
+        return []
+    return [m for m in module_db if hasattr(pt, m.module_cls.__name__)
+            and m.module_cls.__module__.startswith("torch.nn.modules.pooling")]
+
+
+_MODULEINFOS = _moduleinfos()
+
+
+@pytest.mark.parametrize("info", _MODULEINFOS, ids=[m.module_cls.__name__ for m in _MODULEINFOS])
+def test_pytorchs_own_module_inputs(info):
+    """Every ModuleInfo input (module_db) of every pooling module, float32
+    and float64, training and eval, contiguous and, for 4-D/5-D inputs,
+    channels-last memory (ModuleInfo's memory-format cases): pooling's module
+    of the same constructor arguments gives PyTorch's module's output,
+    layout and input gradient bit for bit (fractional samples of another
+    dtype, which pooling converts, given to PyTorch converted)."""
+    count = 0
+    for dtype in (torch.float32, torch.float64):
+        for training in (True, False):
+            inputs = info.module_inputs_func(info, device="cpu", dtype=dtype, requires_grad=True,
+                                             training=training)
+            for mi in inputs:
+                ctor, fwd = mi.constructor_input, mi.forward_input
+                kw = dict(ctor.kwargs)
+                if "_random_samples" in kw:
+                    # PyTorch requires samples of the input's dtype; pooling
+                    # converts them (docs/pytorch-differences.md)
+                    kw["_random_samples"] = kw["_random_samples"].to(dtype)
+                theirs = info.module_cls(*ctor.args, **kw).train(training)
+                ours = getattr(pt, info.module_cls.__name__)(*ctor.args, **ctor.kwargs)
+                ours.train(training)
+                x0 = fwd.args[0]
+                formats = [torch.contiguous_format]
+                if x0.dim() in (4, 5):
+                    formats.append(CL[x0.dim() - 2])
+                for fmt in formats:
+                    results = []
+                    for m in (ours, theirs):
+                        x = x0.detach().contiguous(memory_format=fmt).requires_grad_()
+                        torch.manual_seed(42)
+                        y = m(x, *fwd.args[1:], **fwd.kwargs)
+                        ys = y if isinstance(y, tuple) else (y,)
+                        v = torch.linspace(-1, 1, ys[0].numel()).reshape(ys[0].shape).to(dtype)
+                        (g,) = torch.autograd.grad(ys[0], x, v)
+                        results.append((ys, g))
+                    (ya, ga), (yb, gb) = results
+                    for u, w in zip(ya, yb):
+                        _same(u.detach(), w.detach())
+                        _same_layout(u, w, x0.dim() - 2)
+                    _same(ga, gb)
+                    _same_layout(ga, gb, x0.dim() - 2)
+                    count += 1
+    assert count >= 8, count
+
+
 # ------------------------------------------------- small calls, eager autograd
 
 _ASIDE_CALLS = {"max": lambda f, x: f.max_pool2d(x, 3, 2, 1),

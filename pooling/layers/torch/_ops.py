@@ -110,7 +110,10 @@ def _np(t: Tensor, nd: int, last: bool):
 def _torch(a, nd: int, last: bool) -> Tensor:
     """A tensor over the NumPy result ``a`` (channels-last memory when ``last``)."""
     t = torch.from_numpy(a)
-    return t.movedim(-1, t.dim() - nd - 1) if last else t
+    t = t.movedim(-1, t.dim() - nd - 1) if last else t
+    if t.numel() == 0:   # (an empty array's strides from NumPy are not PyTorch's)
+        return _alloc(list(t.shape), t.dtype, t.device, nd, last)
+    return t
 
 
 def _shape(shape, nd: int, last: bool) -> tuple:
@@ -349,7 +352,7 @@ def fractional_max_pool(x: Tensor, kernel_size: list[int], output_size: list[int
     y, i = _fractional.fractional_max_pool(
         _core(), nd, _np(x, nd, False), tuple(kernel_size), tuple(output_size), None, True,
         _np(samples, nd, False), _fmt(nd, False), out=_outs(x, nd, False, output_size, True))
-    return torch.from_numpy(y), torch.from_numpy(i)
+    return _torch(y, nd, False), _torch(i, nd, False)
 
 
 @OPS["fractional_max_pool"].register_fake
