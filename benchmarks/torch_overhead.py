@@ -5,10 +5,13 @@ own calls, interleaved in one process (issue #13's per-call target).
 
 Rows: the functional (eager, no autograd: the operator's implementation
 called directly), the custom operator through PyTorch's dispatcher, the
-module, and the module with autograd recording (the operator and its
-registered gradient, forward only), each beside PyTorch's call; us per
-call, the median over repeats of the mean of ``number`` calls; torch and
-pooling at one thread.
+module, the module with autograd recording (forward only), and the
+module's forward and backward with autograd (``y.backward(g)``: issue #26's
+per-call target), each beside PyTorch's call; us per call, the median over
+repeats of the mean of ``number`` calls; torch and pooling at one thread.
+"ours" is pooling.layers.torch as shipped (a call this small steps aside
+to PyTorch's own function, ``STEP_ASIDE``), "kernels" the same call with
+the step-aside off (pooling's kernels and the adapter's Python).
 """
 import argparse
 import statistics
@@ -18,6 +21,7 @@ import torch
 
 import pooling
 import pooling.layers.torch as pt
+from pooling.layers.torch import functional as TF
 
 
 def main():
@@ -30,6 +34,7 @@ def main():
     F = torch.nn.functional
     x = torch.randn(1, 16, 8, 8)
     xg = x.clone().requires_grad_()
+    gy = torch.randn(1, 16, 4, 4)
     ours_m, theirs_m = pt.MaxPool2d(2), torch.nn.MaxPool2d(2)
     op = torch.ops.pooling.max_pool.default
     pairs = [
@@ -40,16 +45,23 @@ def main():
          lambda: op(x, [2, 2], [2, 2], [0, 0], [1, 1], False), lambda: F.max_pool2d(x, 2)),
         ("module MaxPool2d(2)", lambda: ours_m(x), lambda: theirs_m(x)),
         ("module, input requires_grad", lambda: ours_m(xg), lambda: theirs_m(xg)),
+        ("module forward+backward (autograd)", lambda: ours_m(xg).backward(gy),
+         lambda: theirs_m(xg).backward(gy)),
     ]
     print(f"(1, 16, 8, 8) float32, us per call, median of {args.repeats} repeats "
           f"(x = torch / ours):")
+    default, kernels = dict(TF.STEP_ASIDE_DEFAULT), {k: (0, 0) for k in TF.STEP_ASIDE}
     for name, ours, theirs in pairs:
-        a, b = [], []
-        for _ in range(args.repeats):  # interleaved: the two see the same load
+        a, k, b = [], [], []
+        for _ in range(args.repeats):  # interleaved: the three see the same load
+            TF.STEP_ASIDE = default
             a.append(timeit.timeit(ours, number=args.number) / args.number * 1e6)
+            TF.STEP_ASIDE = kernels
+            k.append(timeit.timeit(ours, number=args.number) / args.number * 1e6)
             b.append(timeit.timeit(theirs, number=args.number) / args.number * 1e6)
-        o, t = statistics.median(a), statistics.median(b)
-        print(f"  {name:42} ours {o:8.2f}  torch {t:8.2f}  x{t / o:.2f}")
+        o, kk, t = statistics.median(a), statistics.median(k), statistics.median(b)
+        print(f"  {name:42} ours {o:8.2f} (x{t / o:.2f})  kernels {kk:8.2f} (x{t / kk:.2f})"
+              f"  torch {t:8.2f}")
 
 
 if __name__ == "__main__":
