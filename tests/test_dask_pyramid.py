@@ -296,3 +296,165 @@ def test_unknown_chunks():
     x = x[x[:, 0] > 10]
     with pytest.raises(ValueError, match=r"pyramid: image has unknown chunk sizes"):
         pdask.pyramid(x)
+
+
+# ------------------------------------------- never destroy the input (#27)
+
+def _pyramid_store(tmp_path, name="p.zarr", shape=(40, 36)):
+    zarr = pytest.importorskip("zarr")
+    x = np.random.default_rng(7).standard_normal(shape).astype(np.float32)
+    path = str(tmp_path / name)
+    pdask.pyramid(x, 2, store=path)
+    return zarr, x, path
+
+
+def _intact(zarr, path, x, component="0"):
+    np.testing.assert_array_equal(zarr.open_group(path, mode="r")[component][...], x)
+
+
+@pytest.mark.parametrize("form", ["path", "group", "store", "zarr_array"])
+def test_rebuilding_in_place_is_refused_before_writing(tmp_path, form):
+    """A store whose levels would overwrite the input's array (the input read
+    from the group written to) is refused before anything is written,
+    however the input and store are given; the data stays."""
+    zarr, x, path = _pyramid_store(tmp_path)
+    before = {k: zarr.open_group(path)[k][...] for k in zarr.open_group(path).array_keys()}
+    g = zarr.open_group(path)
+    image = g["0"] if form == "zarr_array" else da.from_zarr(path, component="0")
+    store = {"path": path, "group": g, "store": g.store, "zarr_array": g}[form]
+    for kw in (dict(overwrite=True), dict(), dict(overwrite=True, levels=2)):
+        with pytest.raises(ValueError, match=r"pyramid: the store's array '0' is the input "
+                                             r".*would destroy the input"):
+            pdask.pyramid(image, 2, store=store, **kw)
+    after = zarr.open_group(path, mode="r")
+    assert sorted(after.array_keys()) == sorted(before)
+    for k, v in before.items():
+        np.testing.assert_array_equal(after[k][...], v)
+
+
+def test_output_inside_or_equal_to_the_input_is_refused(tmp_path):
+    zarr, x, path = _pyramid_store(tmp_path)
+    image = da.from_zarr(path, component="0")
+    with pytest.raises(ValueError, match=r"pyramid: the store lies inside the input array"):
+        pdask.pyramid(image, 2, store=path + "/0/sub")
+    with pytest.raises(ValueError, match=r"pyramid: the store is the input array itself"):
+        pdask.pyramid(da.from_zarr(path + "/0"), 2, store=path + "/0")
+    _intact(zarr, path, x)
+    assert not (tmp_path / "p.zarr" / "0" / "sub").exists()
+
+
+def test_rebuilding_from_level_0_in_place_keeps_it(tmp_path):
+    """copy_input=False with the group's own "0" as input: levels 1.. are
+    rebuilt (overwrite), "0" read and kept, named in the metadata; deeper
+    stale levels deleted."""
+    zarr, x, path = _pyramid_store(tmp_path)
+    levels = pdask.pyramid(da.from_zarr(path, component="0"), 2, reduction="mean",
+                           store=path, copy_input=False, overwrite=True, levels=3)
+    _check(levels, _levels_in_memory(x, 2, "mean", count=3))
+    g = zarr.open_group(path, mode="r")
+    assert sorted(g.array_keys()) == ["0", "1", "2"]
+    _intact(zarr, path, x)
+    ms = g.attrs["ome"]["multiscales"][0]
+    assert [d["path"] for d in ms["datasets"]] == ["0", "1", "2"] and ms["type"] == "mean"
+    assert "pooling" not in g.attrs
+
+
+def test_overwrite_leaves_no_stale_levels_and_foreign_images_need_it(tmp_path):
+    zarr, x, path = _pyramid_store(tmp_path)
+    assert len(list(zarr.open_group(path).array_keys())) == 7   # (40x36 to 1x1)
+    pdask.pyramid(x, 2, store=path, overwrite=True, levels=2)
+    g = zarr.open_group(path, mode="r")
+    assert sorted(g.array_keys()) == ["0", "1"]
+    assert [d["path"] for d in g.attrs["ome"]["multiscales"][0]["datasets"]] == ["0", "1"]
+    # an OME-Zarr image group whose arrays have other names
+    other = zarr.open_group(str(tmp_path / "img.zarr"))
+    other.create_array("s0", shape=(4, 4), dtype="f4")
+    other.attrs["ome"] = {"version": "0.5", "multiscales": [{"datasets": [{"path": "s0"}]}]}
+    with pytest.raises(ValueError, match=r"pyramid: the store is already an OME-Zarr image"):
+        pdask.pyramid(x, 2, store=str(tmp_path / "img.zarr"))
+    assert zarr.open_group(str(tmp_path / "img.zarr")).attrs["ome"]["multiscales"][0][
+        "datasets"] == [{"path": "s0"}]
+
+
+class _Killed(Exception):
+    pass
+
+
+def test_interrupted_run_reads_as_no_pyramid_and_resumes(tmp_path):
+    """Killed while level 3 is written: the group has no multiscales metadata
+    (no pyramid with partial levels), its "pooling" record names the
+    complete levels; a rerun says so; resume=True finishes it, reusing them,
+    and equals an uninterrupted run; other arguments cannot resume it."""
+    zarr = pytest.importorskip("zarr")
+    x = np.random.default_rng(8).integers(0, 1000, (37, 50)).astype(np.int32)
+    path = str(tmp_path / "p.zarr")
+    pdask.pyramid(x + 1, 2, store=path)        # an older, complete pyramid
+
+    def stop(i, level):
+        if i == 3:
+            raise _Killed
+    with pytest.raises(_Killed):
+        pdask.pyramid(x, 2, reduction="mean", store=path, overwrite=True, progress=stop)
+    g = zarr.open_group(path, mode="r")
+    assert "ome" not in g.attrs and "multiscales" not in g.attrs
+    record = g.attrs["pooling"]["pyramid"]
+    assert record["state"] == "incomplete" and record["complete"] == ["0", "1", "2"]
+    with pytest.raises(ValueError, match=r"pyramid: the store holds an incomplete pyramid "
+                                         r"\(an earlier run stopped with levels \['0', '1', "
+                                         r"'2'\] of 7 complete\); pass resume=True"):
+        pdask.pyramid(x, 2, reduction="mean", store=path)
+    with pytest.raises(ValueError, match=r"pyramid: cannot resume: .*'reduction': 'mean'"):
+        pdask.pyramid(x, 2, reduction="max", store=path, resume=True)
+    seen = []
+    levels = pdask.pyramid(x, 2, reduction="mean", store=path, resume=True,
+                           progress=lambda i, lv: seen.append(i))
+    assert seen == [3, 4, 5, 6, 7]
+    _check(levels, _levels_in_memory(x, 2, "mean"))
+    g = zarr.open_group(path, mode="r")
+    assert "pooling" not in g.attrs
+    assert len(g.attrs["ome"]["multiscales"][0]["datasets"]) == 7
+    with pytest.raises(ValueError, match=r"resume=True but the store holds no incomplete"):
+        pdask.pyramid(x, 2, reduction="mean", store=path, resume=True)
+
+
+def test_integer_means_at_the_ends_of_the_range_do_not_wrap():
+    for dtype in (np.int64, np.uint64, np.int32, np.int8, np.uint8):
+        info = np.iinfo(dtype)
+        for v in (info.max, info.min):
+            x = np.full((5, 4), v, dtype)
+            assert all((lv.compute() == v).all()
+                       for lv in pdask.pyramid(x, 2, reduction="mean"))
+
+
+def test_v3_arrays_name_their_dimensions(tmp_path):
+    zarr = pytest.importorskip("zarr")
+    if int(zarr.__version__.split(".")[0]) < 3:
+        pytest.skip("zarr-python 2 writes Zarr v2 (no dimension_names)")
+    pdask.pyramid(np.zeros((6, 8, 8), np.float32), 2, store=str(tmp_path / "p.zarr"))
+    g = zarr.open_group(str(tmp_path / "p.zarr"), mode="r")
+    assert all(g[k].metadata.dimension_names == ("z", "y", "x") for k in g.array_keys())
+
+
+def test_cli_errors_are_one_line(tmp_path):
+    """A refused or missing input: one line on stderr, exit 1, nothing
+    written; a bad command line: exit 2."""
+    zarr, x, path = _pyramid_store(tmp_path)
+    base = [sys.executable, "-m", "pooling.dask", "pyramid"]
+    for args, code, match in [
+        ([path, path, "--component", "0", "--overwrite"], 1,
+         r"python -m pooling\.dask: error: pyramid: the store's array '0' is the input"),
+        ([str(tmp_path / "none.zarr"), str(tmp_path / "o.zarr")], 1,
+         r"python -m pooling\.dask: error: "),
+        ([path, str(tmp_path / "o.zarr"), "--component", "0", "--factors", "x"], 2, r"usage:"),
+        ([path, str(tmp_path / "o.zarr"), "--component", "0", "--overwrite", "--resume"], 1,
+         r"error: --overwrite and --resume exclude each other"),
+    ]:
+        proc = subprocess.run(base + args, env=subprocess_env(), capture_output=True, text=True,
+                              cwd=tmp_path)
+        assert proc.returncode == code, proc.stderr
+        assert re.search(match, proc.stderr), proc.stderr
+        assert "Traceback" not in proc.stderr
+        if code == 1:
+            assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    _intact(zarr, path, x)
+    assert not (tmp_path / "o.zarr").exists()

@@ -4,8 +4,12 @@ multiscale pyramid written to the Zarr group OUT (arrays "0", "1", ...), with
 
     python -m pooling.dask pyramid IN.zarr OUT.zarr [--component PATH]
         [--factors 2 | --factors 1,2,2] [--levels N] [--reduction max|mean]
-        [--chunks 128 | --chunks 64,256,256] [--no-copy-input] [--overwrite]
-        [--workers N --memory-limit 2GB] [--quiet]
+        [--chunks 128 | --chunks 64,256,256] [--no-copy-input]
+        [--overwrite | --resume] [--workers N --memory-limit 2GB] [--quiet]
+
+Errors are one line on standard error: exit status 2 for a bad command line,
+1 for an input or store that cannot be used (nothing written then, see
+``pooling.dask.pyramid``), as for any other failure.
 
 Without ``--workers`` dask's threaded scheduler runs in this process; with it,
 a ``distributed.LocalCluster`` of N single-threaded worker processes, each
@@ -48,16 +52,34 @@ def main(argv=None):
                    help="chunks of every level (default: the input's)")
     p.add_argument("--no-copy-input", dest="copy_input", action="store_false",
                    help="write levels 1, 2, ... only")
-    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace a pyramid or OME-Zarr image already in OUTPUT")
+    p.add_argument("--resume", action="store_true",
+                   help="finish the pyramid an interrupted run of the same arguments left")
     p.add_argument("--workers", type=int, default=0,
                    help="run on a distributed.LocalCluster of this many processes")
     p.add_argument("--memory-limit", default="2GB", help="per worker, with --workers")
     p.add_argument("--quiet", action="store_true", help="no progress on standard error")
     a = ap.parse_args(argv)
+    try:
+        levels = _run(a)
+    except (ValueError, TypeError, OSError, KeyError) as e:
+        # (argument and data errors, a missing input: one line, not a traceback)
+        msg = str(e) if not isinstance(e, KeyError) else f"not found: {e}"
+        print(f"{ap.prog}: error: {msg}", file=sys.stderr)
+        return 1
+    for i, lv in enumerate(levels):
+        print(f"{i}: {lv.shape} {lv.dtype} chunks {lv.chunksize}")
+    return 0
 
+
+def _run(a):
     import dask.array as da
 
     from . import pyramid
+    if a.overwrite and a.resume:
+        raise ValueError("--overwrite and --resume exclude each other")
+    x = da.from_zarr(a.input, component=a.component)
     client = None
     if a.workers:
         from distributed import Client, LocalCluster
@@ -65,17 +87,13 @@ def main(argv=None):
                                      memory_limit=a.memory_limit, dashboard_address=None))
     show = not a.quiet and sys.stderr.isatty()
     try:
-        x = da.from_zarr(a.input, component=a.component)
         with _progress(show, client is None) as report:
-            levels = pyramid(x, a.factors, a.levels, a.reduction, store=a.output,
-                             chunks=a.chunks, copy_input=a.copy_input, overwrite=a.overwrite,
-                             progress=report)
+            return pyramid(x, a.factors, a.levels, a.reduction, store=a.output,
+                           chunks=a.chunks, copy_input=a.copy_input, overwrite=a.overwrite,
+                           resume=a.resume, progress=report)
     finally:
         if client is not None:
             client.close()
-    for i, lv in enumerate(levels):
-        print(f"{i}: {lv.shape} {lv.dtype} chunks {lv.chunksize}")
-    return 0
 
 
 @contextlib.contextmanager

@@ -9,6 +9,7 @@ the previous level, bit for bit, whatever the chunking.
 from __future__ import annotations
 
 import numbers
+import os
 from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -21,7 +22,7 @@ _FN = "pyramid"
 def pyramid(image: Any, factors: Union[int, Sequence[int]] = 2, levels: Optional[int] = None,
             reduction: str = "max", store: Any = None,
             chunks: Union[None, int, Sequence[int]] = None, *, copy_input: bool = True,
-            overwrite: bool = False, zarr_kwargs: Optional[dict] = None,
+            overwrite: bool = False, resume: bool = False, zarr_kwargs: Optional[dict] = None,
             progress: Optional[Callable[[int, Any], None]] = None) -> List[Any]:
     """The levels of a multiscale pyramid of ``image``, level 0 first.
 
@@ -69,7 +70,13 @@ def pyramid(image: Any, factors: Union[int, Sequence[int]] = 2, levels: Optional
         ``False`` writes the levels from ``"1"`` on and returns the input
         (rechunked to ``chunks``) as level 0.
     overwrite
-        With ``store``: replace arrays of those names already in it.
+        With ``store``: replace a pyramid (or any arrays "0", "1", ...) or an
+        OME-Zarr image already in the group; numbered arrays beyond the new
+        levels are deleted, so no stale level remains.
+    resume
+        With ``store``: finish the pyramid an earlier run with the same
+        arguments left incomplete (killed, or failed), reusing the levels it
+        completed.
     zarr_kwargs
         With ``store``: more arguments for each array's creation
         (``zarr.Group.create_array``), e.g. ``{"compressors": None}``.
@@ -78,6 +85,17 @@ def pyramid(image: Any, factors: Union[int, Sequence[int]] = 2, levels: Optional
         written (``level`` the lazy dask array), and as ``progress(n, None)``
         once all ``n`` levels are; ``python -m pooling.dask pyramid`` prints
         a line per level and dask's progress bar with it.
+
+    Writing is safe for the input and for readers.  A store whose levels
+    would overwrite, delete or contain the input's Zarr array (the input
+    read from the same group, ``--component 0`` rebuilt in place) is refused
+    before anything is written; an input elsewhere in the output group (such
+    as ``"0"`` with ``copy_input=False``) is read, never touched.  While the
+    levels are written the group holds no ``multiscales`` metadata, only a
+    ``"pooling"`` attribute naming the levels completed so far, and the
+    metadata naming every level is written last: a store killed at any
+    moment reads as no pyramid, never as a pyramid with partial levels, and
+    a rerun says what is incomplete (``resume=True`` finishes it).
 
     Edges the factor does not divide: the last window along an axis covers
     what is left (``ceil_mode=True``), so every input element counts: the max
@@ -135,31 +153,131 @@ def pyramid(image: Any, factors: Union[int, Sequence[int]] = 2, levels: Optional
 
     steps = _steps(tuple(x.shape), f, levels)
     root = None
+    done: List[str] = []
     if store is not None:
-        import zarr
-        root = store if isinstance(store, zarr.Group) else zarr.open_group(store, mode="a")
-        held = [str(i) for i in range(0 if copy_input else 1, len(steps) + 1) if str(i) in root]
-        if held and not overwrite:
-            raise ValueError(f"{_FN}: the store already holds {', '.join(map(repr, held))}; "
-                             "pass overwrite=True to replace them")
+        root, done, zero = _open_store(x, store, len(steps), copy_input, overwrite, resume,
+                                 dict(factors=list(f), reduction=reduction, levels=len(steps) + 1,
+                                      shape=list(x.shape), dtype=str(dtype),
+                                      chunks=list(target), copy_input=copy_input))
     out = [_rechunk(x, target)]
     if root is not None and copy_input:
-        if progress is not None:
-            progress(0, out[0])
-        out[0] = _write(out[0], root, "0", overwrite, zarr_kwargs)
+        out[0] = _level(root, "0", out[0], done, progress, 0, zarr_kwargs)
     level = out[0]
     for k in steps:
         level = _rechunk(_reduce(level, k, reduction), target)
         if root is not None:
-            if progress is not None:
-                progress(len(out), level)
-            level = _write(level, root, str(len(out)), overwrite, zarr_kwargs)
+            level = _level(root, str(len(out)), level, done, progress, len(out), zarr_kwargs)
         out.append(level)
     if root is not None:
-        _multiscales(root, nd, steps, reduction, copy_input)
+        _drop_stale(root, len(out))
+        _multiscales(root, nd, steps, reduction, copy_input or zero)
         if progress is not None:
             progress(len(out), None)
     return out
+
+
+def _open_store(x, store, n_steps, copy_input, overwrite, resume, plan):
+    """The output group, after every check (nothing written before them), the
+    levels an earlier run completed that this one reuses (``resume``), and
+    whether the input is the group's own array "0" (then level 0 in place)."""
+    import zarr
+
+    from . import _stores
+
+    names = [str(i) for i in range(0 if copy_input else 1, n_steps + 2)]
+    if isinstance(store, zarr.Group):
+        target = _stores.of_node(store)
+    elif isinstance(store, (str, os.PathLike)):
+        target = _stores.of_path(store)
+    else:
+        target = _stores.of_store(store)
+    sources = _stores.zarr_sources(x)
+    for src in sources:
+        _refuse_overlap(src, target, names, overwrite)
+    zero = sources == [(target[0], target[1] + ("0",))]
+    root = store if isinstance(store, zarr.Group) else zarr.open_group(store, mode="a")
+    state = root.attrs.get("pooling")
+    record = state.get("pyramid") if isinstance(state, dict) else None
+    if isinstance(record, dict) and record.get("state") == "incomplete":
+        done = list(record.get("complete", []))
+        if resume and not overwrite:
+            if record.get("plan") != plan:
+                raise ValueError(
+                    f"{_FN}: cannot resume: the store's incomplete pyramid was made with "
+                    f"{record.get('plan')}, not {plan}; pass overwrite=True to start again")
+            return root, done, zero
+        if not overwrite:
+            raise ValueError(
+                f"{_FN}: the store holds an incomplete pyramid (an earlier run stopped with "
+                f"levels {done or 'none'} of {record.get('plan', {}).get('levels', '?')} "
+                "complete); pass resume=True to finish it or overwrite=True to start again")
+    elif resume:
+        raise ValueError(f"{_FN}: resume=True but the store holds no incomplete pyramid")
+    if not overwrite:
+        held = [n for n in names if n in root]
+        if held:
+            raise ValueError(f"{_FN}: the store already holds {', '.join(map(repr, held))}; "
+                             "pass overwrite=True to replace them")
+        if "ome" in root.attrs or "multiscales" in root.attrs:
+            raise ValueError(f"{_FN}: the store is already an OME-Zarr image (it has "
+                             "multiscales metadata); pass overwrite=True to replace it")
+    # From here on the group reads as no pyramid until the last level is in.
+    for key in ("ome", "multiscales"):
+        if key in root.attrs:
+            del root.attrs[key]
+    _record(root, [], plan)
+    return root, [], zero
+
+
+def _refuse_overlap(src, target, names, overwrite):
+    """Refuse a store that would write over, delete or sit inside the input
+    array at ``src`` (a location, see _stores)."""
+    if src[0] != target[0]:
+        return
+    a, g = src[1], target[1]
+    from ._stores import describe
+    where = describe(src)
+    if a[:len(g)] == g:
+        if len(a) == len(g):
+            raise ValueError(f"{_FN}: the store is the input array itself ({where}); write the "
+                             "pyramid to another group")
+        name = a[len(g)]
+        stale = overwrite and name.isdigit() and int(name) > int(names[-1])
+        if name in names or stale:
+            raise ValueError(
+                f"{_FN}: the store's array {name!r} is the input ({where}): writing the "
+                "pyramid there would destroy the input; write it to another group, or keep the "
+                "input as level 0 (copy_input=False, --no-copy-input)")
+    elif g[:len(a)] == a:
+        raise ValueError(f"{_FN}: the store lies inside the input array ({where}); write the "
+                         "pyramid to another group")
+
+
+def _record(root, complete, plan):
+    root.attrs["pooling"] = {"pyramid": {"state": "incomplete", "complete": list(complete),
+                                         "plan": plan}}
+
+
+def _level(root, name, level, done, progress, i, zarr_kwargs):
+    """Level ``name`` written (or, when an earlier run completed it, read
+    back), then recorded as complete."""
+    import dask.array as da
+
+    if name in done:
+        return da.from_zarr(root[name])
+    if progress is not None:
+        progress(i, level)
+    level = _write(level, root, name, True, zarr_kwargs)
+    done.append(name)
+    _record(root, done, root.attrs["pooling"]["pyramid"]["plan"])
+    return level
+
+
+def _drop_stale(root, n):
+    """Delete numbered arrays beyond the n levels (an earlier, deeper pyramid)."""
+    for name in list(root.array_keys()):
+        if name.isdigit() and int(name) >= n:
+            del root[name]
 
 
 def _is_int(a: Any) -> bool:
@@ -211,7 +329,14 @@ def _reduce(x, k, reduction):
 
 
 def _round_to(block, target):
-    return np.rint(block).astype(target)
+    # (clipped: a mean never leaves the dtype's range, but float64 rounds
+    # int64's and uint64's largest values up past it, which would wrap)
+    info = np.iinfo(target)
+    r = np.rint(block)
+    over = r >= 2.0 ** (info.bits - (info.min < 0))   # (float(info.max) may round up)
+    out = np.clip(np.where(over, 0, r), info.min, info.max).astype(target)
+    out[over] = info.max
+    return out
 
 
 def _rechunk(x, target):
@@ -228,9 +353,16 @@ def _write(x, root, name, overwrite, zarr_kwargs):
     # without a lock; mode "a" leaves the group's other arrays alone.
     path = f"{root.path}/{name}" if root.path else name
     kw = dict(zarr_kwargs or {}, overwrite=True) if overwrite else dict(zarr_kwargs or {})
+    if _zarr_format(root) == 3:
+        # OME-Zarr 0.5: each array names its axes as the metadata does
+        kw.setdefault("dimension_names", list("zyx"[3 - x.ndim:]))
     da.to_zarr(x, root.store, component=path, mode="a", **kw)
     arr = root[name]
     return da.from_zarr(arr)
+
+
+def _zarr_format(root) -> int:
+    return getattr(getattr(root, "metadata", None), "zarr_format", 2)
 
 
 def _multiscales(root, nd, steps, reduction, copy_input):
@@ -246,7 +378,11 @@ def _multiscales(root, nd, steps, reduction, copy_input):
     ms = {"axes": axes, "datasets": datasets, "type": reduction,
           "metadata": {"method": f"pooling.dask.pyramid (reduction={reduction!r}, "
                                  "ceil_mode=True)"}}
-    if getattr(getattr(root, "metadata", None), "zarr_format", 2) == 3:
-        root.attrs["ome"] = {"version": "0.5", "multiscales": [ms]}
+    # one write: the multiscales metadata appears as the record goes
+    attrs = dict(root.attrs)
+    attrs.pop("pooling", None)
+    if _zarr_format(root) == 3:
+        attrs["ome"] = {"version": "0.5", "multiscales": [ms]}
     else:
-        root.attrs["multiscales"] = [dict(ms, version="0.4")]
+        attrs["multiscales"] = [dict(ms, version="0.4")]
+    root.attrs.put(attrs)
