@@ -23,6 +23,19 @@ settings.register_profile("standard", max_examples=200, **_BASE)  # CI and the d
 settings.register_profile("quick", max_examples=20, **_BASE)      # while editing
 settings.register_profile("thorough", max_examples=2000, **_BASE)  # before a release
 settings.load_profile(os.environ.get("POOLING_HYPOTHESIS_PROFILE", "standard"))
+_PROFILE = []
+
+
+def pytest_sessionstart(session):
+    # (after hypothesis's plugin applied --hypothesis-profile)
+    _PROFILE.append(settings.get_current_profile_name())
+
+
+def pytest_collection_finish(session):
+    # A module imported while collecting may load a hypothesis profile of its
+    # own (torch.testing._internal.common_utils loads PyTorch's "dev", 10
+    # examples): ours is put back before any test runs.
+    settings.load_profile(_PROFILE[0])
 
 # `python -m pytest` from a source checkout imports the source tree: without an
 # in-place build every "kernel" test would silently run the NumPy fallback.

@@ -35,12 +35,9 @@ def _levels_in_memory(x, factors, reduction, count=None):
             y = pool(prev[None, None], k, k, ceil_mode=True)[0, 0]
         else:
             avg = pooling.avg_pool3d if nd == 3 else pooling.avg_pool2d
-            if prev.dtype.kind == "f":
-                y = avg(prev[None, None], k, k, ceil_mode=True, count_include_pad=False)[0, 0]
-            else:
-                y = avg(prev[None, None].astype(np.float64), k, k, ceil_mode=True,
-                        count_include_pad=False)[0, 0]
-                y = np.rint(y).astype(prev.dtype)
+            y = avg(prev[None, None].astype(np.float64), k, k, ceil_mode=True,
+                    count_include_pad=False)[0, 0]   # (float64 sums, one rounding)
+            y = y.astype(prev.dtype) if prev.dtype.kind == "f" else np.rint(y).astype(prev.dtype)
         out.append(y)
     return out
 
@@ -265,8 +262,27 @@ def test_progress_callback(tmp_path):
 
 @pytest.mark.parametrize("kw, err, match", [
     (dict(image=np.zeros(5)), ValueError,
-     r"pyramid: image must be 2-D \(Y, X\) or 3-D \(Z, Y, X\), but got shape \(5,\)"),
-    (dict(image=np.zeros((1, 2, 3, 4))), ValueError, r"but got shape \(1, 2, 3, 4\)"),
+     r"pyramid: image must have 2 to 5 dimensions \(2 or 3 space axes after optional time and "
+     r"channel axes\), but got shape \(5,\)"),
+    (dict(image=np.zeros((1, 2, 3, 4, 5, 6))), ValueError, r"but got shape \(1, 2, 3, 4, 5, 6\)"),
+    (dict(image=np.zeros((1, 2, 3, 4))), ValueError,
+     r"pyramid: a 4-D image needs axes naming its dimensions \(such as 'czyx'\)"),
+    (dict(axes="zyxc"), ValueError, r"pyramid: axes 'zyxc' names 4 axes but the image has 3 "
+                                   r"dimensions"),
+    (dict(axes="yzy"), ValueError, r"pyramid: axes must be distinct, but got 'yzy'"),
+    (dict(image=np.zeros((2, 3, 4, 5)), axes="zcyx"), ValueError,
+     r"pyramid: axes must be 2 or 3 space axes .* in that order \(OME-Zarr\), but got 'zcyx'"),
+    (dict(image=np.zeros((2, 3, 4, 5)), axes="tcyx", factors=(2, 1, 2, 2)), ValueError,
+     r"pyramid: factors must be 1 on the time and channel axes \(t\), but got \(2, 1, 2, 2\)"),
+    (dict(scale=(1, 0, 1)), ValueError, r"pyramid: scale must be a number or 3 positive numbers"),
+    (dict(scale="1"), ValueError, r"pyramid: scale must be a number or 3 positive numbers"),
+    (dict(translation=(0, float("nan"), 0)), ValueError,
+     r"pyramid: translation must be a number or 3 finite numbers"),
+    (dict(units=(None, 3, None)), ValueError, r"pyramid: units must be a string"),
+    (dict(image=np.zeros((2, 4, 5)), axes="cyx", units=("m", "m", "m")), ValueError,
+     r"pyramid: the channel axis has no unit"),
+    (dict(zarr_format=4, store={}), ValueError,
+     r"pyramid: zarr_format must be None, 2 or 3, but got 4"),
     (dict(factors=1), ValueError, r"pyramid: factors must have at least one factor > 1, but "
                                   r"got 1"),
     (dict(factors=(2, 2)), ValueError, r"pyramid: factors must be an int >= 1 or 3 of them "
@@ -458,3 +474,138 @@ def test_cli_errors_are_one_line(tmp_path):
             assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
     _intact(zarr, path, x)
     assert not (tmp_path / "o.zarr").exists()
+
+
+# ------------------------------ axes, physical metadata, OME-Zarr (#27)
+
+def _validate(path):
+    """ome-zarr-models' validation of an OME-Zarr image (skipped without it)."""
+    zarr = pytest.importorskip("zarr")
+    models = pytest.importorskip("ome_zarr_models")
+    model = models.open_ome_zarr(zarr.open_group(path, mode="r"))
+    return model
+
+
+@pytest.mark.parametrize("axes, shape, factors", [
+    ("tczyx", (2, 3, 9, 10, 7), 2), ("cyx", (3, 11, 9), 2), ("tyx", (2, 8, 9), (1, 2, 3)),
+    ("czyx", (2, 5, 6, 7), (1, 1, 2, 2)), ("tcyx", (1, 2, 5, 4), 3)])
+@pytest.mark.parametrize("reduction", ["max", "mean"])
+def test_time_and_channel_axes_are_carried(axes, shape, factors, reduction):
+    """Time and channel axes keep their size (factor 1); each level is the
+    in-memory pooling of every (t, c) plane of the previous one."""
+    x = np.random.default_rng(9).standard_normal(shape).astype(np.float32)
+    chunks = tuple(max(1, n // 2) for n in shape)
+    levels = pdask.pyramid(da.from_array(x, chunks=chunks), factors, reduction=reduction,
+                           axes=axes)
+    lead = sum(a in "tc" for a in axes)
+    nsp = len(axes) - lead
+    f = (factors,) * nsp if isinstance(factors, int) else factors[lead:]
+    prev = x
+    for lv in levels[1:]:
+        k = tuple(min(fi, n) for fi, n in zip(f, prev.shape[lead:]))
+        flat = prev.reshape((-1, 1) + prev.shape[lead:]).astype(np.float64)
+        if reduction == "max":
+            pool = pooling.max_pool3d if nsp == 3 else pooling.max_pool2d
+            want = pool(prev.reshape((-1, 1) + prev.shape[lead:]), k, k, ceil_mode=True)
+        else:
+            avg = pooling.avg_pool3d if nsp == 3 else pooling.avg_pool2d
+            want = avg(flat, k, k, ceil_mode=True, count_include_pad=False).astype(np.float32)
+        want = want.reshape(prev.shape[:lead] + want.shape[2:])
+        got = lv.compute()
+        assert got.shape[:lead] == x.shape[:lead]
+        assert got.tobytes() == want.tobytes()
+        prev = want
+
+
+@pytest.mark.parametrize("zarr_format", [3, 2])
+def test_ome_zarr_metadata_is_valid_with_units_scale_and_translation(tmp_path, zarr_format):
+    """OME-Zarr 0.5 (Zarr v3) or 0.4 (Zarr v2): axes with types and units,
+    each level's scale (level 0's times the factors) and translation (the
+    centre of a block of level-0 voxels); ome-zarr-models validates it and
+    ome-zarr-py's Reader reads the levels and transforms back."""
+    zarr = pytest.importorskip("zarr")
+    if zarr_format == 3 and int(zarr.__version__.split(".")[0]) < 3:
+        pytest.skip("Zarr v3 needs zarr-python 3")
+    x = np.random.default_rng(10).integers(0, 99, (2, 8, 40, 44)).astype(np.uint16)
+    path = str(tmp_path / "img.zarr")
+    pdask.pyramid(x, (1, 1, 2, 2), reduction="mean", store=path, axes="czyx",
+                  scale=(1, 2.0, 0.2, 0.25), units="micrometer", translation=(0, 10, 0, 0),
+                  zarr_format=zarr_format)
+    g = zarr.open_group(path, mode="r")
+    if zarr_format == 3:
+        ms = g.attrs["ome"]["multiscales"][0]
+        assert g.attrs["ome"]["version"] == "0.5"
+    else:
+        ms = g.attrs["multiscales"][0]
+        assert ms["version"] == "0.4"
+        assert g["1"].metadata.zarr_format == 2
+    assert ms["axes"] == [{"name": "c", "type": "channel"},
+                          {"name": "z", "type": "space", "unit": "micrometer"},
+                          {"name": "y", "type": "space", "unit": "micrometer"},
+                          {"name": "x", "type": "space", "unit": "micrometer"}]
+    ds = ms["datasets"]
+    assert [d["path"] for d in ds] == [str(i) for i in range(len(ds))] and len(ds) == 7
+    assert ds[0]["coordinateTransformations"] == [
+        {"type": "scale", "scale": [1.0, 2.0, 0.2, 0.25]},
+        {"type": "translation", "translation": [0.0, 10.0, 0.0, 0.0]}]
+    assert ds[2]["coordinateTransformations"] == [
+        {"type": "scale", "scale": [1.0, 2.0, 0.8, 1.0]},
+        {"type": "translation", "translation": [0.0, 10.0, 1.5 * 0.2, 1.5 * 0.25]}]
+    _validate(path)
+    reader = pytest.importorskip("ome_zarr.reader")
+    io = pytest.importorskip("ome_zarr.io")
+    node = next(iter(reader.Reader(io.parse_url(path))()))
+    assert len(node.data) == 7
+    assert [tuple(d.shape) for d in node.data][:2] == [(2, 8, 40, 44), (2, 8, 20, 22)]
+    np.testing.assert_array_equal(np.asarray(node.data[0]), x)
+    transforms = node.metadata["coordinateTransformations"]
+    assert transforms[1][0]["scale"] == [1.0, 2.0, 0.4, 0.5]
+
+
+def test_an_ome_zarr_image_as_input_keeps_its_space(tmp_path):
+    """An OME-Zarr image group as the input: its first dataset is pooled, its
+    axes, scale, units and translation carried over (arguments override);
+    from the CLI too, without --component."""
+    zarr = pytest.importorskip("zarr")
+    x = np.random.default_rng(11).standard_normal((6, 20, 24)).astype(np.float32)
+    src = str(tmp_path / "src.zarr")
+    pdask.pyramid(x, (1, 2, 2), store=src, levels=2, axes="zyx", scale=(2.0, 0.2, 0.2),
+                  units="micrometer", translation=(1.0, 0.0, 0.0))
+    out = str(tmp_path / "out.zarr")
+    levels = pdask.pyramid(zarr.open_group(src, mode="r"), (1, 2, 2), store=out, levels=3)
+    np.testing.assert_array_equal(levels[0].compute(), x)
+    ms = zarr.open_group(out, mode="r").attrs["ome"]["multiscales"][0]
+    assert [a.get("unit") for a in ms["axes"]] == ["micrometer"] * 3
+    assert ms["datasets"][1]["coordinateTransformations"] == [
+        {"type": "scale", "scale": [2.0, 0.4, 0.4]},
+        {"type": "translation", "translation": [1.0, 0.1, 0.1]}]
+    _validate(out)
+    proc = subprocess.run([sys.executable, "-m", "pooling.dask", "pyramid", src,
+                           str(tmp_path / "cli.zarr"), "--factors", "1,2,2", "--levels", "2",
+                           "--units", "nanometer"],
+                          env=subprocess_env(), capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    ms = zarr.open_group(str(tmp_path / "cli.zarr"), mode="r").attrs["ome"]["multiscales"][0]
+    assert [a.get("unit") for a in ms["axes"]] == ["nanometer"] * 3
+    assert ms["datasets"][0]["coordinateTransformations"][0]["scale"] == [2.0, 0.2, 0.2]
+    # an image rebuilt into itself from its own level 0 is refused
+    with pytest.raises(ValueError, match=r"the store's array '0' is the input"):
+        pdask.pyramid(zarr.open_group(src), 2, store=src, overwrite=True)
+
+
+def test_cli_axes_scale_units_and_zarr_format(tmp_path):
+    zarr = pytest.importorskip("zarr")
+    x = np.zeros((2, 3, 16, 16), np.uint8)
+    z = zarr.create_array(str(tmp_path / "in.zarr"), shape=x.shape, chunks=(1, 1, 8, 8),
+                          dtype=x.dtype)
+    z[...] = x
+    proc = subprocess.run([sys.executable, "-m", "pooling.dask", "pyramid",
+                           str(tmp_path / "in.zarr"), str(tmp_path / "o.zarr"), "--axes", "tcyx",
+                           "--scale", "60,1,0.5,0.5", "--units", "second,,micrometer,micrometer",
+                           "--zarr-format", "2", "--levels", "2"],
+                          env=subprocess_env(), capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    ms = zarr.open_group(str(tmp_path / "o.zarr"), mode="r").attrs["multiscales"][0]
+    assert [a.get("unit") for a in ms["axes"]] == ["second", None, "micrometer", "micrometer"]
+    assert ms["datasets"][1]["coordinateTransformations"][0]["scale"] == [60.0, 1.0, 1.0, 1.0]
+    _validate(str(tmp_path / "o.zarr"))

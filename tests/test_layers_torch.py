@@ -859,13 +859,34 @@ def test_fx_symbolic_trace_keeps_pooling():
     assert torch.equal(traced(x), model(x))
 
 
+def _pytorch_test_data(name):
+    """torch.testing._internal.<name> (PyTorch's test data, in the wheel),
+    imported without its side effect on this suite: its common_utils loads
+    PyTorch's own hypothesis profile ("dev": 10 examples, health checks
+    ours suppress), which would replace ours for every later test."""
+    import importlib
+    profile = settings.get_current_profile_name()
+    try:
+        return importlib.import_module(f"torch.testing._internal.{name}")
+    finally:
+        settings.load_profile(profile)
+
+
+def test_importing_pytorchs_test_data_keeps_our_hypothesis_profile():
+    pytest.importorskip("expecttest")
+    before = settings.get_current_profile_name()
+    _pytorch_test_data("common_utils")
+    assert settings.get_current_profile_name() == before != "dev"
+    assert settings.default.max_examples >= 20
+
+
 def test_pytorchs_own_error_inputs():
     # PyTorch's OpInfo error inputs (torch.testing._internal, shipped in the
     # wheel) for every pooling functional: each raises an instance of the
     # class PyTorch raises, except inputs with zero channels, which pooling
     # serves with an empty result (docs/pytorch-differences.md, "C = 0").
     pytest.importorskip("expecttest")   # torch.testing._internal imports it
-    from torch.testing._internal.common_methods_invocations import op_db
+    op_db = _pytorch_test_data("common_methods_invocations").op_db
     names = {f"nn.functional.{n}" for n in pt.functional.__all__}
     raised = served = 0
     for op in op_db:
@@ -894,7 +915,7 @@ def _opinfos():
     """PyTorch's OpInfos for this module's functionals (op_db, shipped in the
     wheel), as (id, OpInfo); empty without expecttest."""
     try:
-        from torch.testing._internal.common_methods_invocations import op_db
+        op_db = _pytorch_test_data("common_methods_invocations").op_db
     except ImportError:   # (torch.testing._internal imports expecttest)
         return []
     names = {f"nn.functional.{n}" for n in pt.functional.__all__}
@@ -905,8 +926,19 @@ def _opinfos():
 _OPINFOS = _opinfos()
 
 
+@pytest.fixture
+def one_torch_thread():
+    """PyTorch's operators on one thread: thousands of tiny calls, whose
+    OpenMP team would spin against the other pytest-xdist worker's (2.5x
+    slower on two cores)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.mark.parametrize("op", [o for _, o in _OPINFOS], ids=[i for i, _ in _OPINFOS])
-def test_pytorchs_own_sample_inputs(op):
+def test_pytorchs_own_sample_inputs(one_torch_thread, op):
     """Every OpInfo sample input of every dtype PyTorch's CPU operator takes
     (op_db: its shapes, windows, layouts, unbatched and empty inputs):
     values, indices and layout equal to PyTorch's function's, and, where the
@@ -951,7 +983,7 @@ def test_pytorchs_own_sample_inputs(op):
 
 def _moduleinfos():
     try:
-        from torch.testing._internal.common_modules import module_db
+        module_db = _pytorch_test_data("common_modules").module_db
     except ImportError:
         return []
     return [m for m in module_db if hasattr(pt, m.module_cls.__name__)
@@ -962,7 +994,7 @@ _MODULEINFOS = _moduleinfos()
 
 
 @pytest.mark.parametrize("info", _MODULEINFOS, ids=[m.module_cls.__name__ for m in _MODULEINFOS])
-def test_pytorchs_own_module_inputs(info):
+def test_pytorchs_own_module_inputs(one_torch_thread, info):
     """Every ModuleInfo input (module_db) of every pooling module, float32
     and float64, training and eval, contiguous and, for 4-D/5-D inputs,
     channels-last memory (ModuleInfo's memory-format cases): pooling's module

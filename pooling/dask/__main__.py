@@ -1,11 +1,17 @@
-"""``python -m pooling.dask pyramid IN OUT``: a Zarr volume (or image) into a
-multiscale pyramid written to the Zarr group OUT (arrays "0", "1", ...), with
-``pooling.dask.pyramid``.
+"""``python -m pooling.dask pyramid IN OUT``: a Zarr array or OME-Zarr image
+into a multiscale pyramid written to the Zarr group OUT (arrays "0", "1",
+...) as an OME-Zarr image, with ``pooling.dask.pyramid``.
 
     python -m pooling.dask pyramid IN.zarr OUT.zarr [--component PATH]
         [--factors 2 | --factors 1,2,2] [--levels N] [--reduction max|mean]
-        [--chunks 128 | --chunks 64,256,256] [--no-copy-input]
-        [--overwrite | --resume] [--workers N --memory-limit 2GB] [--quiet]
+        [--axes tczyx] [--scale 2,0.2,0.2] [--units micrometer]
+        [--chunks 128 | --chunks 64,256,256] [--zarr-format 2|3]
+        [--no-copy-input] [--overwrite | --resume]
+        [--workers N --memory-limit 2GB] [--quiet]
+
+IN is a Zarr array, a group with ``--component`` naming one, or an OME-Zarr
+image group (its first dataset is read, with its axes, scale, units and
+translation).
 
 Errors are one line on standard error: exit status 2 for a bad command line,
 1 for an input or store that cannot be used (nothing written then, see
@@ -36,6 +42,15 @@ def _ints(text):
     return v[0] if len(v) == 1 else v
 
 
+def _floats(text):
+    try:
+        v = tuple(float(t) for t in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a number or comma-separated numbers, got {text!r}")
+    return v[0] if len(v) == 1 else v
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m pooling.dask",
                                  description=__doc__.split("\n")[0])
@@ -48,6 +63,14 @@ def main(argv=None):
     p.add_argument("--levels", type=int, default=None,
                    help="levels, the input included (default: until a side would drop below 1)")
     p.add_argument("--reduction", choices=("max", "mean"), default="max")
+    p.add_argument("--axes", default=None,
+                   help="the axes' letters, time and channel first (tczyx; default yx or zyx)")
+    p.add_argument("--scale", type=_floats, default=None,
+                   help="level 0's voxel size, one number or one per axis")
+    p.add_argument("--units", default=None,
+                   help="the space axes' unit (micrometer), or one per axis, comma-separated")
+    p.add_argument("--zarr-format", type=int, choices=(2, 3), default=None,
+                   help="of a new OUT group: 2 (OME-Zarr 0.4) or 3 (0.5, the default)")
     p.add_argument("--chunks", type=_ints, default=None,
                    help="chunks of every level (default: the input's)")
     p.add_argument("--no-copy-input", dest="copy_input", action="store_false",
@@ -79,7 +102,10 @@ def _run(a):
     from . import pyramid
     if a.overwrite and a.resume:
         raise ValueError("--overwrite and --resume exclude each other")
-    x = da.from_zarr(a.input, component=a.component)
+    x = _input(a.input, a.component)
+    units = a.units
+    if units is not None and "," in units:
+        units = tuple(u or None for u in units.split(","))
     client = None
     if a.workers:
         from distributed import Client, LocalCluster
@@ -89,11 +115,23 @@ def _run(a):
     try:
         with _progress(show, client is None) as report:
             return pyramid(x, a.factors, a.levels, a.reduction, store=a.output,
-                           chunks=a.chunks, copy_input=a.copy_input, overwrite=a.overwrite,
-                           resume=a.resume, progress=report)
+                           chunks=a.chunks, axes=a.axes, scale=a.scale, units=units,
+                           zarr_format=a.zarr_format, copy_input=a.copy_input,
+                           overwrite=a.overwrite, resume=a.resume, progress=report)
     finally:
         if client is not None:
             client.close()
+
+
+def _input(path, component):
+    """The input: an OME-Zarr image group as a group (pyramid reads its
+    metadata), anything else through dask.array.from_zarr."""
+    import dask.array as da
+    import zarr
+    node = zarr.open(path, mode="r") if component is None else None
+    if isinstance(node, zarr.Group):
+        return node
+    return da.from_zarr(path, component=component)
 
 
 @contextlib.contextmanager

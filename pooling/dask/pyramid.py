@@ -1,10 +1,12 @@
-"""``pooling.dask.pyramid``: the levels of a multiscale pyramid of a 2-D image
-or 3-D volume, lazily over dask, optionally written to a Zarr store.
+"""``pooling.dask.pyramid``: the levels of a multiscale pyramid of an image
+(2 or 3 space axes, optionally after time and channel axes), lazily over
+dask, optionally written to a Zarr store as an OME-Zarr image.
 
 Every level is the previous level pooled by ``factors`` with windows equal to
 the strides (``pooling.dask.max_pool2d/3d`` or ``avg_pool2d/3d``, no padding,
-``ceil_mode=True``), so each level equals the in-memory function applied to
-the previous level, bit for bit, whatever the chunking.
+``ceil_mode=True``; time and channel axes lifted into the batch), so each
+level equals the in-memory function applied to the previous level, bit for
+bit, whatever the chunking.
 """
 from __future__ import annotations
 
@@ -21,20 +23,26 @@ _FN = "pyramid"
 
 def pyramid(image: Any, factors: Union[int, Sequence[int]] = 2, levels: Optional[int] = None,
             reduction: str = "max", store: Any = None,
-            chunks: Union[None, int, Sequence[int]] = None, *, copy_input: bool = True,
-            overwrite: bool = False, resume: bool = False, zarr_kwargs: Optional[dict] = None,
+            chunks: Union[None, int, Sequence[int]] = None, *, axes: Any = None,
+            scale: Any = None, units: Any = None, translation: Any = None,
+            copy_input: bool = True, overwrite: bool = False, resume: bool = False,
+            zarr_format: Optional[int] = None, zarr_kwargs: Optional[dict] = None,
             progress: Optional[Callable[[int, Any], None]] = None) -> List[Any]:
     """The levels of a multiscale pyramid of ``image``, level 0 first.
 
     image
-        A 2-D (Y, X) or 3-D (Z, Y, X) array: a ``dask.array.Array``, a NumPy
-        array or anything ``dask.array.from_array`` takes (a ``zarr.Array``).
-        No batch or channel axes.  Integer dtypes (label volumes), float16,
-        float32, float64; bool with ``reduction="max"`` only.
+        An array whose axes ``axes`` names: a ``dask.array.Array``, a NumPy
+        array or anything ``dask.array.from_array`` takes (a ``zarr.Array``);
+        or an OME-Zarr image (a ``zarr.Group`` with multiscales metadata),
+        whose first dataset is read with its axes, voxel size, units and
+        translation (the arguments of those names then override them).
+        Integer dtypes (label volumes), float16, float32, float64; bool with
+        ``reduction="max"`` only.
     factors
         The reduction factor per axis, the same at every level: an int for
-        every axis, or one int >= 1 per axis (``(1, 2, 2)`` keeps Z).  At least
-        one must be > 1.
+        every space axis (time and channel axes keep their size), or one
+        int >= 1 per axis (``(1, 2, 2)`` keeps Z; 1 on time and channel
+        axes).  At least one must be > 1.
     levels
         How many levels to return, level 0 (the input) included.  ``None``:
         a further level is made while every reduced axis (factor > 1) still
@@ -44,11 +52,13 @@ def pyramid(image: Any, factors: Union[int, Sequence[int]] = 2, levels: Optional
     reduction
         ``"max"``: the maximum of each window; integer labels stay exact (each
         value is one of the window's values), a max over negative data is
-        right at the edges.  ``"mean"``: the mean of each window; float inputs
-        keep their dtype (the in-memory ``avg_pool`` in that dtype); integer
-        inputs are averaged in float64 and rounded to the nearest integer
-        (half to even), so every level keeps the input's dtype (exact while
-        the window sums stay below 2**53).  Each level is made from the
+        right at the edges.  ``"mean"``: the mean of each window, summed in
+        float64 (the in-memory ``avg_pool`` of the level in float64) and
+        rounded once to the input's dtype: float inputs get the block mean
+        correctly rounded (up to float64's rounding of the sum), integer
+        inputs the nearest integer (half to even; exact while the window
+        sums stay below 2**53, clipped to the dtype's range beyond), so
+        every level keeps the input's dtype.  Each level is made from the
         previous, stored level, rounding included.
     store
         ``None``: nothing is written; the levels are lazy dask arrays.  A
@@ -56,15 +66,30 @@ def pyramid(image: Any, factors: Union[int, Sequence[int]] = 2, levels: Optional
         ``dask.array.to_zarr`` as the array ``"0"``, ``"1"``, ... of one group,
         level by level (each level reads the previous one back from the store,
         so nothing is recomputed and no level is ever held in memory), and
-        the group gets OME-Zarr-like ``multiscales`` metadata (``"ome"``
-        attribute, version 0.5, for a Zarr v3 group; top-level
-        ``"multiscales"``, version 0.4, for a v2 group).  The returned levels
+        the group gets OME-Zarr ``multiscales`` metadata (``"ome"``
+        attribute, version 0.5, for a Zarr v3 group, whose arrays name
+        their dimensions; top-level ``"multiscales"``, version 0.4, for a
+        v2 group, whose chunk keys use "/").  The returned levels
         then read the store (``dask.array.from_zarr``).
     chunks
         The chunk shape of every level (an int or one per axis; clipped to
         each level's shape), also the Zarr chunks.  ``None``: the input's
         chunk shape (its largest chunk per axis), or dask's ``"auto"`` for a
         NumPy input.
+    axes
+        The image's axes as OME-Zarr names them: a string of letters or a
+        sequence of names, 2 or 3 space axes (``z``, ``y``, ``x`` or other
+        names) after at most one time axis ``t`` and one channel axis ``c``,
+        in that order (``"tczyx"``, ``"cyx"``).  ``None``: ``"yx"`` or
+        ``"zyx"`` (2-D and 3-D images only).
+    scale, units, translation
+        Level 0's voxel size per axis (a number for every axis or one per
+        axis; 1.0), the axes' units (a string for the space axes, or one
+        string or None per axis: OME-Zarr's names, "micrometer", "second")
+        and the position of its first voxel's centre (0.0).  Written to the
+        metadata: each level's scale is level 0's times the factors so far,
+        and its translation moves by (factor - 1) / 2 level-0 voxels, where
+        the centre of a block of level-0 voxels lies.
     copy_input
         With ``store``: write level 0 (a copy of the input) as ``"0"`` too.
         ``False`` writes the levels from ``"1"`` on and returns the input
@@ -77,6 +102,10 @@ def pyramid(image: Any, factors: Union[int, Sequence[int]] = 2, levels: Optional
         With ``store``: finish the pyramid an earlier run with the same
         arguments left incomplete (killed, or failed), reusing the levels it
         completed.
+    zarr_format
+        With ``store`` as a path: 2 or 3, the Zarr format of a new group
+        (OME-Zarr 0.4 or 0.5); ``None``: zarr-python's default (3 with
+        zarr-python 3).  An existing group keeps its own format.
     zarr_kwargs
         With ``store``: more arguments for each array's creation
         (``zarr.Group.create_array``), e.g. ``{"compressors": None}``.
@@ -117,26 +146,44 @@ def pyramid(image: Any, factors: Union[int, Sequence[int]] = 2, levels: Optional
     """
     import dask.array as da
 
+    from . import _axes
+
+    ome = None
+    if _is_group(image):
+        ome, dataset = _axes.from_ome(image.attrs, image[_first_dataset(image)].ndim)
+        image = image[dataset]
     if isinstance(image, da.Array):
         x = image
     else:
         if not hasattr(image, "shape") or not hasattr(image, "dtype"):
             image = np.asarray(image)
-        if image.ndim not in (2, 3):
-            raise ValueError(f"{_FN}: image must be 2-D (Y, X) or 3-D (Z, Y, X), but got "
-                             f"shape {tuple(image.shape)}")
         x = da.from_array(image, chunks="auto" if chunks is None else
                           _per_axis(chunks, image.ndim, "chunks"))
     nd = x.ndim
-    if nd not in (2, 3):
-        raise ValueError(f"{_FN}: image must be 2-D (Y, X) or 3-D (Z, Y, X), but got shape "
-                         f"{tuple(x.shape)}")
+    if not 2 <= nd <= 5:
+        raise ValueError(f"{_FN}: image must have 2 to 5 dimensions (2 or 3 space axes after "
+                         f"optional time and channel axes), but got shape {tuple(x.shape)}")
+    if ome is not None:
+        ax = _axes.make_axes(nd, ome.names if axes is None else axes,
+                             ome.scale if scale is None else scale, None,
+                             ome.translation if translation is None else translation)
+        ax.units = ome.units if units is None else _axes.make_axes(nd, ax.names,
+                                                                    units=units).units
+    else:
+        ax = _axes.make_axes(nd, axes, scale, units, translation)
     if any(np.isnan(n) for n in x.shape) or any(np.isnan(c) for cs in x.chunks for c in cs):
         raise ValueError(f"{_FN}: image has unknown chunk sizes {x.chunks}; expected known "
                          "chunks (call compute_chunk_sizes() first)")
-    f = _per_axis(factors, nd, "factors")
+    if _is_int(factors) and factors >= 1:
+        f = tuple(int(factors) if i in ax.space else 1 for i in range(nd))
+    else:
+        f = _per_axis(factors, nd, "factors")
     if max(f) < 2:
         raise ValueError(f"{_FN}: factors must have at least one factor > 1, but got {factors!r}")
+    moved = [ax.names[i] for i in range(nd) if i not in ax.space and f[i] != 1]
+    if moved:
+        raise ValueError(f"{_FN}: factors must be 1 on the time and channel axes "
+                         f"({', '.join(moved)}), but got {factors!r}")
     if reduction not in ("max", "mean"):
         raise ValueError(f"{_FN}: reduction must be 'max' or 'mean', but got {reduction!r}")
     dtype = np.dtype(x.dtype)
@@ -156,27 +203,30 @@ def pyramid(image: Any, factors: Union[int, Sequence[int]] = 2, levels: Optional
     done: List[str] = []
     if store is not None:
         root, done, zero = _open_store(x, store, len(steps), copy_input, overwrite, resume,
-                                 dict(factors=list(f), reduction=reduction, levels=len(steps) + 1,
-                                      shape=list(x.shape), dtype=str(dtype),
-                                      chunks=list(target), copy_input=copy_input))
+                                       zarr_format,
+                                       dict(factors=list(f), reduction=reduction,
+                                            levels=len(steps) + 1, shape=list(x.shape),
+                                            dtype=str(dtype), chunks=list(target),
+                                            copy_input=copy_input))
     out = [_rechunk(x, target)]
     if root is not None and copy_input:
-        out[0] = _level(root, "0", out[0], done, progress, 0, zarr_kwargs)
+        out[0] = _level(root, "0", out[0], done, progress, 0, ax, zarr_kwargs)
     level = out[0]
     for k in steps:
-        level = _rechunk(_reduce(level, k, reduction), target)
+        level = _rechunk(_reduce(level, k, reduction, ax), target)
         if root is not None:
-            level = _level(root, str(len(out)), level, done, progress, len(out), zarr_kwargs)
+            level = _level(root, str(len(out)), level, done, progress, len(out), ax,
+                           zarr_kwargs)
         out.append(level)
     if root is not None:
         _drop_stale(root, len(out))
-        _multiscales(root, nd, steps, reduction, copy_input or zero)
+        _multiscales(root, ax, steps, reduction, copy_input or zero)
         if progress is not None:
             progress(len(out), None)
     return out
 
 
-def _open_store(x, store, n_steps, copy_input, overwrite, resume, plan):
+def _open_store(x, store, n_steps, copy_input, overwrite, resume, zarr_format, plan):
     """The output group, after every check (nothing written before them), the
     levels an earlier run completed that this one reuses (``resume``), and
     whether the input is the group's own array "0" (then level 0 in place)."""
@@ -195,7 +245,19 @@ def _open_store(x, store, n_steps, copy_input, overwrite, resume, plan):
     for src in sources:
         _refuse_overlap(src, target, names, overwrite)
     zero = sources == [(target[0], target[1] + ("0",))]
-    root = store if isinstance(store, zarr.Group) else zarr.open_group(store, mode="a")
+    if zarr_format not in (None, 2, 3):
+        raise ValueError(f"{_FN}: zarr_format must be None, 2 or 3, but got {zarr_format!r}")
+    if isinstance(store, zarr.Group):
+        root = store
+    elif zarr_format is None:
+        root = zarr.open_group(store, mode="a")
+    elif _ZARR_MAJOR >= 3:
+        root = zarr.open_group(store, mode="a", zarr_format=zarr_format)
+    elif zarr_format == 2:
+        root = zarr.open_group(store, mode="a")
+    else:
+        raise ValueError(f"{_FN}: zarr_format=3 needs zarr-python 3 (installed: "
+                         f"{zarr.__version__})")
     state = root.attrs.get("pooling")
     record = state.get("pyramid") if isinstance(state, dict) else None
     if isinstance(record, dict) and record.get("state") == "incomplete":
@@ -258,7 +320,7 @@ def _record(root, complete, plan):
                                          "plan": plan}}
 
 
-def _level(root, name, level, done, progress, i, zarr_kwargs):
+def _level(root, name, level, done, progress, i, ax, zarr_kwargs):
     """Level ``name`` written (or, when an earlier run completed it, read
     back), then recorded as complete."""
     import dask.array as da
@@ -267,7 +329,7 @@ def _level(root, name, level, done, progress, i, zarr_kwargs):
         return da.from_zarr(root[name])
     if progress is not None:
         progress(i, level)
-    level = _write(level, root, name, True, zarr_kwargs)
+    level = _write(level, root, name, ax, zarr_kwargs)
     done.append(name)
     _record(root, done, root.attrs["pooling"]["pyramid"]["plan"])
     return level
@@ -278,6 +340,35 @@ def _drop_stale(root, n):
     for name in list(root.array_keys()):
         if name.isdigit() and int(name) >= n:
             del root[name]
+
+
+def _is_group(a: Any) -> bool:
+    try:
+        import zarr
+    except ImportError:
+        return False
+    return isinstance(a, zarr.Group)
+
+
+def _first_dataset(group) -> str:
+    attrs = group.attrs
+    ms = attrs.get("ome", {}).get("multiscales") if "ome" in attrs else \
+        attrs.get("multiscales")
+    if not ms:
+        raise ValueError(f"{_FN}: the input group has no OME-Zarr multiscales metadata; "
+                         "name the array (component) to read")
+    return ms[0]["datasets"][0]["path"]
+
+
+def _zarr_major() -> int:
+    try:
+        import zarr
+    except ImportError:
+        return 0
+    return int(zarr.__version__.split(".")[0])
+
+
+_ZARR_MAJOR = _zarr_major()
 
 
 def _is_int(a: Any) -> bool:
@@ -310,21 +401,29 @@ def _steps(shape, f, levels) -> List[Tuple[int, ...]]:
     return steps
 
 
-def _reduce(x, k, reduction):
+def _reduce(x, k, reduction, ax):
+    """The next level: x pooled by windows k (one per axis), its time and
+    channel axes (factor 1) the pooling's batch and channels."""
     import dask.array as da
 
     from ._forward import avg_pool, max_pool
 
-    nd = x.ndim
+    nd = len(ax.space)
+    lead = ax.lead
     dtype = x.dtype
-    x = x[(None, None)]
+    x = x[(None,) * (2 - lead)]
+    k = tuple(k[lead:])
+    drop = (0,) * (2 - lead)
     if reduction == "max":
         if dtype == np.bool_:
-            return max_pool(nd, x.astype(np.uint8), k, k, ceil_mode=True)[0, 0].astype(np.bool_)
-        return max_pool(nd, x, k, k, ceil_mode=True)[0, 0]
+            return max_pool(nd, x.astype(np.uint8), k, k, ceil_mode=True)[drop].astype(np.bool_)
+        return max_pool(nd, x, k, k, ceil_mode=True)[drop]
+    # Means sum in float64 and round once to the dtype: each value the block
+    # mean correctly rounded (up to float64's own rounding of the sum), where
+    # summing in float32 would round at every addition.
+    y = avg_pool(nd, x.astype(np.float64), k, k, ceil_mode=True, count_include_pad=False)[drop]
     if dtype.kind == "f":
-        return avg_pool(nd, x, k, k, ceil_mode=True, count_include_pad=False)[0, 0]
-    y = avg_pool(nd, x.astype(np.float64), k, k, ceil_mode=True, count_include_pad=False)[0, 0]
+        return y.astype(dtype)
     return da.map_blocks(_round_to, y, dtype=dtype, target=dtype)
 
 
@@ -345,19 +444,28 @@ def _rechunk(x, target):
         else x.rechunk(c)
 
 
-def _write(x, root, name, overwrite, zarr_kwargs):
+def _write(x, root, name, ax, zarr_kwargs):
+    """Level ``name``: a new array of x's shape, chunks and dtype (replacing
+    one of that name), x stored into it block by block (each block its own
+    Zarr chunks: no lock), read back as a dask array."""
     import dask.array as da
 
-    # dask's to_zarr creates the array with the dask chunks (regular, as
-    # _rechunk made them) and writes each block into its own Zarr chunks
-    # without a lock; mode "a" leaves the group's other arrays alone.
-    path = f"{root.path}/{name}" if root.path else name
-    kw = dict(zarr_kwargs or {}, overwrite=True) if overwrite else dict(zarr_kwargs or {})
-    if _zarr_format(root) == 3:
-        # OME-Zarr 0.5: each array names its axes as the metadata does
-        kw.setdefault("dimension_names", list("zyx"[3 - x.ndim:]))
-    da.to_zarr(x, root.store, component=path, mode="a", **kw)
-    arr = root[name]
+    kw = dict(zarr_kwargs or {})
+    chunks = tuple(c[0] for c in x.chunks)
+    if name in root:
+        del root[name]
+    if _ZARR_MAJOR >= 3:
+        if _zarr_format(root) == 3:
+            # OME-Zarr 0.5: each array names its axes as the metadata does
+            kw.setdefault("dimension_names", list(ax.names))
+        else:
+            # OME-Zarr 0.4: chunk keys with "/"
+            kw.setdefault("chunk_key_encoding", {"name": "v2", "separator": "/"})
+        arr = root.create_array(name, shape=x.shape, chunks=chunks, dtype=x.dtype, **kw)
+    else:
+        kw.setdefault("dimension_separator", "/")
+        arr = root.create_dataset(name, shape=x.shape, chunks=chunks, dtype=x.dtype, **kw)
+    da.store(x, arr, lock=False)
     return da.from_zarr(arr)
 
 
@@ -365,17 +473,19 @@ def _zarr_format(root) -> int:
     return getattr(getattr(root, "metadata", None), "zarr_format", 2)
 
 
-def _multiscales(root, nd, steps, reduction, copy_input):
-    axes = [{"name": a, "type": "space"} for a in ("zyx"[3 - nd:])]
-    scale = [1] * nd
+def _multiscales(root, ax, steps, reduction, copy_input):
+    total = [1] * len(ax.names)
     datasets = []
     for i in range(len(steps) + 1):
         if i:
-            scale = [s * k for s, k in zip(scale, steps[i - 1])]
+            total = [t * k for t, k in zip(total, steps[i - 1])]
         if i or copy_input:
-            datasets.append({"path": str(i), "coordinateTransformations": [
-                {"type": "scale", "scale": [float(s) for s in scale]}]})
-    ms = {"axes": axes, "datasets": datasets, "type": reduction,
+            sc, tr = ax.level(total)
+            transforms = [{"type": "scale", "scale": sc}]
+            if any(tr):
+                transforms.append({"type": "translation", "translation": tr})
+            datasets.append({"path": str(i), "coordinateTransformations": transforms})
+    ms = {"axes": ax.ome(), "datasets": datasets, "type": reduction,
           "metadata": {"method": f"pooling.dask.pyramid (reduction={reduction!r}, "
                                  "ceil_mode=True)"}}
     # one write: the multiscales metadata appears as the record goes
