@@ -266,6 +266,7 @@ _average.pxi    average pooling (K): row folds that sum, a divisor per output
 _tiles.pxi      small channels-first planes in channels-last tiles (F2)
 _fractional.pxi fractional max pooling (N): a pass per window element
 _adaptive_average.pxi  adaptive average pooling (O): lanes of sums, a gather
+_mode.pxi       block mode of label images (pyramids): gather, sort, longest run
 half.h          binary16 <-> binary32 for float16 sums
 tiles.h         F2's copies into and out of tiles, and its register folds
 threads.h       Design T: watched parallel regions, the fork and host limits
@@ -616,6 +617,15 @@ def adaptive_avg_backward3d(g5, windows, spatial, bint channels_last=False, out=
     return _adaptive_avg_backward(g5, windows, spatial, channels_last, out)
 
 
+def block_mode3d(x5, kernel, out_dhw):
+    """The most frequent value of each window of a non-empty integer or bool
+    (N, C, D, H, W) array (ties: the smallest): windows ``kernel`` (a (kd,
+    kh, kw) triple) at strides equal to it, no padding, the last along an
+    axis what is left; ``out_dhw`` the output sizes (ceil(n / k)).  Returns
+    a new C-contiguous (N, C, OD, OH, OW) array of the input's dtype."""
+    return _block_mode(x5, kernel, out_dhw)
+
+
 def openmp_enabled():
     """Whether this build was compiled with OpenMP."""
     return bool(_openmp.POOLING_OPENMP)
@@ -706,3 +716,4 @@ include "_average.pxi"
 include "_tiles.pxi"
 include "_fractional.pxi"
 include "_adaptive_average.pxi"
+include "_mode.pxi"

@@ -59,7 +59,8 @@ BACKENDS = [name for name in ("cython", "numpy") if name in _backend._CORES]
 KERNEL_TESTS = {"test_adaptive.py", "test_adaptive_avg.py", "test_avg_pool.py",
                 "test_backend.py", "test_fractional.py", "test_fuzz.py", "test_layout.py",
                 "test_lp_pool.py", "test_max_pool.py", "test_numpy_layers.py", "test_out.py",
-                "test_plans.py", "test_safety.py", "test_threads.py", "test_unpool.py"}
+                "test_plans.py", "test_safety.py", "test_threads.py", "test_unpool.py",
+                "test_block_mode.py"}
 
 
 def pytest_collection_modifyitems(config, items):

@@ -79,9 +79,9 @@ def _pool_times(x, times, reduction):
         k = tuple(min(2, n) for n in x.shape)
         if reduction == "max":
             x = pooling.max_pool3d(x[None, None], k, k, ceil_mode=True)[0, 0]
-        else:
-            x = pooling.avg_pool3d(x[None, None], k, k, ceil_mode=True,
-                                   count_include_pad=False)[0, 0]
+        else:   # (pyramid means sum in float64 and round once to the dtype)
+            x = pooling.avg_pool3d(x[None, None].astype(np.float64), k, k, ceil_mode=True,
+                                   count_include_pad=False)[0, 0].astype(x.dtype)
     return x
 
 

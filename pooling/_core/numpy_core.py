@@ -19,6 +19,7 @@ import itertools
 import numpy as np
 
 from .numpy_avg import AvgCore
+from .numpy_mode import block_mode3d
 
 
 def fractional3d(x5, starts, kernel, want_indices, channels_last=False, out=None):
@@ -83,6 +84,7 @@ class NumpyCore(AvgCore):
     out's arrays themselves, whatever their strides."""
 
     fractional3d = staticmethod(fractional3d)
+    block_mode3d = staticmethod(block_mode3d)
 
     @staticmethod
     def forward3d(x5, params, out_dhw, indices, channels_last=False, out=None):

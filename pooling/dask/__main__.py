@@ -3,7 +3,8 @@ into a multiscale pyramid written to the Zarr group OUT (arrays "0", "1",
 ...) as an OME-Zarr image, with ``pooling.dask.pyramid``.
 
     python -m pooling.dask pyramid IN.zarr OUT.zarr [--component PATH]
-        [--factors 2 | --factors 1,2,2] [--levels N] [--reduction max|mean]
+        [--factors 2 | --factors 1,2,2] [--levels N]
+        [--reduction max|mean|mode|nearest]
         [--axes tczyx] [--scale 2,0.2,0.2] [--units micrometer]
         [--chunks 128 | --chunks 64,256,256] [--zarr-format 2|3]
         [--no-copy-input] [--overwrite | --resume]
@@ -62,7 +63,8 @@ def main(argv=None):
     p.add_argument("--factors", type=_ints, default=2, help="per axis, comma-separated (2)")
     p.add_argument("--levels", type=int, default=None,
                    help="levels, the input included (default: until a side would drop below 1)")
-    p.add_argument("--reduction", choices=("max", "mean"), default="max")
+    p.add_argument("--reduction", choices=("max", "mean", "mode", "nearest"), default="max",
+                   help="mode for labels (the most frequent value of each block)")
     p.add_argument("--axes", default=None,
                    help="the axes' letters, time and channel first (tczyx; default yx or zyx)")
     p.add_argument("--scale", type=_floats, default=None,

@@ -19,6 +19,7 @@ import numpy as np
 __all__ = ["pyramid"]
 
 _FN = "pyramid"
+_REDUCTIONS = ("max", "mean", "mode", "nearest")
 
 
 def pyramid(image: Any, factors: Union[int, Sequence[int]] = 2, levels: Optional[int] = None,
@@ -50,7 +51,11 @@ def pyramid(image: Any, factors: Union[int, Sequence[int]] = 2, levels: Optional
         one.  An axis shorter than its factor (only when ``levels`` asks for
         more) is reduced to one element.
     reduction
-        ``"max"``: the maximum of each window; integer labels stay exact (each
+        ``"mode"``: the most frequent value of each window, ties to the
+        smallest (integer and bool images): the choice for labels, whose
+        objects keep their sizes level after level (max favours high ids);
+        ``"nearest"``: each window's first element (subsampling, as
+        ome-zarr-py's nearest).  ``"max"``: the maximum of each window; integer labels stay exact (each
         value is one of the window's values), a max over negative data is
         right at the edges.  ``"mean"``: the mean of each window, summed in
         float64 (the in-memory ``avg_pool`` of the level in float64) and
@@ -184,15 +189,21 @@ def pyramid(image: Any, factors: Union[int, Sequence[int]] = 2, levels: Optional
     if moved:
         raise ValueError(f"{_FN}: factors must be 1 on the time and channel axes "
                          f"({', '.join(moved)}), but got {factors!r}")
-    if reduction not in ("max", "mean"):
-        raise ValueError(f"{_FN}: reduction must be 'max' or 'mean', but got {reduction!r}")
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{_FN}: reduction must be one of {', '.join(map(repr, _REDUCTIONS))}, "
+                         f"but got {reduction!r}")
     dtype = np.dtype(x.dtype)
-    ok = dtype.kind in "iu" or dtype in (np.float16, np.float32, np.float64) or (
-        dtype == np.bool_ and reduction == "max")
+    if reduction == "mode":
+        ok = dtype.kind in "iub"
+        expected = "an integer or bool dtype (labels)"
+    else:
+        ok = dtype.kind in "iu" or dtype in (np.float16, np.float32, np.float64) or (
+            dtype == np.bool_ and reduction != "mean")
+        expected = "an integer, float16, float32 or float64 dtype" + (
+            " (or bool)" if reduction != "mean" else "")
     if not ok:
         raise TypeError(f"{_FN}: image has unsupported dtype {dtype} for reduction "
-                        f"{reduction!r}; expected an integer, float16, float32 or float64 dtype"
-                        + (" (or bool)" if reduction == "max" else ""))
+                        f"{reduction!r}; expected {expected}")
     if levels is not None and not (_is_int(levels) and levels >= 1):
         raise ValueError(f"{_FN}: levels must be None or an int >= 1, but got {levels!r}")
     target = (tuple(max(c) for c in x.chunks) if chunks is None
@@ -414,6 +425,11 @@ def _reduce(x, k, reduction, ax):
     x = x[(None,) * (2 - lead)]
     k = tuple(k[lead:])
     drop = (0,) * (2 - lead)
+    if reduction == "nearest":
+        # each block's first element: the subsampling ome-zarr-py calls nearest
+        return x[(slice(None),) * 2 + tuple(slice(None, None, ki) for ki in k)][drop]
+    if reduction == "mode":
+        return _block_mode(x, k)[drop]
     if reduction == "max":
         if dtype == np.bool_:
             return max_pool(nd, x.astype(np.uint8), k, k, ceil_mode=True)[drop].astype(np.bool_)
@@ -425,6 +441,39 @@ def _reduce(x, k, reduction, ax):
     if dtype.kind == "f":
         return y.astype(dtype)
     return da.map_blocks(_round_to, y, dtype=dtype, target=dtype)
+
+
+def _block_mode(x, k):
+    """The most frequent value of each k-block of an (N, C, *space) dask
+    array: chunks cut at multiples of k along the space axes (the last chunk
+    takes the rest), then the compiled block mode on each chunk."""
+    import dask.array as da
+
+    chunks = list(x.chunks[:2])
+    for cs, ki in zip(x.chunks[2:], k):
+        n = sum(cs)
+        size = max(ki, max(cs) // ki * ki)
+        chunks.append(tuple(min(size, n - i) for i in range(0, n, size)))
+    x = x.rechunk(tuple(chunks))
+    out_chunks = x.chunks[:2] + tuple(tuple(-(-c // ki) for c in cs)
+                                      for cs, ki in zip(x.chunks[2:], k))
+    return da.map_blocks(_mode_chunk, x, k=tuple(k), chunks=out_chunks, dtype=x.dtype)
+
+
+def _mode_chunk(block, k):
+    from .. import _api
+    from .._core import backend
+    from ._chunk import with_task_threads
+
+    nd = len(k)
+    pad = 3 - nd
+    x5 = block.reshape(block.shape[:2] + (1,) * pad + block.shape[2:])
+    k3 = (1,) * pad + tuple(k)
+    out = tuple(-(-n // ki) for n, ki in zip(x5.shape[2:], k3))
+    if block.size == 0:
+        return np.empty(block.shape[:2] + out[pad:], block.dtype)
+    y = with_task_threads(_api.core_op(backend.core(), "block_mode3d"), x5, k3, out)
+    return y.reshape(block.shape[:2] + out[pad:])
 
 
 def _round_to(block, target):
@@ -491,8 +540,11 @@ def _multiscales(root, ax, steps, reduction, copy_input):
     # one write: the multiscales metadata appears as the record goes
     attrs = dict(root.attrs)
     attrs.pop("pooling", None)
+    # a mode pyramid is a label image (OME-Zarr's image-label metadata)
+    label = {"image-label": {}} if reduction == "mode" else {}
     if _zarr_format(root) == 3:
-        attrs["ome"] = {"version": "0.5", "multiscales": [ms]}
+        attrs["ome"] = {"version": "0.5", "multiscales": [ms], **label}
     else:
         attrs["multiscales"] = [dict(ms, version="0.4")]
+        attrs.update({k: dict(v, version="0.4") for k, v in label.items()})
     root.attrs.put(attrs)
