@@ -684,3 +684,69 @@ def test_label_pyramids_are_ome_zarr_label_images(tmp_path):
         g = zarr.open_group(path, mode="r")
         meta = g.attrs["ome"] if fmt == 3 else g.attrs
         assert "image-label" in meta and meta["multiscales"][0]["type"] == "mode"
+
+
+# ------------------------------------------- storage options, progress (#27)
+
+def test_shards_hold_whole_dask_blocks(tmp_path):
+    """With shards, every level's Zarr array has chunks inside shards (both
+    clipped to the level), and each dask block written is one shard, so no
+    two tasks write one file; values as without shards."""
+    zarr = pytest.importorskip("zarr")
+    if int(zarr.__version__.split(".")[0]) < 3:
+        pytest.skip("shards need zarr-python 3")
+    x = np.random.default_rng(14).standard_normal((100, 260)).astype(np.float32)
+    seen = {}
+    levels = pdask.pyramid(da.from_array(x, chunks=50), 2, reduction="mean",
+                           store=str(tmp_path / "s.zarr"), chunks=32, shards=64,
+                           progress=lambda i, lv: seen.setdefault(i, None if lv is None
+                                                                  else lv.chunks))
+    _check(levels, _levels_in_memory(x, 2, "mean"))
+    g = zarr.open_group(str(tmp_path / "s.zarr"), mode="r")
+    for i in range(len(levels)):
+        a = g[str(i)]
+        assert all(s % c == 0 for s, c in zip(a.shards, a.chunks))
+        assert all(set(cs[:-1]) <= {s} and cs[-1] <= s for cs, s in zip(seen[i], a.shards))
+    assert g["0"].shards == (64, 64) and g["1"].shards == (64, 64) and g["2"].shards == (25, 64)
+    with pytest.raises(ValueError, match=r"pyramid: shards must be multiples of the chunks"):
+        pdask.pyramid(x, 2, store=str(tmp_path / "t.zarr"), chunks=32, shards=48)
+    with pytest.raises(ValueError, match=r"pyramid: shards need a Zarr v3 store"):
+        pdask.pyramid(x, 2, store=str(tmp_path / "v2.zarr"), chunks=32, shards=64,
+                      zarr_format=2)
+
+
+@pytest.mark.parametrize("fmt", ["3", "2"])
+def test_cli_codec_level_and_progress_in_a_log(tmp_path, fmt):
+    """--codec and --level reach the arrays' metadata (Zarr v3 codecs or v2
+    numcodecs); --progress prints a line per level on a stderr that is not a
+    terminal (a batch job's log), without dask's progress bar."""
+    zarr = pytest.importorskip("zarr")
+    if fmt == "3" and int(zarr.__version__.split(".")[0]) < 3:
+        pytest.skip("Zarr v3 needs zarr-python 3")
+    x = np.arange(40 * 30, dtype=np.float32).reshape(40, 30)
+    z = zarr.create_array(str(tmp_path / "in.zarr"), shape=x.shape, chunks=(16, 16),
+                          dtype=x.dtype)
+    z[...] = x
+    proc = subprocess.run([sys.executable, "-m", "pooling.dask", "pyramid",
+                           str(tmp_path / "in.zarr"), str(tmp_path / "o.zarr"), "--codec", "zstd",
+                           "--level", "7", "--zarr-format", fmt, "--progress", "--levels", "3"],
+                          env=subprocess_env(), capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stderr.splitlines()
+    assert [ln.rsplit(", ", 1)[0] for ln in lines[:-1]] == [
+        "pyramid: level 0 (40, 30) (6 blocks)", "pyramid: level 1 (20, 15) (2 blocks)",
+        "pyramid: level 2 (10, 8) (1 blocks)"], lines
+    assert re.fullmatch(r"pyramid: 3 levels written in \d+\.\d s", lines[-1])
+    a = zarr.open_group(str(tmp_path / "o.zarr"), mode="r")["1"]
+    if fmt == "3":
+        codec = a.metadata.codecs[-1]
+        assert type(codec).__name__ == "ZstdCodec" and codec.level == 7
+    else:
+        assert a.metadata.compressor.get_config() == {"id": "zstd", "level": 7,
+                                                      "checksum": False} or \
+            a.metadata.compressor.level == 7
+    np.testing.assert_array_equal(a[...], _levels_in_memory(x, 2, "max", count=3)[1])
+    bad = subprocess.run([sys.executable, "-m", "pooling.dask", "pyramid",
+                          str(tmp_path / "in.zarr"), str(tmp_path / "p.zarr"), "--level", "3"],
+                         env=subprocess_env(), capture_output=True, text=True, cwd=tmp_path)
+    assert bad.returncode == 1 and bad.stderr.strip().endswith("--level needs --codec")

@@ -6,9 +6,10 @@ into a multiscale pyramid written to the Zarr group OUT (arrays "0", "1",
         [--factors 2 | --factors 1,2,2] [--levels N]
         [--reduction max|mean|mode|nearest]
         [--axes tczyx] [--scale 2,0.2,0.2] [--units micrometer]
-        [--chunks 128 | --chunks 64,256,256] [--zarr-format 2|3]
-        [--no-copy-input] [--overwrite | --resume]
-        [--workers N --memory-limit 2GB] [--quiet]
+        [--chunks 128 | --chunks 64,256,256] [--shards 1024 | 64,1024,1024]
+        [--zarr-format 2|3] [--codec zstd|gzip|blosc-zstd|blosc-lz4|none]
+        [--level N] [--no-copy-input] [--overwrite | --resume]
+        [--workers N --memory-limit 2GB] [--quiet | --progress]
 
 IN is a Zarr array, a group with ``--component`` naming one, or an OME-Zarr
 image group (its first dataset is read, with its axes, scale, units and
@@ -22,10 +23,12 @@ Without ``--workers`` dask's threaded scheduler runs in this process; with it,
 a ``distributed.LocalCluster`` of N single-threaded worker processes, each
 capped at ``--memory-limit``.
 
-Progress goes to standard error when it is a terminal (never otherwise, nor
-with ``--quiet``): a line per level as it starts, with its shape, and the
-elapsed time at the end; on the threaded scheduler, dask's progress bar for
-each level's tasks.  The levels' summary goes to standard output.
+Progress goes to standard error when it is a terminal (not with
+``--quiet``), and with ``--progress`` wherever it goes (a batch job's log):
+a line per level as it starts, with its shape and the time so far, and the
+elapsed time at the end; on a terminal and the threaded scheduler, dask's
+progress bar for each level's tasks too.  The levels' summary goes to
+standard output.
 """
 from __future__ import annotations
 
@@ -84,7 +87,16 @@ def main(argv=None):
     p.add_argument("--workers", type=int, default=0,
                    help="run on a distributed.LocalCluster of this many processes")
     p.add_argument("--memory-limit", default="2GB", help="per worker, with --workers")
-    p.add_argument("--quiet", action="store_true", help="no progress on standard error")
+    p.add_argument("--shards", type=_ints, default=None,
+                   help="Zarr v3 shards of every level, multiples of --chunks (one file each)")
+    p.add_argument("--codec", choices=sorted(_CODECS), default=None,
+                   help="compression (default: zarr-python's)")
+    p.add_argument("--level", dest="clevel", type=int, default=None,
+                   help="the codec's compression level")
+    shown = p.add_mutually_exclusive_group()
+    shown.add_argument("--quiet", action="store_true", help="no progress on standard error")
+    shown.add_argument("--progress", action="store_true",
+                       help="a line per level on standard error, terminal or not")
     a = ap.parse_args(argv)
     try:
         levels = _run(a)
@@ -113,16 +125,67 @@ def _run(a):
         from distributed import Client, LocalCluster
         client = Client(LocalCluster(n_workers=a.workers, threads_per_worker=1, processes=True,
                                      memory_limit=a.memory_limit, dashboard_address=None))
-    show = not a.quiet and sys.stderr.isatty()
+    tty = sys.stderr.isatty()
+    show = a.progress or (tty and not a.quiet)
     try:
-        with _progress(show, client is None) as report:
+        with _progress(show, client is None and tty) as report:
             return pyramid(x, a.factors, a.levels, a.reduction, store=a.output,
                            chunks=a.chunks, axes=a.axes, scale=a.scale, units=units,
-                           zarr_format=a.zarr_format, copy_input=a.copy_input,
+                           shards=a.shards, zarr_format=a.zarr_format,
+                           zarr_kwargs=_codec(a.codec, a.clevel, a.output, a.zarr_format),
+                           copy_input=a.copy_input,
                            overwrite=a.overwrite, resume=a.resume, progress=report)
     finally:
         if client is not None:
             client.close()
+
+
+# --codec: (zarr v3 codec, numcodecs codec for Zarr v2), built with the level
+_CODECS = {
+    "zstd": ("ZstdCodec", "Zstd", "level", 3),
+    "gzip": ("GzipCodec", "GZip", "level", 5),
+    "blosc-zstd": ("BloscCodec", "Blosc", "clevel", 5),
+    "blosc-lz4": ("BloscCodec", "Blosc", "clevel", 5),
+    "none": (None, None, None, None),
+}
+
+
+def _codec(name, level, output, zarr_format):
+    """zarr_kwargs for --codec/--level: the codec for the output's format."""
+    if name is None:
+        if level is not None:
+            raise ValueError("--level needs --codec")
+        return None
+    v3cls, v2cls, key, default = _CODECS[name]
+    if v3cls is None:
+        if level is not None:
+            raise ValueError("--level needs a codec other than none")
+        return {"compressors": None}
+    kw = {key: default if level is None else level}
+    if name.startswith("blosc"):
+        kw["cname"] = name.split("-")[1]
+    import zarr
+    fmt = zarr_format or _existing_format(output) or (3 if _zarr3() else 2)
+    if fmt == 3:
+        return {"compressors": [getattr(zarr.codecs, v3cls)(**kw)]}
+    import numcodecs
+    codec = getattr(numcodecs, v2cls)(**kw)
+    return {"compressors": [codec]} if _zarr3() else {"compressor": codec}
+
+
+def _zarr3():
+    import zarr
+    return int(zarr.__version__.split(".")[0]) >= 3
+
+
+def _existing_format(path):
+    """The Zarr format of an existing group at path, else None."""
+    import zarr
+    try:
+        g = zarr.open_group(path, mode="r")
+    except Exception:   # (none there yet: any error of any zarr version)
+        return None
+    return getattr(getattr(g, "metadata", None), "zarr_format", 2)
 
 
 def _input(path, component):

@@ -27,6 +27,7 @@ def pyramid(image: Any, factors: Union[int, Sequence[int]] = 2, levels: Optional
             chunks: Union[None, int, Sequence[int]] = None, *, axes: Any = None,
             scale: Any = None, units: Any = None, translation: Any = None,
             copy_input: bool = True, overwrite: bool = False, resume: bool = False,
+            shards: Union[None, int, Sequence[int]] = None,
             zarr_format: Optional[int] = None, zarr_kwargs: Optional[dict] = None,
             progress: Optional[Callable[[int, Any], None]] = None) -> List[Any]:
     """The levels of a multiscale pyramid of ``image``, level 0 first.
@@ -107,6 +108,11 @@ def pyramid(image: Any, factors: Union[int, Sequence[int]] = 2, levels: Optional
         With ``store``: finish the pyramid an earlier run with the same
         arguments left incomplete (killed, or failed), reusing the levels it
         completed.
+    shards
+        With ``store`` (Zarr v3): the shard shape of every level (an int or
+        one per axis, multiples of ``chunks``): each Zarr file then holds a
+        shard of chunks, and each dask block is one shard, so that no two
+        tasks write into the same file.
     zarr_format
         With ``store`` as a path: 2 or 3, the Zarr format of a new group
         (OME-Zarr 0.4 or 0.5); ``None``: zarr-python's default (3 with
@@ -208,6 +214,13 @@ def pyramid(image: Any, factors: Union[int, Sequence[int]] = 2, levels: Optional
         raise ValueError(f"{_FN}: levels must be None or an int >= 1, but got {levels!r}")
     target = (tuple(max(c) for c in x.chunks) if chunks is None
               else _per_axis(chunks, nd, "chunks"))
+    shard: Optional[Tuple[int, ...]] = None
+    if shards is not None:
+        shard = _per_axis(shards, nd, "shards")
+        if store is None or any(s % c for s, c in zip(shard, target)):
+            raise ValueError(f"{_FN}: shards must be multiples of the chunks {target} and "
+                             f"need a store, but got shards={shards!r}")
+    blocks = target if shard is None else shard   # (what one dask task writes)
 
     steps = _steps(tuple(x.shape), f, levels)
     root = None
@@ -218,16 +231,19 @@ def pyramid(image: Any, factors: Union[int, Sequence[int]] = 2, levels: Optional
                                        dict(factors=list(f), reduction=reduction,
                                             levels=len(steps) + 1, shape=list(x.shape),
                                             dtype=str(dtype), chunks=list(target),
+                                            shards=shard and list(shard),
                                             copy_input=copy_input))
-    out = [_rechunk(x, target)]
+    if shard is not None and _zarr_format(root) != 3:
+        raise ValueError(f"{_FN}: shards need a Zarr v3 store, but the store is Zarr v2")
+    out = [_rechunk(x, blocks, target)]
     if root is not None and copy_input:
-        out[0] = _level(root, "0", out[0], done, progress, 0, ax, zarr_kwargs)
+        out[0] = _level(root, "0", out[0], done, progress, 0, ax, target, shard, zarr_kwargs)
     level = out[0]
     for k in steps:
-        level = _rechunk(_reduce(level, k, reduction, ax), target)
+        level = _rechunk(_reduce(level, k, reduction, ax), blocks, target)
         if root is not None:
-            level = _level(root, str(len(out)), level, done, progress, len(out), ax,
-                           zarr_kwargs)
+            level = _level(root, str(len(out)), level, done, progress, len(out), ax, target,
+                           shard, zarr_kwargs)
         out.append(level)
     if root is not None:
         _drop_stale(root, len(out))
@@ -331,7 +347,7 @@ def _record(root, complete, plan):
                                          "plan": plan}}
 
 
-def _level(root, name, level, done, progress, i, ax, zarr_kwargs):
+def _level(root, name, level, done, progress, i, ax, chunks, shard, zarr_kwargs):
     """Level ``name`` written (or, when an earlier run completed it, read
     back), then recorded as complete."""
     import dask.array as da
@@ -340,7 +356,7 @@ def _level(root, name, level, done, progress, i, ax, zarr_kwargs):
         return da.from_zarr(root[name])
     if progress is not None:
         progress(i, level)
-    level = _write(level, root, name, ax, zarr_kwargs)
+    level = _write(level, root, name, ax, chunks, shard, zarr_kwargs)
     done.append(name)
     _record(root, done, root.attrs["pooling"]["pyramid"]["plan"])
     return level
@@ -487,20 +503,36 @@ def _round_to(block, target):
     return out
 
 
-def _rechunk(x, target):
-    c = tuple(min(t, n) for t, n in zip(target, x.shape))
+def _rechunk(x, blocks, chunks):
+    """x in dask blocks of ``_level_blocks`` (the last along an axis what is
+    left): each block whole Zarr chunks, or one shard."""
+    c = tuple(max(1, min(b, n)) for b, n in zip(_level_blocks(x.shape, blocks, chunks),
+                                                  x.shape))
     return x if all(set(cs[:-1]) <= {ci} and cs[-1] <= ci for cs, ci in zip(x.chunks, c)) \
         else x.rechunk(c)
 
 
-def _write(x, root, name, ax, zarr_kwargs):
-    """Level ``name``: a new array of x's shape, chunks and dtype (replacing
-    one of that name), x stored into it block by block (each block its own
-    Zarr chunks: no lock), read back as a dask array."""
+def _level_blocks(shape, blocks, chunks):
+    """Per axis, the block (chunk, or shard) of a level of ``shape``: the
+    chunk clipped to the side, the shard to whole clipped chunks covering it."""
+    out = []
+    for b, ci, n in zip(blocks, chunks, shape):
+        cl = max(1, min(ci, n))
+        out.append(max(1, min(b, -(-n // cl) * cl)))
+    return tuple(out)
+
+
+def _write(x, root, name, ax, chunks, shard, zarr_kwargs):
+    """Level ``name``: a new array of x's shape and dtype, Zarr chunks
+    ``chunks`` (and shards ``shard``), clipped to the shape (replacing an
+    array of that name), x stored into it block by block (each block whole
+    Zarr chunks or shards: no lock), read back as a dask array."""
     import dask.array as da
 
     kw = dict(zarr_kwargs or {})
-    chunks = tuple(c[0] for c in x.chunks)
+    if shard is not None:
+        kw["shards"] = _level_blocks(x.shape, shard, chunks)
+    chunks = tuple(max(1, min(c, n)) for c, n in zip(chunks, x.shape))
     if name in root:
         del root[name]
     if _ZARR_MAJOR >= 3:
