@@ -3,11 +3,12 @@
 # favours high ids).  Windows are the strides, no padding; the last window
 # along an axis takes what is left (ceil_mode), so every element counts.
 #
-# Each window's values are gathered into a per-thread buffer and sorted
-# (insertion sort: pyramid windows hold 4 to 64 values, mostly 8), then the
-# longest run of equal values wins, the first, i.e. the smallest, among runs
-# as long.  A window of one value (or all equal, the common case inside an
-# object) needs no sort: the gather notices it.  One task per output row of
+# A window of one value (inside an object, the usual case) is answered by a
+# pass that stops at the first other value.  Other windows are gathered into
+# a per-thread buffer: up to 16 values (2x2, 2x2x2, 4x4 windows) each
+# value's copies are counted (m * m compares, vectorised), beyond that the
+# buffer is sorted (insertion) and the longest run of equal values wins, the
+# first, i.e. the smallest, among runs as long.  One task per output row of
 # one plane; integers only (labels), viewed as the fixed-width type of their
 # size (_kernel_input), bool as uint8.
 
@@ -85,28 +86,54 @@ cdef void _mode_row(const Job* j, label_t* y, label_t* buf, Py_ssize_t t) noexce
     cdef Py_ssize_t d1 = min(d0 + g.kd, g.D), h1 = min(h0 + g.kh, g.H)
     cdef label_t* out = y + t * g.OW
     cdef Py_ssize_t ow, w0, w1, d, h, w, m
-    cdef bint same
-    cdef label_t v, first
+    cdef label_t first
     for ow in range(g.OW):
         w0 = ow * g.kw
         w1 = min(w0 + g.kw, g.W)
-        m = 0
-        same = True
         first = (<const label_t*>(plane + d0 * g.xs_d + h0 * g.xs_h + w0 * g.xs_w))[0]
+        if _uniform(plane, g, d0, d1, h0, h1, w0, w1, first):
+            out[ow] = first
+            continue
+        m = 0
         for d in range(d0, d1):
             for h in range(h0, h1):
                 for w in range(w0, w1):
-                    v = (<const label_t*>(plane + d * g.xs_d + h * g.xs_h + w * g.xs_w))[0]
-                    same = same and v == first
-                    buf[m] = v
+                    buf[m] = (<const label_t*>(plane + d * g.xs_d + h * g.xs_h + w * g.xs_w))[0]
                     m += 1
-        out[ow] = first if same else _mode_of(buf, m)
+        out[ow] = _mode_of(buf, m)
+
+
+cdef inline bint _uniform(const char* plane, const Geom* g, Py_ssize_t d0, Py_ssize_t d1,
+                          Py_ssize_t h0, Py_ssize_t h1, Py_ssize_t w0, Py_ssize_t w1,
+                          label_t first) noexcept nogil:
+    # Whether the window holds one value (inside an object, the usual case):
+    # no gather, no sort; out at the first other value.
+    cdef Py_ssize_t d, h, w
+    for d in range(d0, d1):
+        for h in range(h0, h1):
+            for w in range(w0, w1):
+                if (<const label_t*>(plane + d * g.xs_d + h * g.xs_h + w * g.xs_w))[0] != first:
+                    return False
+    return True
 
 
 cdef inline label_t _mode_of(label_t* a, Py_ssize_t m) noexcept nogil:
-    # a[:m] sorted in place, then its longest run, the first among equals.
-    cdef Py_ssize_t i, k, run = 1, best_run = 0
+    # The most frequent of a[:m], the smallest among equals.  Small windows
+    # (up to 16 values: 2x2, 2x2x2, 4x4) count each value's copies, m * m
+    # compares in a loop the compiler vectorises; larger ones sort in place
+    # (insertion) and take the longest run, the first among equals.
+    cdef Py_ssize_t i, k, n, run = 1, best_run = 0
     cdef label_t v, best = a[0]
+    if m <= 16:
+        for i in range(m):
+            v = a[i]
+            n = 0
+            for k in range(m):
+                n += a[k] == v
+            if n > best_run or (n == best_run and v < best):
+                best_run = n
+                best = v
+        return best
     for i in range(1, m):
         v = a[i]
         k = i

@@ -68,6 +68,11 @@ def test_known_answers(cython_backend):
     u = np.array([[np.iinfo(np.uint64).max] * 3 + [0]], np.uint64)[None, None, None]
     assert _kernel()(u, (1, 1, 4), (1, 1, 1))[0, 0, 0, 0, 0] == np.iinfo(np.uint64).max
     assert _kernel()(u, (1, 1, 1), (1, 1, 4)).ravel().tolist() == u.ravel().tolist()
+    # windows of more than 16 values take the sort: 5 x 4 values, 7 and 9
+    # five times each (a tie: 7), 1 four times, the rest once
+    w = np.array([9, 7, 1, 9, 7, 2, 9, 7, 1, 3, 9, 7, 1, 4, 9, 7, 1, 5, 6, 0], np.int16)
+    assert _kernel()(w.reshape(1, 1, 1, 4, 5), (1, 4, 5), (1, 1, 1)).item() == 7
+    assert _kernel()(w[:16].reshape(1, 1, 1, 4, 4), (1, 4, 4), (1, 1, 1)).item() == 7
 
 
 @pytest.mark.parametrize("threads", [1, 2])

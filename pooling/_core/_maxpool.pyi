@@ -122,4 +122,8 @@ def adaptive_avg_backward3d(
     out: Optional[npt.NDArray[Any]] = ...,
 ) -> npt.NDArray[Any]: ...
 
+def block_mode3d(
+    x5: npt.NDArray[Any], kernel: Tuple[int, int, int], out_dhw: Tuple[int, int, int]
+) -> npt.NDArray[Any]: ...
+
 __test__: dict[str, str]
