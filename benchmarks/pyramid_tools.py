@@ -5,7 +5,7 @@ Zarr, and a label volume into a label pyramid; wall time and peak memory
 float32 means, the share of level-1 voxels that are the correctly rounded
 block mean.
 
-    python benchmarks/pyramid_tools.py [--size 320] [--workdir DIR]
+    python benchmarks/pyramid_tools.py [--size 320] [--workdir DIR] [--tools a,b]
 
 Tools (each skipped when not installed): pooling (``reduction="mean"``,
 ``"mode"``, ``"max"``), dask's ``coarsen`` with ``np.mean`` level by level
@@ -136,6 +136,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--size", type=int, default=320, help="the volume's side (float32)")
     ap.add_argument("--workdir", default=None)
+    ap.add_argument("--tools", default=None, help="comma-separated rows to run (default: all)")
     ap.add_argument("--tool", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--src", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--out", default=None, help=argparse.SUPPRESS)
@@ -152,6 +153,8 @@ def main():
             ("ome-zarr-py", src), ("scikit-image", src),
             ("pooling-mode", lsrc), ("pooling-max", lsrc), ("xarray-multiscale-mode", lsrc)]
     print(f"{'tool':24} {'input':8} {'seconds':>8} {'peak MB':>8} {'correctly rounded':>18}")
+    if a.tools:
+        rows = [r for r in rows if r[0] in a.tools.split(",")]
     for tool, path in rows:
         out = os.path.join(workdir, f"out-{tool}.zarr")
         shutil.rmtree(out, ignore_errors=True)
