@@ -185,8 +185,9 @@ def pyramid(image: Any, factors: Union[int, Sequence[int]] = 2, levels: Optional
     if any(np.isnan(n) for n in x.shape) or any(np.isnan(c) for cs in x.chunks for c in cs):
         raise ValueError(f"{_FN}: image has unknown chunk sizes {x.chunks}; expected known "
                          "chunks (call compute_chunk_sizes() first)")
-    if _is_int(factors) and factors >= 1:
-        f = tuple(int(factors) if i in ax.space else 1 for i in range(nd))
+    if _is_int(factors) and int(factors) >= 1:   # type: ignore[arg-type]
+        f = tuple(int(factors) if i in ax.space else 1  # type: ignore[arg-type]
+                  for i in range(nd))
     else:
         f = _per_axis(factors, nd, "factors")
     if max(f) < 2:
