@@ -407,6 +407,9 @@ def public_objects():
     if _importable("dask"):
         import pooling.dask as pd
         out += [(f"pooling.dask.{n}", getattr(pd, n), "dask") for n in pd.__all__]
+    if _importable("jax"):
+        import pooling.layers.jax as pj
+        out += [(f"pooling.layers.jax.{n}", getattr(pj, n), "jax") for n in pj.__all__]
     return out
 
 
@@ -420,7 +423,7 @@ def test_public_names_have_examples():
 DOCTEST_MODULES = {
     "pooling.functional": None, "pooling.numpy_layers": None, "pooling._core.backend": None,
     "pooling.layers.torch.modules": "torch",
-    "pooling.dask": "dask", "pooling.dask.pyramid": "dask",
+    "pooling.dask": "dask", "pooling.dask.pyramid": "dask", "pooling.layers.jax": "jax",
 }
 
 
@@ -435,6 +438,8 @@ def test_docstring_examples(module, use_backend, tmp_path, monkeypatch):
     names = {"np": np, "pooling": pooling}
     if need == "dask":
         names["da"] = importlib.import_module("dask.array")
+    if need == "jax":
+        names["jnp"] = importlib.import_module("jax.numpy")
     tests = [t for t in doctest.DocTestFinder().find(mod, extraglobs=names) if t.examples]
     assert tests or sys.flags.optimize >= 2, f"{module} has no docstring examples"
     runner = doctest.DocTestRunner(verbose=False)

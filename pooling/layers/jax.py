@@ -1,0 +1,367 @@
+"""JAX pooling on pooling's kernels, with flax.linen.pooling's calling
+convention: ``max_pool``, ``min_pool`` and ``avg_pool`` of channels-last
+inputs (any leading batch dimensions), 1-D, 2-D and 3-D windows,
+differentiable, under ``jax.jit``, ``jax.vmap``, ``jax.grad`` and
+``jax.checkpoint``.
+
+Design:
+- The kernels run on the host through ``jax.pure_callback`` (measured
+  per-call cost in docs/performance.md; an XLA FFI custom call would skip
+  the Python round trip and is left for later).  ``vmap_method=
+  "expand_dims"``: a vmapped call hands the callback one more leading batch
+  dimension, which it folds into the batch like the others.
+- Gradients are ``jax.custom_vjp`` rules whose backward is a callback too:
+  max and min pooling scatter through the int32 flat indices the forward
+  returned (positions in one input plane; ties go to the first maximum in
+  window order, as XLA's ``select_and_scatter`` with ``>=`` does),
+  average pooling through pooling's average backward.
+- Windows follow ``lax.reduce_window`` with flax's padding: "VALID",
+  "SAME" (``lax.padtype_to_pads``) or ``(low, high)`` pairs.  They are
+  handed to the kernels as PyTorch windows when that is exact (padding
+  ``low`` on both sides, at most half the window, and ``ceil_mode`` making
+  the count of windows match: ``(0, 1)`` is ``ceil_mode`` with no padding),
+  else the input is padded on the host (-inf for max, 0 for sums) and
+  pooled without padding.
+- Average pooling sums each window in window order in float32 (float16,
+  bfloat16) or float64, then divides once: by the window's size
+  (``count_include_pad=True``, pooling's ``divisor_override``) or by its
+  elements inside the input; XLA sums in an order of its own, so results
+  agree within 2 ulp, not bit for bit.  Max and min are exact.
+- bfloat16 is computed in float32 (exact for max and min) and rounded back.
+- Arrays on other devices (a GPU or TPU backend) go to ``lax.reduce_window``.
+
+Examples
+--------
+>>> import jax.numpy as jnp
+>>> import pooling.layers.jax as pj
+>>> x = jnp.arange(32.0).reshape(1, 4, 4, 2)
+>>> pj.max_pool(x, (2, 2), strides=(2, 2))[0, :, :, 0].tolist()
+[[10.0, 14.0], [26.0, 30.0]]
+>>> pj.avg_pool(x, (2, 2), strides=(2, 2), padding="SAME").shape
+(1, 2, 2, 2)
+"""
+from __future__ import annotations
+
+from functools import partial
+from typing import Any, Sequence, Tuple, Union
+
+import numpy as np
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+from .. import _api
+from .._core import backend as _backend
+from .._params import LAYOUTS, output_length
+
+__all__ = ["avg_pool", "max_pool", "min_pool"]
+
+Padding = Union[str, Sequence[Tuple[int, int]]]
+
+
+# ------------------------------------------------------------ argument plan
+
+def _plan(shape, window_shape, strides, padding, fn):
+    """(nd, batch dims, window, strides, pads, kernel padding, ceil_mode,
+    host pads or None, output spatial sizes) for an input of ``shape``."""
+    try:
+        window = tuple(int(w) for w in window_shape)
+    except TypeError:
+        raise TypeError(f"{fn}: window_shape must be a sequence of ints, but got "
+                        f"window_shape={window_shape!r}") from None
+    nd = len(window)
+    if nd not in (1, 2, 3) or min(window) < 1:
+        raise ValueError(f"{fn}: window_shape must have 1 to 3 sizes >= 1, but got "
+                         f"window_shape={window_shape!r}")
+    if len(shape) < nd + 1:
+        raise ValueError(f"{fn}: inputs must have the window's {nd} dimensions and features "
+                         f"after any batch dimensions, but got shape {tuple(shape)}")
+    stride = (1,) * nd if strides is None else tuple(int(s) for s in strides)
+    if len(stride) != nd or min(stride) < 1:
+        raise ValueError(f"{fn}: strides must be None or {nd} ints >= 1, but got "
+                         f"strides={strides!r}")
+    spatial = tuple(shape[-nd - 1:-1])
+    if isinstance(padding, str):
+        if padding.upper() not in ("VALID", "SAME"):
+            raise ValueError(f"{fn}: padding must be 'VALID', 'SAME' or {nd} (low, high) "
+                             f"pairs, but got padding={padding!r}")
+        pads = tuple(lax.padtype_to_pads(spatial, window, stride, padding.upper()))
+    else:
+        try:
+            pads = tuple((int(lo), int(hi)) for lo, hi in padding)
+        except (TypeError, ValueError):
+            pads = ()
+        if len(pads) != nd or min(min(p) for p in pads) < 0:
+            raise ValueError(f"{fn}: padding must be 'VALID', 'SAME' or {nd} (low, high) "
+                             f"pairs of ints >= 0, but got padding={padding!r}")
+    out = tuple((n + lo + hi - k) // s + 1 if n + lo + hi >= k else 0
+                for n, k, s, (lo, hi) in zip(spatial, window, stride, pads))
+    if min(out) < 1:
+        raise ValueError(f"{fn}: the padded input {spatial} is smaller than the window "
+                         f"{window} (padding {pads})")
+    kernel_pad, ceil, host = [], False, None
+    for ceil_mode in (False, True):
+        ok = all(2 * lo <= k and output_length(n, k, s, lo, 1, ceil_mode) == o
+                 for n, k, s, (lo, hi), o in zip(spatial, window, stride, pads, out))
+        if ok:
+            kernel_pad, ceil = [lo for lo, _ in pads], ceil_mode
+            break
+    else:
+        host = pads
+        kernel_pad = [0] * nd
+    return nd, window, stride, tuple(kernel_pad), ceil, host, out
+
+
+# -------------------------------------------------------------- host side
+
+def _fold(a, nd):
+    """(N, *spatial, C): every leading dimension folded into one batch."""
+    return a.reshape((-1,) + a.shape[-nd - 1:])
+
+
+def _work(a):
+    """The dtype the kernels compute in: bfloat16 (which they lack) as float32."""
+    return a.astype(np.float32) if a.dtype.name == "bfloat16" else a
+
+
+def _host_pad(a, nd, host, value):
+    if host is None:
+        return a
+    width = [(0, 0)] + list(host) + [(0, 0)]
+    return np.pad(a, width, constant_values=value)
+
+
+def _threads(fn, *args, **kwargs):
+    return _backend.with_thread_limit(0, fn, *args, **kwargs)
+
+
+def _max_host(x, spec, negate):
+    nd, window, stride, kpad, ceil, host, _ = spec
+    a = _fold(np.asarray(x), nd)
+    dtype = a.dtype
+    a = _work(a)
+    if negate:
+        a = np.negative(a)
+    a = _host_pad(a, nd, host, -np.inf)
+    y, idx = _threads(_api.max_pool, _backend.core(), nd, a, window, stride, kpad, 1, ceil,
+                      True, LAYOUTS[nd][1])
+    if negate:
+        y = np.negative(y)
+    lead = x.shape[:-nd - 1]
+    return (y.astype(dtype).reshape(lead + y.shape[1:]),
+            idx.astype(np.int32).reshape(lead + y.shape[1:]))
+
+
+def _max_back_host(g, idx, spec, shape, negate):
+    nd, window, stride, kpad, ceil, host, _ = spec
+    gf = _fold(np.asarray(g), nd)
+    dtype = gf.dtype
+    gf = _work(gf)
+    spatial = tuple(shape[-nd - 1:-1])
+    if host is not None:
+        spatial = tuple(n + lo + hi for n, (lo, hi) in zip(spatial, host))
+    in_shape = (gf.shape[0],) + spatial + (gf.shape[-1],)
+    gi = _threads(_api.max_pool_backward, _backend.core(), nd, gf,
+                  _fold(np.asarray(idx), nd).astype(np.int64), in_shape, LAYOUTS[nd][1])
+    if host is not None:
+        gi = gi[(slice(None),) + tuple(slice(lo, lo + n) for (lo, _), n in
+                                       zip(host, shape[-nd - 1:-1]))]
+    return np.ascontiguousarray(gi).astype(dtype).reshape(shape)
+
+
+def _avg_host(x, spec, count_include_pad):
+    nd, window, stride, kpad, ceil, host, _ = spec
+    a = _fold(np.asarray(x), nd)
+    dtype = a.dtype
+    a = _host_pad(_work(a), nd, host, 0)
+    div, cip = _divisor(window, host, count_include_pad)
+    y = _threads(_api.avg_pool, _backend.core(), nd, a, window, stride, kpad, ceil, cip, div,
+                 LAYOUTS[nd][1])
+    if host is not None and not count_include_pad:
+        with np.errstate(invalid="ignore"):   # (a window wholly in the padding: 0 / 0, as flax)
+            y = y / _counts(x.shape, spec).astype(y.dtype)
+    lead = x.shape[:-nd - 1]
+    return y.astype(dtype).reshape(lead + y.shape[1:])
+
+
+def _avg_back_host(g, spec, shape, count_include_pad):
+    nd, window, stride, kpad, ceil, host, _ = spec
+    gf = _fold(np.asarray(g), nd)
+    dtype = gf.dtype
+    gf = _work(gf)
+    div, cip = _divisor(window, host, count_include_pad)
+    if host is not None and not count_include_pad:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            gf = gf / _counts(shape, spec).astype(gf.dtype)
+    spatial = tuple(shape[-nd - 1:-1])
+    if host is not None:
+        spatial = tuple(n + lo + hi for n, (lo, hi) in zip(spatial, host))
+    in_shape = (gf.shape[0],) + spatial + (gf.shape[-1],)
+    gi = _threads(_api.avg_pool_backward, _backend.core(), nd, gf, in_shape, window, stride,
+                  kpad, ceil, cip, div, LAYOUTS[nd][1])
+    if host is not None:
+        gi = gi[(slice(None),) + tuple(slice(lo, lo + n) for (lo, _), n in
+                                       zip(host, shape[-nd - 1:-1]))]
+    return np.ascontiguousarray(gi).astype(dtype).reshape(shape)
+
+
+def _divisor(window, host, count_include_pad):
+    """(divisor_override, count_include_pad) for the kernels: flax divides by
+    the window's size, or by its elements inside the input; with host
+    padding the latter divides afterwards (a divisor of 1: the sums)."""
+    if count_include_pad:
+        return int(np.prod(window)), True
+    if host is not None:
+        return 1, True
+    return None, False
+
+
+def _counts(shape, spec):
+    """Each window's elements inside the input, (1, *out, 1), for host-padded
+    averages without the padding."""
+    nd, window, stride, _, _, host, out = spec
+    ones = np.ones((1,) + tuple(shape[-nd - 1:-1]) + (1,), np.float64)
+    ones = _host_pad(ones, nd, host, 0)
+    return _api.avg_pool(_backend.core(), nd, ones, window, stride, 0, False, True, 1,
+                         LAYOUTS[nd][1])
+
+
+# -------------------------------------------------------------- JAX side
+
+def _callback(fn, shapes, *args):
+    return jax.pure_callback(fn, shapes, *args, vmap_method="expand_dims")
+
+
+@partial(jax.custom_vjp, nondiff_argnums=(1, 2))
+def _max(x, spec, negate):
+    return _max_fwd(x, spec, negate)[0]
+
+
+def _max_fwd(x, spec, negate):
+    out = x.shape[:-spec[0] - 1] + spec[-1] + x.shape[-1:]
+    y, idx = _callback(partial(_max_host, spec=spec, negate=negate),
+                       (jax.ShapeDtypeStruct(out, x.dtype),
+                        jax.ShapeDtypeStruct(out, jnp.int32)), x)
+    return y, (idx, x.shape)
+
+
+def _max_bwd(spec, negate, res, g):
+    idx, shape = res
+    gx = _callback(partial(_max_back_host, spec=spec, shape=shape, negate=negate),
+                   jax.ShapeDtypeStruct(shape, g.dtype), g, idx)
+    return (gx,)
+
+
+_max.defvjp(_max_fwd, _max_bwd)
+
+
+@partial(jax.custom_vjp, nondiff_argnums=(1, 2))
+def _avg(x, spec, count_include_pad):
+    out = x.shape[:-spec[0] - 1] + spec[-1] + x.shape[-1:]
+    return _callback(partial(_avg_host, spec=spec, count_include_pad=count_include_pad),
+                     jax.ShapeDtypeStruct(out, x.dtype), x)
+
+
+def _avg_fwd(x, spec, count_include_pad):
+    return _avg(x, spec, count_include_pad), x.shape
+
+
+def _avg_bwd(spec, count_include_pad, shape, g):
+    gx = _callback(partial(_avg_back_host, spec=spec, shape=shape,
+                           count_include_pad=count_include_pad),
+                   jax.ShapeDtypeStruct(shape, g.dtype), g)
+    return (gx,)
+
+
+_avg.defvjp(_avg_fwd, _avg_bwd)
+
+
+_FLOATS = ("float16", "bfloat16", "float32", "float64")
+
+
+def _check(inputs, fn):
+    if not hasattr(inputs, "shape") or not hasattr(inputs, "dtype"):
+        inputs = jnp.asarray(inputs)
+    if jnp.dtype(inputs.dtype).name not in _FLOATS:
+        raise TypeError(f"{fn}: inputs must be float16, bfloat16, float32 or float64, but got "
+                        f"dtype {inputs.dtype}")
+    return inputs
+
+
+def _on_host() -> bool:
+    return jax.default_backend() == "cpu"
+
+
+def _lax_pool(inputs, init, op, window, strides, padding):
+    """flax.linen.pooling.pool: lax.reduce_window over the window axes."""
+    nd = len(window)
+    lead = inputs.ndim - nd - 1
+    stride = (1,) * nd if strides is None else tuple(strides)
+    pad = padding if isinstance(padding, str) else \
+        ((0, 0),) * lead + tuple(tuple(p) for p in padding) + ((0, 0),)
+    return lax.reduce_window(inputs, init, op, (1,) * lead + tuple(window) + (1,),
+                             (1,) * lead + stride + (1,), pad)
+
+
+def max_pool(inputs: Any, window_shape: Sequence[int], strides: Any = None,
+             padding: Padding = "VALID") -> Any:
+    """``flax.linen.max_pool``: the maximum of each window of a channels-last
+    array (leading batch dimensions, then the window's dimensions, then
+    features); ``strides`` None means 1; ``padding`` "VALID", "SAME" or
+    (low, high) pairs.  Equal to ``lax.reduce_window`` bit for bit.
+
+    Examples
+    --------
+    >>> x = jnp.array([[[1.0], [5.0], [2.0], [4.0]]])          # (batch, width, features)
+    >>> max_pool(x, (2,), strides=(2,))[0, :, 0].tolist()
+    [5.0, 4.0]
+    """
+    inputs = _check(inputs, "max_pool")
+    if not _on_host():
+        return _lax_pool(inputs, -jnp.inf, lax.max, window_shape, strides, padding)
+    return _max(inputs, _plan(inputs.shape, window_shape, strides, padding, "max_pool"), False)
+
+
+def min_pool(inputs: Any, window_shape: Sequence[int], strides: Any = None,
+             padding: Padding = "VALID") -> Any:
+    """``flax.linen.min_pool``: the minimum of each window (the max of the
+    negated values, negated: exact), otherwise as ``max_pool``.
+
+    Examples
+    --------
+    >>> x = jnp.array([[[1.0], [5.0], [2.0], [4.0]]])
+    >>> min_pool(x, (2,), strides=(2,))[0, :, 0].tolist()
+    [1.0, 2.0]
+    """
+    inputs = _check(inputs, "min_pool")
+    if not _on_host():
+        return _lax_pool(inputs, jnp.inf, lax.min, window_shape, strides, padding)
+    return _max(inputs, _plan(inputs.shape, window_shape, strides, padding, "min_pool"), True)
+
+
+def avg_pool(inputs: Any, window_shape: Sequence[int], strides: Any = None,
+             padding: Padding = "VALID", count_include_pad: bool = True) -> Any:
+    """``flax.linen.avg_pool``: each window's sum divided by the window's
+    size (``count_include_pad=True``) or by its elements inside the input;
+    within 2 ulp of flax's (another summation order).
+
+    Examples
+    --------
+    >>> x = jnp.array([[[1.0], [5.0], [2.0], [4.0]]])
+    >>> avg_pool(x, (2,), strides=(2,))[0, :, 0].tolist()
+    [3.0, 3.0]
+    >>> y = jnp.array([[[1.0], [5.0], [3.0], [4.0]]])          # SAME: windows 1,5,3 and 3,4
+    >>> avg_pool(y, (3,), strides=(2,), padding="SAME", count_include_pad=False)[0, :, 0].tolist()
+    [3.0, 3.5]
+    """
+    inputs = _check(inputs, "avg_pool")
+    if not _on_host():
+        y = _lax_pool(inputs, 0.0, lax.add, window_shape, strides, padding)
+        if count_include_pad:
+            return y / np.prod(window_shape)
+        ones = jnp.ones((1,) * (inputs.ndim - len(window_shape) - 1)
+                        + inputs.shape[-len(window_shape) - 1:-1] + (1,), inputs.dtype)
+        return y / _lax_pool(ones, 0.0, lax.add, window_shape, strides, padding)
+    return _avg(inputs, _plan(inputs.shape, window_shape, strides, padding, "avg_pool"),
+                bool(count_include_pad))
