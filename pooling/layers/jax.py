@@ -102,7 +102,11 @@ def _plan(shape, window_shape, strides, padding, fn):
                          f"{window} (padding {pads})")
     kernel_pad, ceil, host = [], False, None
     for ceil_mode in (False, True):
-        ok = all(2 * lo <= k and output_length(n, k, s, lo, 1, ceil_mode) == o
+        # (PyTorch's windows: padding at most half the window, the window no
+        # larger than the input, as PyTorch's 3-D average requires, and as
+        # many windows as reduce_window's)
+        ok = all(2 * lo <= k and n >= k
+                 and output_length(n, k, s, lo, 1, ceil_mode) == o
                  for n, k, s, (lo, hi), o in zip(spatial, window, stride, pads, out))
         if ok:
             kernel_pad, ceil = [lo for lo, _ in pads], ceil_mode
@@ -149,7 +153,7 @@ def _max_host(x, spec, negate):
     if negate:
         y = np.negative(y)
     lead = x.shape[:-nd - 1]
-    return (y.astype(dtype).reshape(lead + y.shape[1:]),
+    return (y.astype(dtype, copy=False).reshape(lead + y.shape[1:]),
             idx.astype(np.int32).reshape(lead + y.shape[1:]))
 
 
@@ -167,7 +171,7 @@ def _max_back_host(g, idx, spec, shape, negate):
     if host is not None:
         gi = gi[(slice(None),) + tuple(slice(lo, lo + n) for (lo, _), n in
                                        zip(host, shape[-nd - 1:-1]))]
-    return np.ascontiguousarray(gi).astype(dtype).reshape(shape)
+    return np.ascontiguousarray(gi).astype(dtype, copy=False).reshape(shape)
 
 
 def _avg_host(x, spec, count_include_pad):
@@ -182,7 +186,7 @@ def _avg_host(x, spec, count_include_pad):
         with np.errstate(invalid="ignore"):   # (a window wholly in the padding: 0 / 0, as flax)
             y = y / _counts(x.shape, spec).astype(y.dtype)
     lead = x.shape[:-nd - 1]
-    return y.astype(dtype).reshape(lead + y.shape[1:])
+    return y.astype(dtype, copy=False).reshape(lead + y.shape[1:])
 
 
 def _avg_back_host(g, spec, shape, count_include_pad):
@@ -203,7 +207,7 @@ def _avg_back_host(g, spec, shape, count_include_pad):
     if host is not None:
         gi = gi[(slice(None),) + tuple(slice(lo, lo + n) for (lo, _), n in
                                        zip(host, shape[-nd - 1:-1]))]
-    return np.ascontiguousarray(gi).astype(dtype).reshape(shape)
+    return np.ascontiguousarray(gi).astype(dtype, copy=False).reshape(shape)
 
 
 def _divisor(window, host, count_include_pad):
