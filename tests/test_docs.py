@@ -76,8 +76,9 @@ RUN = ("python -m pooling", "python -m pooling.dask")
 
 # Optional packages a module pulls in, for the skip rule.
 IMPLIED = {"pooling.dask": "dask", "pooling.layers.torch": "torch",
-           "pooling.layers.autograd": "autograd", "distributed": "distributed"}
-OPTIONAL = {"torch", "dask", "zarr", "autograd", "distributed", "tinyml"}
+           "pooling.layers.autograd": "autograd", "pooling.layers.jax": "jax",
+           "distributed": "distributed"}
+OPTIONAL = {"torch", "dask", "zarr", "autograd", "distributed", "tinyml", "jax"}
 
 
 @dataclass
