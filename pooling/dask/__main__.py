@@ -174,8 +174,8 @@ def _codec(name, level, output, zarr_format):
 
 
 def _zarr3():
-    import zarr
-    return int(zarr.__version__.split(".")[0]) >= 3
+    from .pyramid import _ZARR_MAJOR
+    return _ZARR_MAJOR >= 3
 
 
 def _existing_format(path):

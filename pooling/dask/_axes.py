@@ -123,15 +123,20 @@ def _units(units, ax: Axes) -> Tuple[Optional[str], ...]:
     return t
 
 
-def from_ome(attrs: Any, ndim: int) -> Tuple[Axes, str]:
-    """The axes, scale, units and translation of an OME-Zarr image's first
-    dataset, and that dataset's path, from the group's attributes (0.4 or 0.5)."""
+def multiscale(attrs: Any) -> dict:
+    """An OME-Zarr image group's first multiscale (0.4 or 0.5 attributes)."""
     ms_list = attrs.get("ome", {}).get("multiscales") if "ome" in attrs else \
         attrs.get("multiscales")
     if not ms_list:
         raise ValueError(f"{_FN}: the input group has no OME-Zarr multiscales metadata; "
                          "name the array (component) to read")
-    ms = ms_list[0]
+    return ms_list[0]
+
+
+def from_ome(attrs: Any, ndim: int) -> Tuple[Axes, str]:
+    """The axes, scale, units and translation of an OME-Zarr image's first
+    dataset, and that dataset's path, from the group's attributes (0.4 or 0.5)."""
+    ms = multiscale(attrs)
     axes = ms.get("axes") or [{"name": n} for n in "tczyx"[5 - ndim:]]
     names = tuple(a["name"] if isinstance(a, dict) else a for a in axes)
     units = tuple(a.get("unit") if isinstance(a, dict) else None for a in axes)

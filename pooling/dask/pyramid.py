@@ -161,7 +161,8 @@ def pyramid(image: Any, factors: Union[int, Sequence[int]] = 2, levels: Optional
 
     ome = None
     if _is_group(image):
-        ome, dataset = _axes.from_ome(image.attrs, image[_first_dataset(image)].ndim)
+        first = _axes.multiscale(image.attrs)["datasets"][0]["path"]
+        ome, dataset = _axes.from_ome(image.attrs, image[first].ndim)
         image = image[dataset]
     if isinstance(image, da.Array):
         x = image
@@ -376,16 +377,6 @@ def _is_group(a: Any) -> bool:
     except ImportError:
         return False
     return isinstance(a, zarr.Group)
-
-
-def _first_dataset(group) -> str:
-    attrs = group.attrs
-    ms = attrs.get("ome", {}).get("multiscales") if "ome" in attrs else \
-        attrs.get("multiscales")
-    if not ms:
-        raise ValueError(f"{_FN}: the input group has no OME-Zarr multiscales metadata; "
-                         "name the array (component) to read")
-    return ms[0]["datasets"][0]["path"]
 
 
 def _zarr_major() -> int:

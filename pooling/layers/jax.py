@@ -136,6 +136,23 @@ def _host_pad(a, nd, host, value):
     return np.pad(a, width, constant_values=value)
 
 
+def _padded_input(gf, shape, nd, host):
+    """The (N, *spatial, C) input shape the kernels saw: host padding included."""
+    spatial = tuple(shape[-nd - 1:-1])
+    if host is not None:
+        spatial = tuple(n + lo + hi for n, (lo, hi) in zip(spatial, host))
+    return (gf.shape[0],) + spatial + (gf.shape[-1],)
+
+
+def _unpad(gi, shape, nd, host, dtype):
+    """A gradient of the kernels' input as one of the caller's: host padding
+    cut off, the caller's dtype and leading dimensions."""
+    if host is not None:
+        gi = gi[(slice(None),) + tuple(slice(lo, lo + n) for (lo, _), n in
+                                       zip(host, shape[-nd - 1:-1]))]
+    return np.ascontiguousarray(gi).astype(dtype, copy=False).reshape(shape)
+
+
 def _threads(fn, *args, **kwargs):
     return _backend.with_thread_limit(0, fn, *args, **kwargs)
 
@@ -157,21 +174,16 @@ def _max_host(x, spec, negate):
             idx.astype(np.int32).reshape(lead + y.shape[1:]))
 
 
-def _max_back_host(g, idx, spec, shape, negate):
-    nd, window, stride, kpad, ceil, host, _ = spec
+def _max_back_host(g, idx, spec, shape):
+    # (min pooling too: its indices point at the minima)
+    nd, host = spec[0], spec[5]
     gf = _fold(np.asarray(g), nd)
     dtype = gf.dtype
     gf = _work(gf)
-    spatial = tuple(shape[-nd - 1:-1])
-    if host is not None:
-        spatial = tuple(n + lo + hi for n, (lo, hi) in zip(spatial, host))
-    in_shape = (gf.shape[0],) + spatial + (gf.shape[-1],)
     gi = _threads(_api.max_pool_backward, _backend.core(), nd, gf,
-                  _fold(np.asarray(idx), nd).astype(np.int64), in_shape, LAYOUTS[nd][1])
-    if host is not None:
-        gi = gi[(slice(None),) + tuple(slice(lo, lo + n) for (lo, _), n in
-                                       zip(host, shape[-nd - 1:-1]))]
-    return np.ascontiguousarray(gi).astype(dtype, copy=False).reshape(shape)
+                  _fold(np.asarray(idx), nd).astype(np.int64),
+                  _padded_input(gf, shape, nd, host), LAYOUTS[nd][1])
+    return _unpad(gi, shape, nd, host, dtype)
 
 
 def _avg_host(x, spec, count_include_pad):
@@ -198,16 +210,10 @@ def _avg_back_host(g, spec, shape, count_include_pad):
     if host is not None and not count_include_pad:
         with np.errstate(invalid="ignore", divide="ignore"):
             gf = gf / _counts(shape, spec).astype(gf.dtype)
-    spatial = tuple(shape[-nd - 1:-1])
-    if host is not None:
-        spatial = tuple(n + lo + hi for n, (lo, hi) in zip(spatial, host))
-    in_shape = (gf.shape[0],) + spatial + (gf.shape[-1],)
-    gi = _threads(_api.avg_pool_backward, _backend.core(), nd, gf, in_shape, window, stride,
-                  kpad, ceil, cip, div, LAYOUTS[nd][1])
-    if host is not None:
-        gi = gi[(slice(None),) + tuple(slice(lo, lo + n) for (lo, _), n in
-                                       zip(host, shape[-nd - 1:-1]))]
-    return np.ascontiguousarray(gi).astype(dtype, copy=False).reshape(shape)
+    gi = _threads(_api.avg_pool_backward, _backend.core(), nd, gf,
+                  _padded_input(gf, shape, nd, host), window, stride, kpad, ceil, cip, div,
+                  LAYOUTS[nd][1])
+    return _unpad(gi, shape, nd, host, dtype)
 
 
 def _divisor(window, host, count_include_pad):
@@ -252,7 +258,7 @@ def _max_fwd(x, spec, negate):
 
 def _max_bwd(spec, negate, res, g):
     idx, shape = res
-    gx = _callback(partial(_max_back_host, spec=spec, shape=shape, negate=negate),
+    gx = _callback(partial(_max_back_host, spec=spec, shape=shape),
                    jax.ShapeDtypeStruct(shape, g.dtype), g, idx)
     return (gx,)
 
