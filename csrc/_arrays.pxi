@@ -35,10 +35,17 @@ cdef Geom _geom(spatial, strides, Py_ssize_t itemsize, params, out):
     g.sd, g.sh, g.sw = params.stride
     g.pd, g.ph, g.pw = params.padding
     g.dd, g.dh, g.dw = params.dilation
-    # Python ints: floor division (cdivision would truncate negatives).
-    pw, sw, last = <object>g.pw, <object>g.sw, <object>(g.W - 1 - (g.kw - 1) * g.dw)
-    g.jlo = min(-(-pw // sw), g.OW)
-    g.jhi = max(g.jlo, min(g.OW, (last + pw) // sw + 1))
+    _geom_derive(&g, itemsize)
+    return g
+
+
+cdef void _geom_derive(Geom* g, Py_ssize_t itemsize) noexcept nogil:
+    # What follows from the sizes, strides and window (set by the caller):
+    # the interior columns, the offset table, the column kind.  Without the
+    # GIL: the XLA handlers (_xla.pxi) fill their Geom here too.
+    cdef Py_ssize_t last = g.W - 1 - (g.kw - 1) * g.dw
+    g.jlo = min((g.pw + g.sw - 1) // g.sw, g.OW)
+    g.jhi = max(g.jlo, min(g.OW, _floor_div(last + g.pw, g.sw) + 1))
     g.hend = g.H + g.ph
     cdef Py_ssize_t o, rows = g.kh * g.kw
     for o in range(min(g.kd * rows, _MAX_LOCAL)):
@@ -54,7 +61,14 @@ cdef Geom _geom(spatial, strides, Py_ssize_t itemsize, params, out):
             g.hkind = H_K2S1
         elif g.kw == 3 and g.sw == 1:
             g.hkind = H_K3S1
-    return g
+
+
+cdef inline Py_ssize_t _floor_div(Py_ssize_t a, Py_ssize_t b) noexcept nogil:
+    # a // b rounded down for b > 0 (C division truncates negatives).
+    cdef Py_ssize_t q = a // b
+    if q * b > a:
+        q -= 1
+    return q
 
 
 def _alloc(shape, dtype, bint channels_last, bint zeros=False):

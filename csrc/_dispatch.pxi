@@ -111,7 +111,9 @@ cdef _compact_into(go, loc, gi, bint cl, const Geom* g):
 
 cdef _compact_as(grad_t* t, go, loc, gi, bint cl, const Geom* g):
     # `t` only carries the element type (pass a NULL of it).
+    cdef Py_ssize_t N = go.shape[0], C = go.shape[2] if cl else 1
     if cl:   # (N, OS, C) into (N, S, C)
-        _backward_compact_cl[grad_t](go, loc, gi, g)
+        _backward_compact_cl(<const grad_t*>_data(go), <const uint8_t*>_data(loc),
+                             <grad_t*>_data(gi), N, C, g)
     else:    # (P, OS) into (P, S)
         _backward_compact[grad_t](go, loc, gi, g)

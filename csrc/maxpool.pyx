@@ -85,7 +85,13 @@ H. Backward is a scatter in output raster order, PyTorch's order, so that
    written, and the caller raises.  From the compact argmax, channels-first,
    disjoint windows on rows of at least _WRITE_ONCE_MIN_OW outputs are
    written once instead (no zero fill where they tile the input); float16
-   always scatters.
+   always scatters.  Channels-last float32 and float64 without dilation
+   gather instead (_gather_compact_cl): each input pixel, a task per input
+   row, adds in output raster order the gradients of the outputs whose
+   windows cover it where their offsets name it (+0.0 elsewhere, which
+   changes no sum: the same bits), written once, without a zero fill or
+   read-modify-write (a 3x3/s2 backward on 64 channels: 26 ms scattered,
+   7 ms gathered, one thread).
 I. Threads: OpenMP over planes (channels-first), output rows (channels-last
    forward) or batch items (channels-last scatters, so that no two tasks
    write one element; not channel blocks of one item, whose threads slowed
@@ -231,6 +237,18 @@ O. Adaptive average pooling (_adaptive_average.pxi): PyTorch's channels-
    positions that the same outputs cover (Runs, per axis) get equal
    gradients, so one element (or channel vector, or row) is computed and
    copied.
+X. XLA custom calls (_xla.pxi, xla_ffi.h) for pooling.layers.jax: max
+   pooling with the compact argmax and its gather (H), average pooling and
+   its backward, as XLA FFI handlers.  XLA calls them on its own threads,
+   without the GIL, with its row-major buffers (flax's channels-last
+   arrays, leading dimensions folded into the batch): the handler checks
+   the call frame against its contract, fills a Geom and a Job from the
+   buffers' shapes and one int64 attribute, and runs F's and K's loops into
+   XLA's outputs.  The C ABI's structs are declared here (xla_ffi.h), not
+   included from jaxlib: JAX stays an optional runtime extra.  XLA's
+   registry takes handlers of its own API version only, so the Python side
+   reads it from the jaxlib it runs with.  Large outputs are advised onto
+   transparent huge pages before they are written (xla_ffi.h).
 T. Threads that never hurt (threads.h).  An OpenMP region ends in a
    barrier that waits for every team thread to arrive, so with the cores
    busy elsewhere a worker the scheduler has not run yet held 0.1 ms calls
@@ -267,9 +285,12 @@ _tiles.pxi      small channels-first planes in channels-last tiles (F2)
 _fractional.pxi fractional max pooling (N): a pass per window element
 _adaptive_average.pxi  adaptive average pooling (O): lanes of sums, a gather
 _mode.pxi       block mode of label images (pyramids): gather, sort, longest run
+_xla.pxi        XLA FFI handlers (X): call frame -> Geom, Job -> the loops above
 half.h          binary16 <-> binary32 for float16 sums
 tiles.h         F2's copies into and out of tiles, and its register folds
 threads.h       Design T: watched parallel regions, the fork and host limits
+gather.h        the compact backward's gather lanes (H): a select as a bit mask
+xla_ffi.h       the part of XLA's FFI C ABI the handlers use (X)
 _openmp.pxd     OpenMP when the compiler has it, a serial stand-in when not
 maxpool_avx2.pyx  includes this file: the same kernels built with AVX2 as
                 pooling._core._maxpool_avx2, a CPU variant that pooling._core.backend
@@ -304,7 +325,9 @@ backward3d_compact -> backward3d (windows over 256 positions)
     _backward_compact (prange: planes) -> _backward_compact_plane
       -> _unfold_row -> _unfold_k2 | _unfold_col   (disjoint windows, long rows)
       -> _add                                      (otherwise: a scatter)
-    _backward_compact_cl (prange: batch items) -> _add
+    _backward_compact_cl -> _gather_compact_cl (prange: input rows) -> _gather_row
+                              -> _cover, pooling_gather_f32 | _f64 (gather.h)
+                          | (prange: batch items) -> _add    (float16, dilation)
 adaptive3d -> _kernel_input, _channels_last, _output, _job, _result
   _dispatch (pool_t) -> _run
     _adaptive (prange: planes) -> _adaptive_plane -> _adaptive_rows
@@ -351,6 +374,9 @@ adaptive_avg_backward3d -> _adaptive_avg_backward -> _planes | _pixels, _runs,
   _aavg_backward_run (avg_t, round_t)
     _aavg_shares (prange: planes or items) -> _over
     _aavg_gather (prange: blocks of rows) -> _plus
+_xla_max, _xla_max_grad, _xla_avg, _xla_avg_grad -> _xla_call
+  -> _geom_derive; _run (OP_FORWARD_CL, OP_AVERAGE_CL) | _average_backward_cl
+     | _backward_compact_cl | _scatter_cl
 """
 import numpy as np
 
@@ -717,3 +743,4 @@ include "_tiles.pxi"
 include "_fractional.pxi"
 include "_adaptive_average.pxi"
 include "_mode.pxi"
+include "_xla.pxi"

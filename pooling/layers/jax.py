@@ -42,8 +42,10 @@ Examples
 """
 from __future__ import annotations
 
+import os
+import re
 from functools import partial
-from typing import Any, Sequence, Tuple, Union
+from typing import Any, NamedTuple, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -60,11 +62,22 @@ __all__ = ["avg_pool", "max_pool", "min_pool"]
 Padding = Union[str, Sequence[Tuple[int, int]]]
 
 
+class _Spec(NamedTuple):
+    """One call's windows (hashable: custom_vjp's static argument)."""
+    nd: int
+    window: Tuple[int, ...]
+    stride: Tuple[int, ...]
+    kpad: Tuple[int, ...]          # PyTorch padding the kernels apply
+    ceil: bool                     # ... with ceil_mode
+    host: Optional[Tuple[Tuple[int, int], ...]]   # else: padded before the kernels
+    out: Tuple[int, ...]           # output spatial sizes
+    ffi: bool                      # the XLA custom calls (else the callbacks)
+
+
 # ------------------------------------------------------------ argument plan
 
-def _plan(shape, window_shape, strides, padding, fn):
-    """(nd, batch dims, window, strides, pads, kernel padding, ceil_mode,
-    host pads or None, output spatial sizes) for an input of ``shape``."""
+def _plan(shape, window_shape, strides, padding, fn, op="max"):
+    """The _Spec of a call on an input of ``shape`` (``op``: "max" or "avg")."""
     try:
         window = tuple(int(w) for w in window_shape)
     except TypeError:
@@ -114,7 +127,8 @@ def _plan(shape, window_shape, strides, padding, fn):
     else:
         host = pads
         kernel_pad = [0] * nd
-    return nd, window, stride, tuple(kernel_pad), ceil, host, out
+    ffi = _ffi_ready() and (op == "avg" or int(np.prod(window)) <= _MAX_OFFSETS)
+    return _Spec(nd, window, stride, tuple(kernel_pad), ceil, host, out, ffi)
 
 
 # -------------------------------------------------------------- host side
@@ -158,7 +172,7 @@ def _threads(fn, *args, **kwargs):
 
 
 def _max_host(x, spec, negate):
-    nd, window, stride, kpad, ceil, host, _ = spec
+    nd, window, stride, kpad, ceil, host = spec[:6]
     a = _fold(np.asarray(x), nd)
     dtype = a.dtype
     a = _work(a)
@@ -176,7 +190,7 @@ def _max_host(x, spec, negate):
 
 def _max_back_host(g, idx, spec, shape):
     # (min pooling too: its indices point at the minima)
-    nd, host = spec[0], spec[5]
+    nd, host = spec.nd, spec.host
     gf = _fold(np.asarray(g), nd)
     dtype = gf.dtype
     gf = _work(gf)
@@ -187,7 +201,7 @@ def _max_back_host(g, idx, spec, shape):
 
 
 def _avg_host(x, spec, count_include_pad):
-    nd, window, stride, kpad, ceil, host, _ = spec
+    nd, window, stride, kpad, ceil, host = spec[:6]
     a = _fold(np.asarray(x), nd)
     dtype = a.dtype
     a = _host_pad(_work(a), nd, host, 0)
@@ -202,7 +216,7 @@ def _avg_host(x, spec, count_include_pad):
 
 
 def _avg_back_host(g, spec, shape, count_include_pad):
-    nd, window, stride, kpad, ceil, host, _ = spec
+    nd, window, stride, kpad, ceil, host = spec[:6]
     gf = _fold(np.asarray(g), nd)
     dtype = gf.dtype
     gf = _work(gf)
@@ -230,11 +244,150 @@ def _divisor(window, host, count_include_pad):
 def _counts(shape, spec):
     """Each window's elements inside the input, (1, *out, 1), for host-padded
     averages without the padding."""
-    nd, window, stride, _, _, host, out = spec
+    nd, window, host, out = spec.nd, spec.window, spec.host, spec.out
     ones = np.ones((1,) + tuple(shape[-nd - 1:-1]) + (1,), np.float64)
     ones = _host_pad(ones, nd, host, 0)
-    return _api.avg_pool(_backend.core(), nd, ones, window, stride, 0, False, True, 1,
+    return _api.avg_pool(_backend.core(), nd, ones, window, spec.stride, 0, False, True, 1,
                          LAYOUTS[nd][1])
+
+
+# -------------------------------------------------------------- XLA side
+
+# Windows of at most this many positions keep the argmax as one byte per
+# output (window offsets, the layer's cache); larger ones take the callbacks.
+_MAX_OFFSETS = 256
+_TARGETS = ("pooling_max", "pooling_max_grad", "pooling_avg", "pooling_avg_grad")
+_registered: Optional[bool] = None
+# POOLING_JAX_CALLBACK=1: every call through the callbacks (what the custom
+# calls replaced; for comparison and as a way around them)
+_callbacks_only = os.environ.get("POOLING_JAX_CALLBACK") == "1"
+
+
+def _ffi_api_version():
+    """(major, minor) of the XLA FFI API of the installed jaxlib, from the
+    C header it ships, or None."""
+    try:
+        path = os.path.join(jax.ffi.include_dir(), "xla", "ffi", "api", "c_api.h")
+        with open(path) as f:
+            text = f.read()
+    except (AttributeError, OSError):
+        return None
+    found = [re.search(rf"#define XLA_FFI_API_{part}\s+(\d+)", text) for part in
+             ("MAJOR", "MINOR")]
+    if None in found:
+        return None
+    return tuple(int(m.group(1)) for m in found)
+
+
+def _ffi_ready() -> bool:
+    """Whether the kernels serve as XLA custom calls: the compiled core is
+    the backend, and its handlers are registered (once, on first use) with
+    an FFI API whose layouts they know (major version 0)."""
+    global _registered
+    core = _backend.core()
+    if _callbacks_only or not hasattr(core, "xla_handlers"):
+        return False
+    if _registered is None:
+        version = _ffi_api_version()
+        _registered = False
+        if version is not None and version[0] == 0:
+            try:
+                for name, capsule in core.xla_handlers(*version).items():
+                    jax.ffi.register_ffi_target(name, capsule, platform="cpu")
+                _registered = True
+            except Exception:   # (an XLA that refuses them: the callbacks serve)
+                _registered = False
+    return _registered
+
+
+def _params(spec, divisor=0, count_pad=False):
+    """The handlers' attribute: nd, then window, strides and kernel padding
+    on three axes (1-D and 2-D lifted as pooling._api does), divisor,
+    count_include_pad."""
+    lift = (1,) * (3 - spec.nd)
+    pad0 = (0,) * (3 - spec.nd)
+    return np.array((spec.nd,) + lift + spec.window + lift + spec.stride + pad0 + spec.kpad
+                    + (int(divisor or 0), int(count_pad)), np.int64)
+
+
+def _xla(target, results, *args, p):
+    return jax.ffi.ffi_call(target, results, vmap_method="broadcast_all")(*args, p=p)
+
+
+def _lifted(x):
+    """The values the kernels compute in: float32 for float16 and bfloat16
+    (exact for max and min; sums in float32, as the kernels' float16)."""
+    return x.astype(jnp.float32) if x.dtype in (jnp.float16, jnp.bfloat16) else x
+
+
+def _pad(x, spec, value):
+    """Host padding (windows the kernels' PyTorch padding cannot give), in
+    the graph: XLA fuses it with what feeds the call."""
+    if spec.host is None:
+        return x
+    lead = x.ndim - spec.nd - 1
+    config = [(0, 0, 0)] * lead + [(lo, hi, 0) for lo, hi in spec.host] + [(0, 0, 0)]
+    return lax.pad(x, jnp.asarray(value, x.dtype), config)
+
+
+def _cut(gx, spec, shape):
+    """A gradient of the padded input as one of the input's (host padding cut off)."""
+    if spec.host is None:
+        return gx
+    lead = len(shape) - spec.nd - 1
+    starts = (0,) * lead + tuple(lo for lo, _ in spec.host) + (0,)
+    return lax.slice(gx, starts, tuple(s + n for s, n in zip(starts, shape)))
+
+
+def _max_xla(x, spec, negate):
+    a = _lifted(x)
+    a = _pad(-a if negate else a, spec, -jnp.inf)
+    out = a.shape[:-spec.nd - 1] + spec.out + a.shape[-1:]
+    y, idx = _xla("pooling_max", (jax.ShapeDtypeStruct(out, a.dtype),
+                                  jax.ShapeDtypeStruct(out, jnp.uint8)), a, p=_params(spec))
+    return (-y if negate else y).astype(x.dtype), idx
+
+
+def _max_grad_xla(g, idx, spec, shape):
+    # (min pooling too: its offsets point at the minima, and the negations
+    # around the max cancel in the gradient)
+    gl = _lifted(g)
+    padded = shape[:-spec.nd - 1] + tuple(
+        n + lo + hi for n, (lo, hi) in zip(shape[-spec.nd - 1:-1], spec.host or
+                                           ((0, 0),) * spec.nd)) + shape[-1:]
+    gx = _xla("pooling_max_grad", jax.ShapeDtypeStruct(padded, gl.dtype), gl, idx,
+              p=_params(spec))
+    return _cut(gx, spec, shape).astype(g.dtype)
+
+
+def _avg_xla(x, spec, count_include_pad):
+    a = _pad(_lifted(x), spec, 0)
+    div, cip = _divisor(spec.window, spec.host, count_include_pad)
+    out = a.shape[:-spec.nd - 1] + spec.out + a.shape[-1:]
+    y = _xla("pooling_avg", jax.ShapeDtypeStruct(out, a.dtype), a,
+             p=_params(spec, div, cip))
+    if spec.host is not None and not count_include_pad:
+        y = y / _counts_in(x.shape, spec, y.dtype)
+    return y.astype(x.dtype)
+
+
+def _avg_grad_xla(g, spec, shape, count_include_pad):
+    gl = _lifted(g)
+    div, cip = _divisor(spec.window, spec.host, count_include_pad)
+    if spec.host is not None and not count_include_pad:
+        gl = gl / _counts_in(shape, spec, gl.dtype)
+    padded = shape[:-spec.nd - 1] + tuple(
+        n + lo + hi for n, (lo, hi) in zip(shape[-spec.nd - 1:-1], spec.host or
+                                           ((0, 0),) * spec.nd)) + shape[-1:]
+    gx = _xla("pooling_avg_grad", jax.ShapeDtypeStruct(padded, gl.dtype), gl,
+              p=_params(spec, div, cip))
+    return _cut(gx, spec, shape).astype(g.dtype)
+
+
+def _counts_in(shape, spec, dtype):
+    """_counts as a constant that broadcasts against outputs of inputs of ``shape``."""
+    c = _counts(shape, spec)
+    return jnp.asarray(c.reshape((1,) * (len(shape) - spec.nd - 1) + c.shape[1:]), dtype)
 
 
 # -------------------------------------------------------------- JAX side
@@ -249,7 +402,10 @@ def _max(x, spec, negate):
 
 
 def _max_fwd(x, spec, negate):
-    out = x.shape[:-spec[0] - 1] + spec[-1] + x.shape[-1:]
+    if spec.ffi:
+        y, idx = _max_xla(x, spec, negate)
+        return y, (idx, x.shape)
+    out = x.shape[:-spec.nd - 1] + spec.out + x.shape[-1:]
     y, idx = _callback(partial(_max_host, spec=spec, negate=negate),
                        (jax.ShapeDtypeStruct(out, x.dtype),
                         jax.ShapeDtypeStruct(out, jnp.int32)), x)
@@ -258,6 +414,8 @@ def _max_fwd(x, spec, negate):
 
 def _max_bwd(spec, negate, res, g):
     idx, shape = res
+    if spec.ffi:
+        return (_max_grad_xla(g, idx, spec, shape),)
     gx = _callback(partial(_max_back_host, spec=spec, shape=shape),
                    jax.ShapeDtypeStruct(shape, g.dtype), g, idx)
     return (gx,)
@@ -268,7 +426,9 @@ _max.defvjp(_max_fwd, _max_bwd)
 
 @partial(jax.custom_vjp, nondiff_argnums=(1, 2))
 def _avg(x, spec, count_include_pad):
-    out = x.shape[:-spec[0] - 1] + spec[-1] + x.shape[-1:]
+    if spec.ffi:
+        return _avg_xla(x, spec, count_include_pad)
+    out = x.shape[:-spec.nd - 1] + spec.out + x.shape[-1:]
     return _callback(partial(_avg_host, spec=spec, count_include_pad=count_include_pad),
                      jax.ShapeDtypeStruct(out, x.dtype), x)
 
@@ -278,6 +438,8 @@ def _avg_fwd(x, spec, count_include_pad):
 
 
 def _avg_bwd(spec, count_include_pad, shape, g):
+    if spec.ffi:
+        return (_avg_grad_xla(g, spec, shape, count_include_pad),)
     gx = _callback(partial(_avg_back_host, spec=spec, shape=shape,
                            count_include_pad=count_include_pad),
                    jax.ShapeDtypeStruct(shape, g.dtype), g)
@@ -373,5 +535,5 @@ def avg_pool(inputs: Any, window_shape: Sequence[int], strides: Any = None,
         ones = jnp.ones((1,) * (inputs.ndim - len(window_shape) - 1)
                         + inputs.shape[-len(window_shape) - 1:-1] + (1,), inputs.dtype)
         return y / _lax_pool(ones, 0.0, lax.add, window_shape, strides, padding)
-    return _avg(inputs, _plan(inputs.shape, window_shape, strides, padding, "avg_pool"),
+    return _avg(inputs, _plan(inputs.shape, window_shape, strides, padding, "avg_pool", "avg"),
                 bool(count_include_pad))
