@@ -186,14 +186,13 @@ cdef inline void _unfold_col(grad_t* row, const grad_t* go, const uint8_t* loc,
 
 cdef void _backward_compact_cl(const grad_t* go, const uint8_t* loc, grad_t* gi,
                                Py_ssize_t N, Py_ssize_t C, const Geom* g) noexcept nogil:
-    # Channels-last, go and loc (N, OS, C), gi (N, S, C) filled here.
-    # float32 and float64 without dilation gather (_gather_compact_cl);
-    # otherwise, a batch item per task (see _scatter_cl), the scatter of
-    # _scatter_cl, each channel's position read from the offset table.
-    # Output pixels in raster order, so every sum is PyTorch's, bit for bit.
-    if (grad_t is float or grad_t is double) and g.dd == 1 and g.dh == 1 and g.dw == 1:
-        _gather_compact_cl(go, loc, gi, N, C, g)
-        return
+    # Channels-last, go and loc (N, OS, C), gi (N, S, C) filled here, a
+    # batch item per task (see _scatter_cl): the scatter of _scatter_cl,
+    # each channel's position read from the offset table.  Output pixels in
+    # raster order, so every sum is PyTorch's, bit for bit.  (A gather,
+    # each input element written once, did 2.25 select-adds per element
+    # for 3x3/s2 windows where this does a zero fill and one add per
+    # output: 1.4x slower at 64 channels, 11x at 3.)
     cdef Py_ssize_t S = g.D * g.H * g.W, OS = g.OD * g.OH * g.OW
     cdef Py_ssize_t n, r, ow, od, oh, o, c
     cdef int64_t base, s
@@ -222,77 +221,6 @@ cdef void _backward_compact_cl(const grad_t* go, const uint8_t* loc, grad_t* gi,
                         gin[s] = _add(gin[s], gon[o + c])
         _leave(&rg)
     _settle(&rg)
-
-
-cdef void _gather_compact_cl(const grad_t* go, const uint8_t* loc, grad_t* gi,
-                             Py_ssize_t N, Py_ssize_t C, const Geom* g) noexcept nogil:
-    # The scatter above as a gather, each input element written once: an
-    # input pixel adds, in output raster order, the gradient of every output
-    # whose window covers it, where that output's argmax offset names it
-    # (+0.0 where not: an addition that changes no sum, which starts at
-    # +0.0 and so can never be -0.0), the scatter's additions in its order,
-    # bit for bit.  No zero fill, no read-modify-write, and a task per input
-    # row (rows are independent), so one large item still uses every thread.
-    cdef Py_ssize_t R = N * g.D * g.H, r
-    cdef bint threaded = R * g.W * C >= _PARALLEL_MIN_WORK and R > 1
-    cdef Region rg
-    rg = _region_begin(threaded)
-    with parallel(num_threads=_threads(), use_threads_if=rg.on):
-        _arrive(&rg)
-        for r in prange(R, schedule="static"):
-            _gather_row(go, loc, gi, r, C, g)
-        _leave(&rg)
-    _settle(&rg)
-
-
-cdef extern from "gather.h" nogil:
-    void _gather_f32 "pooling_gather_f32"(float* px, const float* go, const uint8_t* loc,
-                                          uint8_t t, Py_ssize_t C, bint first)
-    void _gather_f64 "pooling_gather_f64"(double* px, const double* go, const uint8_t* loc,
-                                          uint8_t t, Py_ssize_t C, bint first)
-
-
-cdef void _gather_row(const grad_t* go, const uint8_t* loc, grad_t* gi, Py_ssize_t r,
-                      Py_ssize_t C, const Geom* g) noexcept nogil:
-    cdef Py_ssize_t n = r // (g.D * g.H), d = (r // g.H) % g.D, h = r % g.H
-    cdef Py_ssize_t od0, od1, oh0, oh1, ow0, ow1, od, oh, ow, w, o, a, t
-    cdef grad_t* px
-    cdef bint first
-    od0, od1 = _cover(d, g.pd, g.kd, g.sd, g.OD)
-    oh0, oh1 = _cover(h, g.ph, g.kh, g.sh, g.OH)
-    ow0 = ow1 = 0
-    for w in range(g.W):
-        px = gi + (r * g.W + w) * C
-        # The covering outputs [ow0, ow1) move right with w: stepped, not
-        # divided for (a 64-bit division per pixel cost more than its lanes).
-        while ow0 < g.OW and ow0 * g.sw - g.pw + g.kw <= w:
-            ow0 += 1
-        while ow1 < g.OW and ow1 * g.sw - g.pw <= w:
-            ow1 += 1
-        first = True
-        for od in range(od0, od1):
-            for oh in range(oh0, oh1):
-                a = ((d - od * g.sd + g.pd) * g.kh + h - oh * g.sh + g.ph) * g.kw
-                o = ((n * g.OD + od) * g.OH + oh) * g.OW
-                for ow in range(ow0, ow1):
-                    t = a + w - ow * g.sw + g.pw
-                    if grad_t is float:
-                        _gather_f32(px, go + (o + ow) * C, loc + (o + ow) * C, <uint8_t>t, C,
-                                    first)
-                    elif grad_t is double:
-                        _gather_f64(px, go + (o + ow) * C, loc + (o + ow) * C, <uint8_t>t, C,
-                                    first)
-                    first = False
-        if first:   # (no window covers the pixel)
-            memset(px, 0, C * sizeof(grad_t))
-
-
-cdef inline (Py_ssize_t, Py_ssize_t) _cover(Py_ssize_t x, Py_ssize_t p, Py_ssize_t k,
-                                            Py_ssize_t s, Py_ssize_t O) noexcept nogil:
-    # The outputs [o0, o1) whose windows (no dilation) cover input position x.
-    cdef Py_ssize_t lo = x + p - k + 1
-    cdef Py_ssize_t o0 = 0 if lo <= 0 else (lo + s - 1) // s
-    return o0, max(o0, min(O, (x + p) // s + 1))
 
 
 # ----------------------------------------------------------------- shared

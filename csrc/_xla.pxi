@@ -94,6 +94,7 @@ from cpython.pycapsule cimport PyCapsule_New
 # its own version only, so pooling.layers.jax sets it from the installed
 # jaxlib (xla_handlers) before registering; what is read here is API 0.1's.
 cdef int _xla_major = 0, _xla_minor = 1
+cdef bint _xla_huge = True
 
 cdef enum XlaOp:
     XLA_MAX          # x -> (y, argmax: uint8 window offsets or int64 positions)
@@ -105,12 +106,14 @@ cdef enum:
     _XLA_PARAMS = 12
 
 
-def xla_handlers(int major, int minor):
+def xla_handlers(int major, int minor, bint huge_pages=True):
     """{name: PyCapsule} of the XLA FFI handlers, answering to FFI API
     version ``major.minor`` (the installed jaxlib's), for
-    ``jax.ffi.register_ffi_target(name, capsule, platform="cpu")``."""
-    global _xla_major, _xla_minor
-    _xla_major, _xla_minor = major, minor
+    ``jax.ffi.register_ffi_target(name, capsule, platform="cpu")``;
+    ``huge_pages``: advise large outputs onto transparent huge pages
+    (xla_ffi.h; off only to measure what it saves)."""
+    global _xla_major, _xla_minor, _xla_huge
+    _xla_major, _xla_minor, _xla_huge = major, minor, huge_pages
     return {"pooling_max": PyCapsule_New(<void*>_xla_max, NULL, NULL),
             "pooling_max_grad": PyCapsule_New(<void*>_xla_max_grad, NULL, NULL),
             "pooling_avg": PyCapsule_New(<void*>_xla_avg, NULL, NULL),
@@ -224,7 +227,7 @@ cdef XLA_FFI_Error* _xla_call(XLA_FFI_CallFrame* f, int op, int nargs,
     if N * C * S == 0 or OS == 0:
         return NULL                          # nothing to pool: empty outputs
     _geom_derive(&g, isz)
-    for i in range(nargs, nargs + nrets):
+    for i in range(nargs, nargs + nrets if _xla_huge else nargs):
         k = isz if b[i].dtype == vtype else 1    # (the argmax: a byte)
         _huge_pages(b[i].data, (S if i == bi else OS) * N * C * k)
     cdef Job j

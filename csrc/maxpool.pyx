@@ -85,13 +85,7 @@ H. Backward is a scatter in output raster order, PyTorch's order, so that
    written, and the caller raises.  From the compact argmax, channels-first,
    disjoint windows on rows of at least _WRITE_ONCE_MIN_OW outputs are
    written once instead (no zero fill where they tile the input); float16
-   always scatters.  Channels-last float32 and float64 without dilation
-   gather instead (_gather_compact_cl): each input pixel, a task per input
-   row, adds in output raster order the gradients of the outputs whose
-   windows cover it where their offsets name it (+0.0 elsewhere, which
-   changes no sum: the same bits), written once, without a zero fill or
-   read-modify-write (a 3x3/s2 backward on 64 channels: 26 ms scattered,
-   7 ms gathered, one thread).
+   always scatters.
 I. Threads: OpenMP over planes (channels-first), output rows (channels-last
    forward) or batch items (channels-last scatters, so that no two tasks
    write one element; not channel blocks of one item, whose threads slowed
@@ -238,7 +232,7 @@ O. Adaptive average pooling (_adaptive_average.pxi): PyTorch's channels-
    gradients, so one element (or channel vector, or row) is computed and
    copied.
 X. XLA custom calls (_xla.pxi, xla_ffi.h) for pooling.layers.jax: max
-   pooling with the compact argmax and its gather (H), average pooling and
+   pooling with the compact argmax and its scatter (H), average pooling and
    its backward, as XLA FFI handlers.  XLA calls them on its own threads,
    without the GIL, with its row-major buffers (flax's channels-last
    arrays, leading dimensions folded into the batch): the handler checks
@@ -289,7 +283,6 @@ _xla.pxi        XLA FFI handlers (X): call frame -> Geom, Job -> the loops above
 half.h          binary16 <-> binary32 for float16 sums
 tiles.h         F2's copies into and out of tiles, and its register folds
 threads.h       Design T: watched parallel regions, the fork and host limits
-gather.h        the compact backward's gather lanes (H): a select as a bit mask
 xla_ffi.h       the part of XLA's FFI C ABI the handlers use (X)
 _openmp.pxd     OpenMP when the compiler has it, a serial stand-in when not
 maxpool_avx2.pyx  includes this file: the same kernels built with AVX2 as
@@ -325,9 +318,7 @@ backward3d_compact -> backward3d (windows over 256 positions)
     _backward_compact (prange: planes) -> _backward_compact_plane
       -> _unfold_row -> _unfold_k2 | _unfold_col   (disjoint windows, long rows)
       -> _add                                      (otherwise: a scatter)
-    _backward_compact_cl -> _gather_compact_cl (prange: input rows) -> _gather_row
-                              -> _cover, pooling_gather_f32 | _f64 (gather.h)
-                          | (prange: batch items) -> _add    (float16, dilation)
+    _backward_compact_cl (prange: batch items) -> _add
 adaptive3d -> _kernel_input, _channels_last, _output, _job, _result
   _dispatch (pool_t) -> _run
     _adaptive (prange: planes) -> _adaptive_plane -> _adaptive_rows

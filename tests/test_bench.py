@@ -163,8 +163,8 @@ def test_bench_prints_every_section(tiny_run):
     frameworks = [m for m in ("tinyml", "torch") if _imports(m)]
     heads = ["pooling ", "case ", "copy bandwidth", "thread scaling (ours):",
              "linear cost (ours", "other operations", "large inputs", "tiny calls",
-             "out= (", "framework layers", "dask", "models (", "peers (", "training (", "contention (",
-             "targets:"]
+             "out= (", "framework layers", "dask", "models (", "peers (", "training (", "jax",
+             "contention (", "targets:"]
     if not frameworks:
         heads.remove("framework layers")
     if "torch" not in frameworks:
@@ -174,8 +174,8 @@ def test_bench_prints_every_section(tiny_run):
     assert None not in found and found == sorted(found), dict(zip(heads, found))
     assert set(data) == {"version", "threads", "copy_gbps", "rows", "thread_scaling",
                          "linear_cost", "other_ops", "large_inputs", "tiny_calls", "out",
-                         "adapters", "dask", "models", "peers", "training", "contention", "load",
-                         "summary"}
+                         "adapters", "dask", "models", "peers", "training", "jax", "contention",
+                         "load", "summary"}
     assert data["threads"] == 1
     assert ({a["case"].split()[0] for a in data["adapters"]} == set(frameworks)
             and all(a["ours_ms"] > 0 and a["theirs_ms"] > 0 for a in data["adapters"]))
@@ -943,3 +943,26 @@ def test_plot_title_says_the_machine_was_loaded(tmp_path):
     plot.write(dict(empty, load={"loaded": True, "notice": notice}), path,
                "python -m pooling.bench", "versions")
     assert notice in path.read_text()
+
+
+def test_bench_jax_section(tiny_run):
+    """The jax section at --tiny --threads 1 (one subprocess, one thread):
+    every pool forward and jit(value_and_grad), the per-call row and the
+    CNN step, pooling's results the same as lax's, the custom calls in use,
+    and issue #28's target lines."""
+    if not _imports("jax"):
+        pytest.skip("the jax section needs jax")
+    from pooling.bench.jax_layers import POOLS
+    out, data = tiny_run
+    rows = data["jax"]
+    assert [(r["case"], r["what"]) for r in rows[:-2]] == [
+        (name, what) for name, *_ in POOLS for what in ("forward", "jit(value_and_grad)")]
+    assert [r["what"] for r in rows[-2:]] == ["per call", "training step"]
+    for r in rows:
+        assert r["threads"] == 1 and r["same"] and r["path"] == "custom call", r
+        assert all(v > 0 for v in r["ms"].values())
+    assert 0 < rows[-1]["ms"]["none"] and "share" in rows[-1]
+    assert "jax (pooling.layers.jax through custom calls" in out
+    lines = [x for x in data["summary"] if x.startswith("jax ")]
+    assert len(lines) == 3 and "(target >= 10x)" in lines[0] and "(target <= 30 us)" in lines[1]
+    assert "of lax's step" in lines[2]

@@ -28,7 +28,11 @@ last, against oneDNN, ONNX Runtime, OpenVINO and XLA, each when installed:
 ``pip install "pooling-kernels[bench]"``), ``training`` (on the same
 layers, batch 1 and 8: max pooling with int64 indices against PyTorch and
 ONNX Runtime's MaxPool with indices, and the backward of max and average
-pooling against PyTorch's), ``contention`` (every kind of operation, tiny inputs to large, channels
+pooling against PyTorch's), ``jax`` (``pooling.layers.jax`` against
+``lax.reduce_window``: each pool's forward and ``jit(value_and_grad)``, the
+per-call time, a small CNN's training step and pooling's share of it, at
+one thread and at ``--threads``, each in a subprocess; when jax is
+installed: ``jax_layers``), ``contention`` (every kind of operation, tiny inputs to large, channels
 first and last, at ``--threads`` and at one thread, interleaved, while one
 busy process per core, started by the section and ended with it, competes
 for the cores, and the same calls without them), and the targets, for
@@ -65,7 +69,8 @@ Modules: ``timing`` (timers), ``cases`` (what is measured), ``baselines``
 (im2col), ``measure`` (each section's measurements), ``adapters`` (the
 framework layers of ``pooling.layers``), ``chunked`` (the dask section),
 ``models`` and ``nets`` (the networks), ``peers`` (the other engines),
-``training`` (indices and backward against the engines),
+``training`` (indices and backward against the engines), ``jax_layers``
+(the jax section),
 ``contention`` (the busy
 processes and the contention section), ``load`` (the load notice),
 ``report`` (tables, targets, JSON), ``progress`` (the progress lines),
@@ -75,6 +80,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import importlib.util
 import os
 import platform
 import shlex
@@ -88,6 +94,7 @@ from pooling._core import backend as _backend
 from .adapters import adapter_rows
 from .baselines import im2col_backward, im2col_forward
 from .chunked import dask_rows, dask_targets, print_dask
+from .jax_layers import jax_rows, jax_targets, print_jax
 from .cases import (CASES, OPS, QUICK_CASES, TINY_CASES, input_bytes, large_cases, largest,
                     main_cases, tiny_call_cases)
 from .contention import contention_rows
@@ -104,7 +111,7 @@ from .timing import calibrate, copy_bandwidth
 
 # The sections, in the order they run and print (the targets come last).
 SECTIONS = ("main", "scaling", "linear", "other", "large", "tiny", "out", "layers", "dask",
-            "models", "peers", "training", "contention")
+            "models", "peers", "training", "jax", "contention")
 
 # How long one timed repeat lasts at least (timing.MIN_SECONDS), in seconds,
 # for --quick: its inputs are 8 to 64 times smaller than the full run's.
@@ -213,6 +220,10 @@ def _bench(torch, threads, quick, cases, json_path, tiny, on):
     if "training" in on:
         training = training_rows(threads, size)
         print_training(training)
+    jaxes = []
+    if "jax" in on:
+        jaxes = jax_rows(threads, size)
+        print_jax(jaxes, skipped=importlib.util.find_spec("jax") is None)
     contention = []
     if "contention" in on:
         # at 2 threads for --tiny, as the scaling section, so that the tests
@@ -229,13 +240,14 @@ def _bench(torch, threads, quick, cases, json_path, tiny, on):
             print("\ncontention: skipped (one thread: nothing to compare with one thread)")
     lines = summary(rows, scaling, linear, copy_gbps, tiny_calls, large, others, models,
                     contention, peers)
-    lines += training_targets(training) + dask_targets(dasks)
+    lines += training_targets(training) + dask_targets(dasks) + jax_targets(jaxes)
     print_targets(lines)
     result = {"version": pooling.__version__, "threads": threads, "copy_gbps": copy_gbps,
               "rows": rows, "thread_scaling": scaling, "linear_cost": linear,
               "other_ops": others, "large_inputs": large, "tiny_calls": tiny_calls,
               "out": outs, "adapters": adapters, "dask": dasks, "models": models,
-              "peers": peers, "training": training, "contention": contention, "load": load,
+              "peers": peers, "training": training, "jax": jaxes, "contention": contention,
+              "load": load,
               "summary": lines}
     if json_path:
         write_json(result, json_path)

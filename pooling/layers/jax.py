@@ -150,12 +150,17 @@ def _host_pad(a, nd, host, value):
     return np.pad(a, width, constant_values=value)
 
 
+def _padded(shape, nd, host):
+    """``shape`` with the host padding added to its window dimensions."""
+    if host is None:
+        return tuple(shape)
+    spatial = tuple(n + lo + hi for n, (lo, hi) in zip(shape[-nd - 1:-1], host))
+    return tuple(shape[:-nd - 1]) + spatial + tuple(shape[-1:])
+
+
 def _padded_input(gf, shape, nd, host):
     """The (N, *spatial, C) input shape the kernels saw: host padding included."""
-    spatial = tuple(shape[-nd - 1:-1])
-    if host is not None:
-        spatial = tuple(n + lo + hi for n, (lo, hi) in zip(spatial, host))
-    return (gf.shape[0],) + spatial + (gf.shape[-1],)
+    return (gf.shape[0],) + _padded(shape, nd, host)[-nd - 1:]
 
 
 def _unpad(gi, shape, nd, host, dtype):
@@ -352,9 +357,7 @@ def _max_grad_xla(g, idx, spec, shape):
     # (min pooling too: its offsets point at the minima, and the negations
     # around the max cancel in the gradient)
     gl = _lifted(g)
-    padded = shape[:-spec.nd - 1] + tuple(
-        n + lo + hi for n, (lo, hi) in zip(shape[-spec.nd - 1:-1], spec.host or
-                                           ((0, 0),) * spec.nd)) + shape[-1:]
+    padded = _padded(shape, spec.nd, spec.host)
     gx = _xla("pooling_max_grad", jax.ShapeDtypeStruct(padded, gl.dtype), gl, idx,
               p=_params(spec))
     return _cut(gx, spec, shape).astype(g.dtype)
@@ -376,9 +379,7 @@ def _avg_grad_xla(g, spec, shape, count_include_pad):
     div, cip = _divisor(spec.window, spec.host, count_include_pad)
     if spec.host is not None and not count_include_pad:
         gl = gl / _counts_in(shape, spec, gl.dtype)
-    padded = shape[:-spec.nd - 1] + tuple(
-        n + lo + hi for n, (lo, hi) in zip(shape[-spec.nd - 1:-1], spec.host or
-                                           ((0, 0),) * spec.nd)) + shape[-1:]
+    padded = _padded(shape, spec.nd, spec.host)
     gx = _xla("pooling_avg_grad", jax.ShapeDtypeStruct(padded, gl.dtype), gl,
               p=_params(spec, div, cip))
     return _cut(gx, spec, shape).astype(g.dtype)
