@@ -5,23 +5,27 @@ differentiable, under ``jax.jit``, ``jax.vmap``, ``jax.grad`` and
 ``jax.checkpoint``.
 
 Design:
-- The kernels run on the host through ``jax.pure_callback`` (measured
-  per-call cost in docs/performance.md; an XLA FFI custom call would skip
-  the Python round trip and is left for later).  ``vmap_method=
-  "expand_dims"``: a vmapped call hands the callback one more leading batch
-  dimension, which it folds into the batch like the others.
-- Gradients are ``jax.custom_vjp`` rules whose backward is a callback too:
-  max and min pooling scatter through the int32 flat indices the forward
-  returned (positions in one input plane; ties go to the first maximum in
-  window order, as XLA's ``select_and_scatter`` with ``>=`` does),
-  average pooling through pooling's average backward.
+- The kernels run as XLA custom calls (``jax.ffi``; the handlers are
+  pooling._core's, csrc/_xla.pxi), registered on first use: XLA calls them
+  on its own threads with its own buffers.  Where they cannot serve (the
+  NumPy backend, max and min windows of more than 256 positions,
+  POOLING_JAX_CALLBACK=1) the calls go through ``jax.pure_callback``
+  instead.  Either way a vmapped call gets one more leading batch
+  dimension, which the kernels fold into the batch like the others.
+- Gradients are ``jax.custom_vjp`` rules on the same path: max and min
+  pooling scatter through the argmax the forward kept (a uint8 window
+  offset per output through the custom calls, int32 flat indices through
+  the callbacks; ties go to the first maximum in window order, as XLA's
+  ``select_and_scatter`` with ``>=`` does), average pooling through
+  pooling's average backward.
 - Windows follow ``lax.reduce_window`` with flax's padding: "VALID",
   "SAME" (``lax.padtype_to_pads``) or ``(low, high)`` pairs.  They are
   handed to the kernels as PyTorch windows when that is exact (padding
   ``low`` on both sides, at most half the window, and ``ceil_mode`` making
   the count of windows match: ``(0, 1)`` is ``ceil_mode`` with no padding),
-  else the input is padded on the host (-inf for max, 0 for sums) and
-  pooled without padding.
+  else the input is padded first (-inf for max, 0 for sums: in the graph
+  for the custom calls, on the host for the callbacks) and pooled without
+  padding.
 - Average pooling sums each window in window order in float32 (float16,
   bfloat16) or float64, then divides once: by the window's size
   (``count_include_pad=True``, pooling's ``divisor_override``) or by its
@@ -150,6 +154,11 @@ def _host_pad(a, nd, host, value):
     return np.pad(a, width, constant_values=value)
 
 
+def _out_shape(shape, spec):
+    """The outputs' shape for an input of ``shape``."""
+    return tuple(shape[:-spec.nd - 1]) + spec.out + tuple(shape[-1:])
+
+
 def _padded(shape, nd, host):
     """``shape`` with the host padding added to its window dimensions."""
     if host is None:
@@ -261,7 +270,6 @@ def _counts(shape, spec):
 # Windows of at most this many positions keep the argmax as one byte per
 # output (window offsets, the layer's cache); larger ones take the callbacks.
 _MAX_OFFSETS = 256
-_TARGETS = ("pooling_max", "pooling_max_grad", "pooling_avg", "pooling_avg_grad")
 _registered: Optional[bool] = None
 # POOLING_JAX_CALLBACK=1: every call through the callbacks (what the custom
 # calls replaced; for comparison and as a way around them)
@@ -347,7 +355,7 @@ def _cut(gx, spec, shape):
 def _max_xla(x, spec, negate):
     a = _lifted(x)
     a = _pad(-a if negate else a, spec, -jnp.inf)
-    out = a.shape[:-spec.nd - 1] + spec.out + a.shape[-1:]
+    out = _out_shape(a.shape, spec)
     y, idx = _xla("pooling_max", (jax.ShapeDtypeStruct(out, a.dtype),
                                   jax.ShapeDtypeStruct(out, jnp.uint8)), a, p=_params(spec))
     return (-y if negate else y).astype(x.dtype), idx
@@ -366,7 +374,7 @@ def _max_grad_xla(g, idx, spec, shape):
 def _avg_xla(x, spec, count_include_pad):
     a = _pad(_lifted(x), spec, 0)
     div, cip = _divisor(spec.window, spec.host, count_include_pad)
-    out = a.shape[:-spec.nd - 1] + spec.out + a.shape[-1:]
+    out = _out_shape(a.shape, spec)
     y = _xla("pooling_avg", jax.ShapeDtypeStruct(out, a.dtype), a,
              p=_params(spec, div, cip))
     if spec.host is not None and not count_include_pad:
@@ -406,7 +414,7 @@ def _max_fwd(x, spec, negate):
     if spec.ffi:
         y, idx = _max_xla(x, spec, negate)
         return y, (idx, x.shape)
-    out = x.shape[:-spec.nd - 1] + spec.out + x.shape[-1:]
+    out = _out_shape(x.shape, spec)
     y, idx = _callback(partial(_max_host, spec=spec, negate=negate),
                        (jax.ShapeDtypeStruct(out, x.dtype),
                         jax.ShapeDtypeStruct(out, jnp.int32)), x)
@@ -429,7 +437,7 @@ _max.defvjp(_max_fwd, _max_bwd)
 def _avg(x, spec, count_include_pad):
     if spec.ffi:
         return _avg_xla(x, spec, count_include_pad)
-    out = x.shape[:-spec.nd - 1] + spec.out + x.shape[-1:]
+    out = _out_shape(x.shape, spec)
     return _callback(partial(_avg_host, spec=spec, count_include_pad=count_include_pad),
                      jax.ShapeDtypeStruct(out, x.dtype), x)
 
